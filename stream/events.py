@@ -1,0 +1,94 @@
+"""What the engine emits, and its versioned JSON form (the websocket/JSONL protocol).
+
+Every consumer — terminal view, JSONL writer, websocket server, tests — reads these two
+message kinds, so their shape lives in one place:
+
+* ``hello``: once per stream; labels, model version, frontend spec, source name.
+* ``update``: once per model column (≈4.3 per second); smoothed probabilities, top
+  genre, the newest mel column as uint8 (for the dashboard's spectrogram strip), stats.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+PROTOCOL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    """Running counters a user watches to trust the stream."""
+
+    updates: int = 0
+    dropped_samples: int = 0
+    compute_ms: float = 0.0  # frontend + model for this update
+    compute_ms_p50: float = 0.0
+    compute_ms_p99: float = 0.0
+    provider: str = ""  # onnxruntime execution provider actually in use
+    updates_per_second: float = 0.0  # measured over the recent updates, in stream time
+
+
+@dataclass(frozen=True)
+class GenreUpdate:
+    """One engine step: the probabilities after column ``column``."""
+
+    time: float  # seconds of stream time at the newest column's centre
+    column: int
+    labels: tuple[str, ...]
+    probabilities: tuple[float, ...]  # smoothed, same order as labels
+    raw_probabilities: tuple[float, ...]  # this window alone, before smoothing
+    context_seconds: float  # how much audio the model saw for this update
+    mel_column: tuple[int, ...]  # newest column, 0..255 over [floor_db, 0] dB, low mel first
+    stats: StreamStats = field(default_factory=StreamStats)
+
+    @property
+    def top(self) -> str:
+        return self.labels[max(range(len(self.labels)), key=self.probabilities.__getitem__)]
+
+    def to_message(self) -> dict[str, Any]:
+        """The ``update`` message (JSON-ready)."""
+        return {
+            "type": "update",
+            "v": PROTOCOL_VERSION,
+            "time": round(self.time, 3),
+            "column": self.column,
+            "probabilities": {k: round(p, 5) for k, p in zip(self.labels, self.probabilities)},
+            "raw": {k: round(p, 5) for k, p in zip(self.labels, self.raw_probabilities)},
+            "top": self.top,
+            "context_seconds": round(self.context_seconds, 3),
+            "mel": list(self.mel_column),
+            "stats": {
+                "updates": self.stats.updates,
+                "dropped_samples": self.stats.dropped_samples,
+                "compute_ms": round(self.stats.compute_ms, 3),
+                "compute_ms_p50": round(self.stats.compute_ms_p50, 3),
+                "compute_ms_p99": round(self.stats.compute_ms_p99, 3),
+                "provider": self.stats.provider,
+                "updates_per_second": round(self.stats.updates_per_second, 2),
+            },
+        }
+
+
+def hello_message(
+    source: str,
+    labels: tuple[str, ...],
+    model_version: str,
+    frontend_spec_json: str,
+    provider: str,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``hello`` message a client gets first. ``extra`` carries optional parts
+    such as the cover-art probabilities of a file."""
+    message = {
+        "type": "hello",
+        "v": PROTOCOL_VERSION,
+        "source": source,
+        "labels": list(labels),
+        "model_version": model_version,
+        "frontend": json.loads(frontend_spec_json),
+        "provider": provider,
+    }
+    message.update(extra or {})
+    return message

@@ -1,0 +1,26 @@
+"""The unit of audio every source yields and the engine consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    """A block of audio as it arrived: any rate, any channel count.
+
+    ``dropped_frames`` counts frames lost *before* this chunk since the previous one
+    (capture overruns), so the engine can report losses instead of hiding them.
+    """
+
+    samples: np.ndarray  # float32 [frames, channels]
+    sample_rate: int
+    dropped_frames: int = 0
+
+    def __post_init__(self) -> None:
+        if self.samples.ndim != 2:
+            raise ValueError(f"samples must be [frames, channels], got shape {self.samples.shape}")
+        if self.sample_rate <= 0:
+            raise ValueError(f"sample rate must be positive, got {self.sample_rate}")

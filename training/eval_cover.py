@@ -1,0 +1,152 @@
+"""Score the shipped cover model once on each set's test split.
+
+Evaluates the ONNX file through ``CoverModel`` — the exact runtime path, preprocessing
+included — and writes:
+
+* ``model/cover_metrics.json``: per set, test accuracy (with a 95 % Wilson interval:
+  the spotify5 test split is only ~240 covers from ~20 artists), macro-F1, the
+  confusion matrix, and the union top-1 accuracy (argmax over all labels); plus the
+  validation numbers and the frozen-feature anchor when ``runs/cover/anchor.json`` exists;
+* ``model/cover_confusion_<set>.png``: row-normalised confusion matrices;
+* the same metrics into the ONNX metadata (``metrics``);
+* ``runs/cover/typical_covers_<set>.png`` — the test covers the model is surest of per
+  genre. It shows copyrighted cover art, so it stays outside the repository.
+
+Per-set predictions are the argmax over that set's labels (see model/cover.py).
+
+    PYTHONPATH=. python -m training.eval_cover [--data ../shared/data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+from rich.progress import track  # noqa: E402
+
+from model.cover import DEFAULT_MODEL, CoverModel  # noqa: E402
+from training.covers import CoverItem, default_data_root, load_splits  # noqa: E402
+from training.export_cover import set_metadata  # noqa: E402
+
+MODEL_DIR = Path(__file__).resolve().parents[1] / "model"
+
+
+def confusion(true: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
+    """Counts [true, predicted]."""
+    m = np.zeros((n, n), dtype=int)
+    np.add.at(m, (true, pred), 1)
+    return m
+
+
+def macro_f1(cm: np.ndarray) -> float:
+    """Unweighted mean of per-class F1 (a class never predicted nor present scores 0)."""
+    tp = np.diag(cm).astype(float)
+    denom = cm.sum(0) + cm.sum(1)
+    return float(np.mean(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)))
+
+
+def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion."""
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def predict_all(model: CoverModel, items: list[CoverItem], batch: int = 32) -> np.ndarray:
+    """Union probabilities for every item: [n, n_labels]."""
+    out = [model.predict_batch([Image.open(it.path) for it in items[i:i + batch]])
+           for i in track(range(0, len(items), batch), description="test predictions")]
+    return np.concatenate(out)
+
+
+def set_metrics(model: CoverModel, name: str, items: list[CoverItem], probs: np.ndarray) -> dict:
+    """Accuracy, interval, macro-F1, confusion and union top-1 for one set's test split."""
+    labels = model.labels_of(name)
+    cols = [model.spec.labels.index(lab) for lab in labels]
+    true = np.array([labels.index(it.label) for it in items])
+    pred = probs[:, cols].argmax(1)
+    cm = confusion(true, pred, len(labels))
+    correct = int((pred == true).sum())
+    union_true = np.array([model.spec.labels.index(it.label) for it in items])
+    return {"labels": list(labels), "n": len(items), "accuracy": correct / len(items),
+            "accuracy_95ci": wilson(correct, len(items)), "macro_f1": macro_f1(cm),
+            "union_top1_accuracy": float((probs.argmax(1) == union_true).mean()),
+            "confusion": cm.tolist()}
+
+
+def plot_confusion(m: dict, title: str, out: Path) -> None:
+    """Row-normalised confusion matrix with counts, small enough to commit."""
+    cm = np.array(m["confusion"])
+    rows = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(4.6, 4.0), dpi=100)
+    ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), c in np.ndenumerate(cm):
+        ax.text(j, i, str(c), ha="center", va="center", color="white" if rows[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(m["labels"])), m["labels"], rotation=45, ha="right")
+    ax.set_yticks(range(len(m["labels"])), m["labels"])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{title}: acc {m['accuracy']:.1%}, macro-F1 {m['macro_f1']:.3f}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def plot_typical(model: CoverModel, name: str, items: list[CoverItem], probs: np.ndarray,
+                 out: Path, per_genre: int = 6) -> None:
+    """Grid: per genre, its test covers with the highest P(genre | this set's labels)."""
+    labels = model.labels_of(name)
+    cols = [model.spec.labels.index(lab) for lab in labels]
+    cond = probs[:, cols] / probs[:, cols].sum(1, keepdims=True)
+    fig, axes = plt.subplots(len(labels), per_genre, figsize=(per_genre * 1.6, len(labels) * 1.75))
+    for r, label in enumerate(labels):
+        mine = [i for i, it in enumerate(items) if it.label == label]
+        best = sorted(mine, key=lambda i: -cond[i, r])[:per_genre]
+        for c, ax in enumerate(axes[r]):
+            ax.axis("off")
+            if c < len(best):
+                ax.imshow(Image.open(items[best[c]].path).convert("RGB"))
+                ax.set_title(f"{label} {cond[best[c], r]:.2f}", fontsize=7)
+    fig.suptitle(f"{name}: most typical test covers per genre", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(default_data_root()))
+    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--runs", default="runs/cover", help="where figures with cover art go")
+    args = parser.parse_args()
+    model = CoverModel.load(args.model)
+    splits = load_splits(Path(args.data))
+    Path(args.runs).mkdir(parents=True, exist_ok=True)
+    test = {}
+    for name in model.spec.label_sets:
+        items = splits[name]["test"]
+        probs = predict_all(model, items)
+        test[name] = set_metrics(model, name, items, probs)
+        plot_confusion(test[name], name, MODEL_DIR / f"cover_confusion_{name}.png")
+        plot_typical(model, name, items, probs, Path(args.runs) / f"typical_covers_{name}.png")
+    metrics = {"version": model.version, "test": test, **model.metrics}
+    anchor = Path(args.runs) / "anchor.json"
+    if anchor.exists():
+        metrics["anchor_logreg_frozen"] = json.loads(anchor.read_text())
+    (MODEL_DIR / "cover_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    summary = {n: {k: m[k] for k in ("accuracy", "macro_f1", "union_top1_accuracy")} for n, m in test.items()}
+    set_metadata(Path(args.model), {"metrics": json.dumps({"val": model.metrics.get("val"), "test": summary})})
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

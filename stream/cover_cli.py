@@ -1,0 +1,98 @@
+"""``genrescope cover IMAGE|SONG ... [--json]``: genre probabilities from cover art.
+
+Each argument is either an image file or an audio file with embedded artwork (see
+stream/artwork.py). Problems with one input (no artwork, unreadable file) are reported
+per input and make the exit status 1, without stopping the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from model.cover import CoverModel
+from stream.artwork import ArtworkError, extract_artwork
+
+
+class InputError(Exception):
+    """An input that yields no image; the message is meant for the user."""
+
+
+def add_cover_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``cover`` subcommand's arguments on its (sub)parser."""
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE|SONG",
+                        help="cover images, or audio files with embedded artwork")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--top", type=int, default=3, help="genres shown per input (text output)")
+    parser.add_argument("--label-set", default=None,
+                        help="renormalise over one training set's labels (discogs5, spotify5)")
+    parser.add_argument("--model", default=None, help="cover model file (default: the shipped one)")
+
+
+def load_image(path: Path) -> tuple[Image.Image, str]:
+    """The image itself, or the artwork embedded in an audio file; and where it came from."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB"), "image"
+    except (UnidentifiedImageError, OSError):
+        pass
+    try:
+        art = extract_artwork(path)
+    except ArtworkError as exc:
+        raise InputError(str(exc)) from exc
+    if art is None:
+        raise InputError(f"{path}: no embedded artwork found")
+    return art, "embedded artwork"
+
+
+def classify(model: CoverModel, path: Path, label_set: str | None) -> dict[str, Any]:
+    """One input's result record (probabilities sorted high to low, or an error)."""
+    try:
+        image, source = load_image(path)
+    except InputError as exc:
+        return {"input": str(path), "error": str(exc)}
+    probs = model.predict(image, label_set=label_set)
+    ranked = dict(sorted(probs.items(), key=lambda kv: -kv[1]))
+    return {"input": str(path), "source": source, "top": next(iter(ranked)), "probabilities": ranked}
+
+
+def run_cover(args: argparse.Namespace) -> int:
+    """Classify every input; 0 when all succeeded, 1 when any failed, 2 on a bad model."""
+    try:
+        model = CoverModel.load(args.model)
+        model.labels_of(args.label_set)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"genrescope cover: {exc}", file=sys.stderr)
+        return 2
+    results = [classify(model, Path(p), args.label_set) for p in args.inputs]
+    if args.json:
+        print(json.dumps({"model": model.version, "provider": model.provider, "results": results}, indent=2))
+    else:
+        for r in results:
+            print(_text(r, args.top), file=sys.stderr if "error" in r else sys.stdout)
+    return 1 if any("error" in r for r in results) else 0
+
+
+def _text(result: dict[str, Any], top: int) -> str:
+    if "error" in result:
+        return f"{result['input']}: error: {result['error']}"
+    best = list(result["probabilities"].items())[:top]
+    return f"{result['input']} ({result['source']}): " + ", ".join(f"{g} {p:.0%}" for g, p in best)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (``python -m stream.cover_cli``) until the main CLI wires it in."""
+    parser = argparse.ArgumentParser(prog="genrescope cover", description=__doc__)
+    add_cover_arguments(parser)
+    return run_cover(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,14 +27,28 @@ from model.cover_spec import CoverSpec, preprocess
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = Path(__file__).with_name("cover_efficientnet_lite0.onnx")
-PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+def cuda_present() -> bool:
+    """Whether a CUDA device is usable. onnxruntime-gpu lists its CUDA provider even with
+    no GPU and then fails noisily, so ask torch (which ships the CUDA runtime) when it is there."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
 
 
 def open_session(path: Path) -> ort.InferenceSession:
-    """CUDA when onnxruntime has it, else CPU; logs what is actually in use."""
-    available = set(ort.get_available_providers())
-    providers = [p for p in PREFERRED_PROVIDERS if p in available]
-    session = ort.InferenceSession(str(path), providers=providers)
+    """CUDA first when a GPU is usable, else CPU; logs the providers actually in use."""
+    providers = [CPU]
+    if CUDA in ort.get_available_providers() and cuda_present():
+        providers = [CUDA, CPU]
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=providers)
     log.info("cover model %s on %s", path.name, session.get_providers())
     return session
 

@@ -1,0 +1,57 @@
+"""Split honesty on the real cover data (skipped where ../shared is absent)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import defaultdict
+
+import pytest
+
+from training.covers import SPLITS, SplitConfig, default_data_root, load_splits
+
+ROOT = default_data_root()
+pytestmark = pytest.mark.skipif(not (ROOT / "covers").exists(),
+                                reason=f"cover data not found at {ROOT} (only on dev machines and CI)")
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return load_splits(ROOT)
+
+
+def owners(items, key) -> dict[str, set[str]]:
+    found = defaultdict(set)
+    for split, its in items.items():
+        for it in its:
+            found[key(it)].add(split)
+    return found
+
+
+def test_no_image_crosses_splits(splits):
+    for name, by_split in splits.items():
+        md5 = owners(by_split, lambda it: hashlib.md5(it.path.read_bytes()).hexdigest())
+        assert all(len(s) == 1 for s in md5.values()), f"{name}: identical file in two splits"
+
+
+def test_discogs_cross_genre_duplicates_dropped(splits):
+    with open(ROOT / "covers/discogs5/labels.csv", newline="") as f:
+        dup = {r["path"] for r in csv.DictReader(f) if r["cross_genre_duplicate"] == "1"}
+    kept = {f"{it.path.parent.name}/{it.path.name}" for s in splits["discogs5"].values() for it in s}
+    assert dup and not dup & kept
+
+
+def test_spotify_artists_stay_on_one_side(splits):
+    with open(ROOT / "covers/spotify6/labels.csv", newline="") as f:
+        artist = {r["path"]: r["artist_id"] for r in csv.DictReader(f)}
+    by_artist = owners(splits["spotify5"], lambda it: artist[f"{it.path.parent.name}/{it.path.name}"])
+    assert all(len(s) == 1 for s in by_artist.values())
+    assert all(len({a for a, s in by_artist.items() if split in s}) >= 15 for split in ("val", "test"))
+
+
+def test_every_label_in_every_split_and_seeded(splits):
+    for by_split in splits.values():
+        labels = {it.label for it in by_split["train"]}
+        assert all({it.label for it in by_split[s]} == labels for s in SPLITS)
+    again = load_splits(ROOT, SplitConfig())
+    assert [it.path for it in again["spotify5"]["test"]] == [it.path for it in splits["spotify5"]["test"]]

@@ -92,3 +92,17 @@ def hello_message(
     }
     message.update(extra or {})
     return message
+
+
+def end_message(summary: str, error: str | None = None) -> dict[str, Any]:
+    """The ``end`` message: the source ran out (or failed) and no update will follow.
+
+    ``summary`` is the run summary's text, so a client can show what the whole stream
+    amounted to; ``error`` is set only when the engine stopped on an exception."""
+    return {"type": "end", "v": PROTOCOL_VERSION, "summary": summary, "error": error}
+
+
+def lag_message(dropped: int) -> dict[str, Any]:
+    """The ``lag`` message: this client read too slowly and ``dropped`` messages (in
+    total since it connected) were skipped for it, so gaps in ``column`` are explained."""
+    return {"type": "lag", "v": PROTOCOL_VERSION, "dropped": dropped}

@@ -52,6 +52,8 @@ class AccessPolicy:
 
     def refusal(self, path: str, headers: Headers) -> str | None:
         """Why this handshake is refused, or None when it may proceed."""
+        if any(len(headers.get_all(name)) > 1 for name in ("Host", "Origin", "Authorization")):
+            return "repeated Host, Origin or Authorization header"
         if self.token is not None and not self._token_matches(path, headers):
             return "missing or wrong token"
         origin = headers.get("Origin")

@@ -94,12 +94,13 @@ def hello_message(
     return message
 
 
-def end_message(summary: str, error: str | None = None) -> dict[str, Any]:
+def end_message(summary: str, totals: dict[str, Any], error: str | None = None) -> dict[str, Any]:
     """The ``end`` message: the source ran out (or failed) and no update will follow.
 
-    ``summary`` is the run summary's text, so a client can show what the whole stream
-    amounted to; ``error`` is set only when the engine stopped on an exception."""
-    return {"type": "end", "v": PROTOCOL_VERSION, "summary": summary, "error": error}
+    ``summary`` is the run summary's text and ``totals`` its numbers, so a client can
+    show what the whole stream amounted to; ``error`` is set only when the engine
+    stopped on an exception."""
+    return {"type": "end", "v": PROTOCOL_VERSION, "summary": summary, "totals": totals, "error": error}
 
 
 def lag_message(dropped: int) -> dict[str, Any]:

@@ -15,12 +15,13 @@ import http
 import json
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -32,6 +33,9 @@ from stream.access import AccessPolicy, generate_token, is_loopback
 from stream.events import GenreUpdate, end_message, lag_message
 from stream.hub import Hub, Subscriber
 from stream.webstatic import StaticSite
+
+if TYPE_CHECKING:
+    from stream.engine import RunSummary
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 WS_PATH = "/ws"
@@ -54,6 +58,9 @@ class ServerConfig:
     token: str | None = None  # generated when remote and not given
     allowed_origins: tuple[str, ...] = ()  # browser origins besides the dashboard's own
     queue_size: int = 64  # per client, ≈15 s of updates; the oldest go first
+    # Bytes a slow client may have in flight (user space, and again in the kernel)
+    # before its queue starts to fill: small, so it lags seconds behind, not minutes.
+    send_buffer_bytes: int = 16 * 1024
     max_message_bytes: int = 1024  # clients have nothing to say; bigger closes them
     exit_at_end: bool = False  # stop once a finite source ended and clients got `end`
     web_dir: Path = field(default=WEB_DIR)
@@ -88,15 +95,16 @@ class GenreServer:
     """One update stream, broadcast to every websocket client; an async context manager.
 
     ``hello`` is the stream's greeting (``engine.hello(...)``), ``updates`` the engine's
-    generator (``engine.run(source)``) and ``summary`` gives the run summary's text once
-    the updates ended. Leaving the context stops the engine and closes every client.
+    generator (``engine.run(source)``) and ``summary`` gives the run summary
+    (``engine.summary``) once the updates ended. Leaving the context stops the engine
+    and closes every client.
     """
 
     def __init__(
         self,
         hello: dict[str, Any],
         updates: Iterator[GenreUpdate],
-        summary: Callable[[], str],
+        summary: Callable[[], RunSummary],
         config: ServerConfig,
     ):
         self.config = config.resolved()
@@ -120,6 +128,7 @@ class GenreServer:
             process_request=self._route,
             compression=None,  # small messages; compressing each per client costs CPU
             max_size=self.config.max_message_bytes,
+            write_limit=self.config.send_buffer_bytes,
             logger=_websockets_log,
         )
         self._engine.start()
@@ -174,7 +183,8 @@ class GenreServer:
             if close is not None:
                 close()  # in this thread: the generator's cleanup releases the source
         if not self._stopping.is_set():
-            self._to_loop(self._finish, to_text(end_message(self._summary(), error)))
+            summary = self._summary()
+            self._to_loop(self._finish, to_text(end_message(summary.text(), summary.to_dict(), error)))
 
     def _to_loop(self, callback: Callable[[str], None], text: str) -> None:
         """Schedule ``callback(text)`` on the loop, unless the loop is already gone."""
@@ -202,6 +212,9 @@ class GenreServer:
 
     async def _handle(self, connection: ServerConnection) -> None:
         """Serve one client until it leaves or the server closes."""
+        connection.transport.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_SNDBUF, self.config.send_buffer_bytes
+        )
         subscriber = self._hub.subscribe()
         log.info("client %s joined (%d connected)", _peer(connection), len(self._hub))
         sender = asyncio.create_task(self._send_all(connection, subscriber))
@@ -254,7 +267,7 @@ def _peer(connection: ServerConnection) -> str:
 def run(
     hello: dict[str, Any],
     updates: Iterator[GenreUpdate],
-    summary: Callable[[], str],
+    summary: Callable[[], RunSummary],
     config: ServerConfig,
 ) -> None:
     """Serve until Ctrl-C or SIGTERM (or the end of the source, with ``exit_at_end``).
@@ -268,7 +281,7 @@ def run(
 async def _serve_until_stopped(
     hello: dict[str, Any],
     updates: Iterator[GenreUpdate],
-    summary: Callable[[], str],
+    summary: Callable[[], RunSummary],
     config: ServerConfig,
 ) -> None:
     stop = asyncio.Event()

@@ -55,3 +55,10 @@ def test_remote_dashboard_origin_is_its_own_host() -> None:
     other = Headers(Host="10.0.0.2:8765", Origin="http://10.0.0.3:8765")
     assert REMOTE.refusal("/ws?token=s3cret", same) is None
     assert REMOTE.refusal("/ws?token=s3cret", other) is not None
+
+
+def test_repeated_headers_are_refused_not_guessed() -> None:
+    headers = Headers([("Host", "127.0.0.1:8765"), ("Host", "evil.example:8765")])
+    assert LOCAL.refusal("/ws", headers) is not None
+    two_origins = Headers([("Host", "127.0.0.1:8765"), ("Origin", "http://127.0.0.1:8765"), ("Origin", "x")])
+    assert LOCAL.refusal("/ws", two_origins) is not None

@@ -12,13 +12,17 @@ import logging
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
 from model.card import ModelCardError
 from stream.audio_file import AudioFileError
 from stream.engine import EngineConfig, GenreEngine
 from stream.events import GenreUpdate
+from stream.server import ServerConfig, run_server
 from stream.source import AudioChunk
+
+if TYPE_CHECKING:
+    from stream.terminal import TerminalView
 
 log = logging.getLogger("genrescope")
 
@@ -29,6 +33,8 @@ examples:
   genrescope file song.mp3 --jsonl out.jsonl --plot timeline.png
   genrescope live                           the default microphone / line-in
   genrescope devices                        list input devices
+  genrescope serve --source demo            live web dashboard at http://127.0.0.1:8765/ (also: mic, a file)
+  genrescope file song.mp3 --serve          the terminal view and the web dashboard, paced in real time
   genrescope train --epochs 30              train the genre model on FMA-small (../shared/data)
   genrescope evaluate                       evaluate the shipped model on the official test split
 """
@@ -57,6 +63,35 @@ def _output_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--quiet", action="store_true", help="no live terminal view")
 
 
+def _server_arguments(parser: argparse.ArgumentParser, switch: bool) -> None:
+    """Server options; ``switch`` adds ``--serve`` for commands that serve on request."""
+    defaults = ServerConfig()
+    group = parser.add_argument_group("web dashboard and websocket server (see docs/protocol.md)")
+    if switch:
+        group.add_argument("--serve", action="store_true",
+                           help="also serve the updates and the live dashboard (files are paced in real time)")
+    group.add_argument("--host", default=defaults.host,
+                       help=f"interface to bind (default {defaults.host}; others need --allow-remote)")
+    group.add_argument("--port", type=int, default=defaults.port,
+                       help=f"HTTP and websocket port (default {defaults.port}, 0 = any free port)")
+    group.add_argument("--allow-remote", action="store_true",
+                       help="allow binding a non-loopback --host; clients then need the token")
+    group.add_argument("--token", default=None,
+                       help="token clients must send (default: none on loopback, generated otherwise)")
+    group.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="another web origin whose pages may connect (repeatable)")
+    group.add_argument("--exit-at-end", action="store_true",
+                       help="stop when a file ends (default: keep serving its final state)")
+
+
+def _server_config(args: argparse.Namespace) -> ServerConfig:
+    try:
+        return ServerConfig(host=args.host, port=args.port, allow_remote=args.allow_remote, token=args.token,
+                            allowed_origins=tuple(args.allow_origin), exit_at_end=args.exit_at_end)
+    except ValueError as error:
+        raise UserError(str(error)) from error
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genrescope",
@@ -73,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     file_parser.add_argument("--realtime", action="store_true", help="pace the file at 1× like a live source")
     _engine_arguments(file_parser)
     _output_arguments(file_parser)
+    _server_arguments(file_parser, switch=True)
     file_parser.set_defaults(handler=run_file)
 
     live_parser = commands.add_parser("live", help="listen to a microphone or line-in",
@@ -82,10 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
     live_parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     _engine_arguments(live_parser)
     _output_arguments(live_parser)
+    _server_arguments(live_parser, switch=True)
     live_parser.set_defaults(handler=run_live)
 
     devices_parser = commands.add_parser("devices", help="list audio input devices")
     devices_parser.set_defaults(handler=run_devices)
+
+    serve_parser = commands.add_parser("serve", help="serve live updates and the web dashboard",
+                                       description="Run the engine on a source and push every update over "
+                                                   "websockets, with the live dashboard on the same port.")
+    serve_parser.add_argument("--source", default="demo",
+                              help="'mic' (see --device), 'demo' (a synthesised loop, the default) or an "
+                                   "audio file, paced in real time (write ./mic for a file named mic)")
+    serve_parser.add_argument("--device", default=None, help="input device for --source mic")
+    _engine_arguments(serve_parser)
+    _server_arguments(serve_parser, switch=False)
+    serve_parser.set_defaults(handler=run_serve)
 
     _add_training_commands(commands)
     return parser
@@ -125,10 +173,15 @@ def make_engine(args: argparse.Namespace) -> GenreEngine:
 
 def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_name: str,
                    args: argparse.Namespace) -> int:
-    """Run a source to its end (or Ctrl-C) with the requested outputs; print the summary."""
+    """Run a source to its end (or Ctrl-C) with the requested outputs; print the summary.
+
+    With ``--serve`` the server runs the stream in its engine thread and keeps serving
+    after the end until Ctrl-C or SIGTERM (or ``--exit-at-end``), the normal way out.
+    """
     from stream.plot import plot_timeline
     from stream.terminal import TerminalView
 
+    server_config = _server_config(args) if args.serve else None
     updates: list[GenreUpdate] = []
     interrupted = False
     with ExitStack() as stack:
@@ -136,19 +189,37 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
         view = None
         if not args.quiet and sys.stderr.isatty():
             view = stack.enter_context(TerminalView(source_name))
+        outputs = _with_outputs(engine.run(source), updates, jsonl, view)
         try:
-            for update in engine.run(source):
-                updates.append(update)
-                if jsonl is not None:
-                    jsonl.write(json.dumps(update.to_message()) + "\n")
-                if view is not None:
-                    view.show(update)
+            if server_config is not None:
+                serve_stream(engine, outputs, source_name, server_config)
+            else:
+                for _ in outputs:
+                    pass
         except KeyboardInterrupt:
             interrupted = True
     if args.plot and updates:
         plot_timeline(updates, args.plot, source_name)
     _print_summary(engine, updates, interrupted)
     return 130 if interrupted else 0
+
+
+def _with_outputs(updates: Iterable[GenreUpdate], collected: list[GenreUpdate], jsonl: IO[str] | None,
+                  view: TerminalView | None) -> Iterator[GenreUpdate]:
+    """Each update, once it went to the requested outputs (and into ``collected``)."""
+    for update in updates:
+        collected.append(update)
+        if jsonl is not None:
+            jsonl.write(json.dumps(update.to_message()) + "\n")
+        if view is not None:
+            view.show(update)
+        yield update
+
+
+def serve_stream(engine: GenreEngine, updates: Iterator[GenreUpdate], source_name: str,
+                 config: ServerConfig) -> None:
+    """Serve ``updates`` (the engine's) with the dashboard until stopped; see stream.server."""
+    run_server(engine.hello(source_name), updates, engine.summary, config)
 
 
 def _open_jsonl(path: Path | None, stack: ExitStack) -> IO[str] | None:
@@ -172,7 +243,7 @@ def _print_summary(engine: GenreEngine, updates: list[GenreUpdate], interrupted:
 def run_file(args: argparse.Namespace) -> int:
     from stream.filesource import FileSource
 
-    source = FileSource(args.path, realtime=args.realtime)
+    source = FileSource(args.path, realtime=args.realtime or args.serve)
     return stream_updates(make_engine(args), source, source.name, args)
 
 
@@ -195,6 +266,24 @@ def _limit(source: Iterable[AudioChunk], seconds: float | None) -> Iterable[Audi
         heard += len(chunk.samples) / chunk.sample_rate
         if heard >= seconds:
             return
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from stream.demo import DemoSource
+    from stream.filesource import FileSource
+
+    config = _server_config(args)
+    engine = make_engine(args)
+    if args.source == "mic":
+        from stream.capture import MicrophoneSource
+
+        with MicrophoneSource(args.device) as microphone:  # the device is released on the way out
+            serve_stream(engine, engine.run(microphone), microphone.name, config)
+    else:
+        source = DemoSource(realtime=True) if args.source == "demo" else FileSource(args.source, realtime=True)
+        serve_stream(engine, engine.run(source), source.name, config)
+    print(engine.summary().text(), file=sys.stderr)
+    return 0
 
 
 def run_devices(args: argparse.Namespace) -> int:

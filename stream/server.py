@@ -264,7 +264,7 @@ def _peer(connection: ServerConnection) -> str:
     return f"{host}:{port}"
 
 
-def run(
+def run_server(
     hello: dict[str, Any],
     updates: Iterator[GenreUpdate],
     summary: Callable[[], RunSummary],

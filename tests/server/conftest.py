@@ -18,6 +18,7 @@ from stream.events import GenreUpdate
 from stream.filesource import FileSource
 
 MUSIC_SECONDS = 60.0  # long enough that realtime tests never reach its end
+SHORT_SECONDS = 5.0  # for tests that wait for the end in real time
 
 
 @pytest.fixture(scope="session")
@@ -25,13 +26,21 @@ def genre_model(test_model_path: Path) -> GenreModel:
     return GenreModel.load(test_model_path, threads=1, prefer_gpu=False)
 
 
-@pytest.fixture(scope="session")
-def music_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A minute of the synthesised demo loop, as a WAV file."""
-    blocks = [chunk.samples for chunk in DemoSource(realtime=False, seconds=MUSIC_SECONDS)]
-    path = tmp_path_factory.mktemp("audio") / "loop.wav"
+def _write_loop(path: Path, seconds: float) -> Path:
+    """``seconds`` of the synthesised demo loop as a WAV file: real music-like audio."""
+    blocks = [chunk.samples for chunk in DemoSource(realtime=False, seconds=seconds)]
     sf.write(path, np.concatenate(blocks), RATE)
     return path
+
+
+@pytest.fixture(scope="session")
+def music_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write_loop(tmp_path_factory.mktemp("audio") / "loop.wav", MUSIC_SECONDS)
+
+
+@pytest.fixture(scope="session")
+def short_music_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write_loop(tmp_path_factory.mktemp("audio") / "short.wav", SHORT_SECONDS)
 
 
 @pytest.fixture

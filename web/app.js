@@ -92,6 +92,9 @@ function startStream(hello) {
   $("provider").textContent = shortProvider(hello.provider);
   $("skipped").textContent = "0";
   $("ended").hidden = true;
+  $("top-label").textContent = "—";
+  $("top-percent").textContent = "";
+  $("context").textContent = "waiting for the first second of audio";
   applyColours();
   buildBars();
   showCover(hello.cover);
@@ -148,8 +151,9 @@ const VIRIDIS_LUT = (() => {
 
 function buildBars() {
   const bars = $("bars");
-  bars.replaceChildren(...stream.labels.map((label) => barItem(label)));
+  bars.replaceChildren(...stream.labels.map((label, index) => barItem(label, index)));
   bars.style.setProperty("--rows", stream.labels.length);
+  delete bars.dataset.column; // no update of this stream shown yet
   $("legend").replaceChildren(...stream.labels.map((label) => {
     const item = document.createElement("li");
     item.dataset.label = label;
@@ -159,9 +163,11 @@ function buildBars() {
   }));
 }
 
-function barItem(label) {
+function barItem(label, rank) {
   const item = document.createElement("li");
   item.dataset.label = label;
+  item.dataset.rank = rank;
+  item.style.setProperty("--rank", rank);
   item.style.setProperty("--colour", colourOf(label));
   const name = document.createElement("span");
   name.className = "name";

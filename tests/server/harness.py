@@ -36,11 +36,12 @@ class Feed:
 
 
 @asynccontextmanager
-async def running(feed: Feed, **config: Any) -> AsyncIterator[GenreServer]:
+async def running(
+    feed: Feed, hello_extra: dict[str, Any] | None = None, **config: Any
+) -> AsyncIterator[GenreServer]:
     """A started server for ``feed``; ``config`` overrides fields of TEST_CONFIG."""
-    server = GenreServer(
-        feed.engine.hello(feed.source_name), feed.updates, feed.engine.summary, replace(TEST_CONFIG, **config)
-    )
+    hello = feed.engine.hello(feed.source_name, hello_extra)
+    server = GenreServer(hello, feed.updates, feed.engine.summary, replace(TEST_CONFIG, **config))
     async with server:
         yield server
 
@@ -87,13 +88,13 @@ class ServeProcess:
 
 
 @contextmanager
-def genrescope(*arguments: str) -> Iterator[ServeProcess]:
-    """``genrescope ARGUMENTS`` (on a free port) as a real process, once it serves.
+def genrescope(*arguments: str, port: int = 0) -> Iterator[ServeProcess]:
+    """``genrescope ARGUMENTS`` (on a free port by default) as a real process, once it serves.
 
     It is terminated on the way out if the test left it running; a test that stops it
     itself reads its exit status and stderr from ``process``."""
     process = subprocess.Popen(  # `-m` from the repository root imports this checkout
-        [sys.executable, "-m", "stream.cli", *arguments, "--port", "0"],
+        [sys.executable, "-m", "stream.cli", *arguments, "--port", str(port)],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:

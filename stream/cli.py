@@ -18,7 +18,7 @@ from model.card import ModelCardError
 from stream.audio_file import AudioFileError
 from stream.engine import EngineConfig, GenreEngine
 from stream.events import GenreUpdate
-from stream.server import ServerConfig, run_server
+from stream.server import ServerConfig, ServerError, run_server
 from stream.source import AudioChunk
 
 if TYPE_CHECKING:
@@ -303,7 +303,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean bad input, not a bug: one line, exit 2."""
-    errors: list[type[BaseException]] = [UserError, AudioFileError, ModelCardError, FileNotFoundError]
+    errors: list[type[BaseException]] = [UserError, AudioFileError, ModelCardError, FileNotFoundError,
+                                         ServerError]
     try:
         from stream.capture import CaptureError
 

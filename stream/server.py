@@ -14,6 +14,7 @@ import dataclasses
 import http
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -46,6 +47,10 @@ log = logging.getLogger("genrescope.server")
 # websockets logs every plain HTTP response at INFO; only its problems matter here.
 _websockets_log = logging.getLogger("genrescope.server.websockets")
 _websockets_log.setLevel(logging.WARNING)
+
+
+class ServerError(Exception):
+    """The server cannot start (the port is taken, the address is not ours): one line."""
 
 
 @dataclass(frozen=True)
@@ -121,16 +126,20 @@ class GenreServer:
 
     async def __aenter__(self) -> GenreServer:
         self._loop = asyncio.get_running_loop()
-        self._server = await serve(
-            self._handle,
-            self.config.host,
-            self.config.port,
-            process_request=self._route,
-            compression=None,  # small messages; compressing each per client costs CPU
-            max_size=self.config.max_message_bytes,
-            write_limit=self.config.send_buffer_bytes,
-            logger=_websockets_log,
-        )
+        try:
+            self._server = await serve(
+                self._handle,
+                self.config.host,
+                self.config.port,
+                process_request=self._route,
+                compression=None,  # small messages; compressing each per client costs CPU
+                max_size=self.config.max_message_bytes,
+                write_limit=self.config.send_buffer_bytes,
+                logger=_websockets_log,
+            )
+        except OSError as error:
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise ServerError(f"cannot listen on {self.config.host}:{self.config.port}: {reason}") from error
         self._engine.start()
         return self
 
@@ -212,9 +221,7 @@ class GenreServer:
 
     async def _handle(self, connection: ServerConnection) -> None:
         """Serve one client until it leaves or the server closes."""
-        connection.transport.get_extra_info("socket").setsockopt(
-            socket.SOL_SOCKET, socket.SO_SNDBUF, self.config.send_buffer_bytes
-        )
+        _limit_send_buffer(connection, self.config.send_buffer_bytes)
         subscriber = self._hub.subscribe()
         log.info("client %s joined (%d connected)", _peer(connection), len(self._hub))
         sender = asyncio.create_task(self._send_all(connection, subscriber))
@@ -257,6 +264,14 @@ async def _ignore_incoming(connection: ServerConnection, max_bytes: int) -> None
             log.warning("closed %s: message over %d bytes", _peer(connection), max_bytes)
     if ignored > 1:
         log.info("ignored %d messages from %s", ignored, _peer(connection))
+
+
+def _limit_send_buffer(connection: ServerConnection, size: int) -> None:
+    """Cap the kernel's send buffer too, or it would hold minutes of a stalled client's
+    updates (Linux grows it to megabytes) before our queue ever saw a drop."""
+    sock = connection.transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
 def _peer(connection: ServerConnection) -> str:

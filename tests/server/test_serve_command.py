@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -83,4 +84,19 @@ def test_a_network_host_without_allow_remote_is_a_one_line_error() -> None:
     assert result.stderr.strip().splitlines() == [
         "genrescope: error: binding to 0.0.0.0 exposes the stream to the network; "
         "pass --allow-remote (a token is then required)"
+    ]
+
+
+def test_a_taken_port_is_a_one_line_error(test_model_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "stream.cli", "serve", "--model", str(test_model_path), "--port", str(port)],
+            cwd=REPO, capture_output=True, text=True, timeout=120,
+        )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"genrescope: error: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]

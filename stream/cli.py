@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -161,10 +162,16 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
     add_evaluate_arguments(evaluate_parser)
 
 
-def make_engine(args: argparse.Namespace) -> GenreEngine:
+def make_engine(args: argparse.Namespace, paced: bool) -> GenreEngine:
+    """The engine for a command. A paced (live or --realtime) stream pins one thread,
+    which keeps per-update latency steady; an unpaced file uses every core for speed."""
+    import torch
+
     from model.session import GenreModel
 
-    model = GenreModel.load(args.model, threads=1, prefer_gpu=not args.cpu)
+    threads = 1 if paced else (os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    model = GenreModel.load(args.model, threads=threads, prefer_gpu=not args.cpu)
     log.info("model %s (%s), provider %s", model.path, model.card.version, model.provider)
     config = EngineConfig(smoothing_seconds=args.smoothing, context_seconds=args.context,
                           frontend_device="cpu" if args.cpu else "auto")
@@ -243,14 +250,15 @@ def _print_summary(engine: GenreEngine, updates: list[GenreUpdate], interrupted:
 def run_file(args: argparse.Namespace) -> int:
     from stream.filesource import FileSource
 
-    source = FileSource(args.path, realtime=args.realtime or args.serve)
-    return stream_updates(make_engine(args), source, source.name, args)
+    paced = args.realtime or args.serve  # a served file plays at 1× for its watchers
+    source = FileSource(args.path, realtime=paced)
+    return stream_updates(make_engine(args, paced=paced), source, source.name, args)
 
 
 def run_live(args: argparse.Namespace) -> int:
     from stream.capture import MicrophoneSource
 
-    engine = make_engine(args)
+    engine = make_engine(args, paced=True)
     with MicrophoneSource(args.device) as microphone:
         source = _limit(microphone, args.seconds)
         return stream_updates(engine, source, microphone.name, args)
@@ -273,7 +281,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from stream.filesource import FileSource
 
     config = _server_config(args)
-    engine = make_engine(args)
+    engine = make_engine(args, paced=True)
     if args.source == "mic":
         from stream.capture import MicrophoneSource
 

@@ -26,6 +26,10 @@ from pathlib import Path
 from websockets.asyncio.client import ClientConnection, connect
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.common import machine  # noqa: E402
+
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -117,7 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     process, port = start_server(args.model)
     try:
-        print(f"{os.cpu_count()} CPUs, window {args.seconds:.0f} s, demo source in real time\n")
+        print(f"{machine()}; window {args.seconds:.0f} s, demo source in real time\n")
         print(HEADER)
         for clients in args.clients:
             print(asyncio.run(measure(port, process.pid, clients, args.seconds)).row(), flush=True)

@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from stream.events import history_text
+
 
 class Subscriber:
-    """One client's queue of pre-serialised messages."""
+    """One client's queue of pre-serialised messages, after its greeting."""
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int, greeting: tuple[str, ...] = ()):
         if capacity < 1:
             raise ValueError(f"queue capacity must be at least 1, got {capacity}")
+        self.greeting = greeting  # sent before the queue and never dropped: hello, history
         self._messages: deque[str] = deque(maxlen=capacity)
         self._ready = asyncio.Event()
         self.dropped = 0  # messages evicted unread since the subscriber joined
@@ -42,18 +45,22 @@ class Subscriber:
 
 
 class Hub:
-    """Holds the stream's greeting and end, and copies every message to all subscribers.
+    """Holds the stream's greeting, recent updates and end, and copies every message to
+    all subscribers.
 
-    The connection sends ``hello`` itself before draining its queue, so the greeting can
-    never be evicted; a subscriber that joins after the stream ended finds the ``end``
-    already queued, so every client sees a complete conversation.
+    A subscriber is greeted with the ``hello`` and a ``history`` of the recent updates,
+    taken at the very moment it subscribes, so history and queue neither overlap nor
+    leave a gap; one that joins after the stream ended finds the ``end`` already
+    queued. Every client thus sees a complete conversation, and a dashboard opened (or
+    reconnected) mid-stream draws its timeline at once.
     """
 
-    def __init__(self, hello: str, capacity: int):
+    def __init__(self, hello: str, capacity: int, history: int):
         self.hello = hello
         self.capacity = capacity
         self.end: str | None = None
-        self.published = 0  # messages published so far, for logs and benchmarks
+        self.published = 0  # updates published so far, for logs and benchmarks
+        self._recent: deque[str] = deque(maxlen=history)
         self._subscribers: set[Subscriber] = set()
 
     def __len__(self) -> int:
@@ -61,7 +68,8 @@ class Hub:
 
     def subscribe(self) -> Subscriber:
         """A new subscriber; from now on it receives every published message."""
-        subscriber = Subscriber(self.capacity)
+        greeting = (self.hello, history_text(self._recent)) if self._recent else (self.hello,)
+        subscriber = Subscriber(self.capacity, greeting)
         if self.end is not None:
             subscriber.put(self.end)
         self._subscribers.add(subscriber)
@@ -74,13 +82,17 @@ class Hub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
-    def publish(self, text: str) -> None:
-        """Queue ``text`` for every subscriber; never blocks."""
+    def publish(self, update: str) -> None:
+        """Queue an update for every subscriber and remember it; never blocks."""
         self.published += 1
-        for subscriber in self._subscribers:
-            subscriber.put(text)
+        self._recent.append(update)
+        self._broadcast(update)
 
     def finish(self, end: str) -> None:
         """Publish the stream's last message and keep it for late subscribers."""
         self.end = end
-        self.publish(end)
+        self._broadcast(end)
+
+    def _broadcast(self, text: str) -> None:
+        for subscriber in self._subscribers:
+            subscriber.put(text)

@@ -63,6 +63,7 @@ class ServerConfig:
     token: str | None = None  # generated when remote and not given
     allowed_origins: tuple[str, ...] = ()  # browser origins besides the dashboard's own
     queue_size: int = 64  # per client, ≈15 s of updates; the oldest go first
+    history_size: int = 256  # recent updates a joining client gets at once: ≈60 s
     # Bytes a slow client may have in flight (user space, and again in the kernel)
     # before its queue starts to fill: small, so it lags seconds behind, not minutes.
     send_buffer_bytes: int = 16 * 1024
@@ -116,7 +117,7 @@ class GenreServer:
         self.ended = asyncio.Event()  # set once the `end` message went out
         self._access = self.config.access_policy()
         self._site = StaticSite(self.config.web_dir)
-        self._hub = Hub(to_text(hello), self.config.queue_size)
+        self._hub = Hub(to_text(hello), self.config.queue_size, self.config.history_size)
         self._updates = updates
         self._summary = summary
         self._stopping = threading.Event()
@@ -236,10 +237,11 @@ class GenreServer:
             )
 
     async def _send_all(self, connection: ServerConnection, subscriber: Subscriber) -> None:
-        """The hello, then the queue; a ``lag`` notice precedes a message after drops."""
+        """The greeting, then the queue; a ``lag`` notice precedes a message after drops."""
         reported = 0
         try:
-            await connection.send(self._hub.hello)
+            for text in subscriber.greeting:
+                await connection.send(text)
             while True:
                 text = await subscriber.get()
                 if subscriber.dropped != reported:

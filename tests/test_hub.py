@@ -1,8 +1,9 @@
-"""The fan-out queues: drop-oldest with counting, and complete conversations."""
+"""The fan-out queues: drop-oldest with counting, greetings, history, and the end."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -18,6 +19,10 @@ def drain(subscriber: Subscriber) -> list[str]:
     return asyncio.run(take())
 
 
+def update(column: int) -> str:
+    return json.dumps({"type": "update", "column": column})
+
+
 def test_full_queue_drops_the_oldest_and_counts_it() -> None:
     subscriber = Subscriber(capacity=3)
     for i in range(5):
@@ -27,21 +32,35 @@ def test_full_queue_drops_the_oldest_and_counts_it() -> None:
 
 
 def test_slow_subscriber_does_not_cost_a_fast_one_anything() -> None:
-    hub = Hub(hello="hello", capacity=2)
+    hub = Hub(hello="hello", capacity=2, history=0)
     slow, fast = hub.subscribe(), hub.subscribe()
     for i in range(4):
-        hub.publish(str(i))
-        assert drain(fast) == [str(i)]
+        hub.publish(update(i))
+        assert drain(fast) == [update(i)]
     assert (slow.dropped, fast.dropped) == (2, 0)
-    assert drain(slow) == ["2", "3"]
+    assert drain(slow) == [update(2), update(3)]
     assert hub.published == 4
 
 
+def test_a_joining_subscriber_is_greeted_with_the_recent_history_and_no_overlap() -> None:
+    hub = Hub(hello="hello", capacity=8, history=3)
+    assert hub.subscribe().greeting == ("hello",)  # nothing to replay yet
+    for i in range(5):
+        hub.publish(update(i))
+    joined = hub.subscribe()
+    hub.publish(update(5))
+    hello, history = joined.greeting
+    assert hello == "hello"
+    assert json.loads(history) == {"type": "history", "v": 1,
+                                   "updates": [json.loads(update(i)) for i in (2, 3, 4)]}
+    assert drain(joined) == [update(5)]
+
+
 def test_late_subscriber_finds_the_end_and_leavers_get_nothing() -> None:
-    hub = Hub(hello="hello", capacity=4)
+    hub = Hub(hello="hello", capacity=4, history=4)
     leaver = hub.subscribe()
     hub.unsubscribe(leaver)
-    hub.publish("update")
+    hub.publish(update(0))
     hub.finish("end")
     late = hub.subscribe()
     assert len(hub) == 1 and hub.pending() == 1

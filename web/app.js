@@ -63,7 +63,8 @@ function setConnection(state, text) {
 
 function receive(message) {
   if (message.type === "hello") startStream(message);
-  else if (message.type === "update") addUpdate(message);
+  else if (message.type === "history") message.updates.forEach((update) => addUpdate(update, false));
+  else if (message.type === "update") addUpdate(message, true);
   else if (message.type === "lag") $("skipped").textContent = message.dropped;
   else if (message.type === "end") endStream(message);
 }
@@ -101,15 +102,18 @@ function startStream(hello) {
   render();
 }
 
-function addUpdate(update) {
+// `live`: it just happened (not replayed from the history), so it counts for the rate.
+function addUpdate(update, live) {
   const probabilities = stream.labels.map((label) => update.probabilities[label] ?? 0);
   stream.history.push({ column: update.column, probabilities, mel: Uint8Array.from(update.mel) });
   const oldest = update.column - stream.windowColumns;
   while (stream.history.length && stream.history[0].column <= oldest) stream.history.shift();
   stream.last = update;
-  const now = performance.now();
-  stream.arrivals.push(now);
-  while (stream.arrivals[0] < now - RATE_WINDOW_MS) stream.arrivals.shift();
+  if (live) {
+    const now = performance.now();
+    stream.arrivals.push(now);
+    while (stream.arrivals[0] < now - RATE_WINDOW_MS) stream.arrivals.shift();
+  }
   scheduleRender();
 }
 
@@ -292,8 +296,10 @@ function renderSpectrogram() {
 function renderStatus(update) {
   const stats = update.stats;
   const span = (stream.arrivals.at(-1) - stream.arrivals[0]) / 1000;
-  const measured = span > 0 ? (stream.arrivals.length - 1) / span : 0;
-  $("rate").textContent = `${measured.toFixed(1)}/s (engine ${stats.updates_per_second.toFixed(1)}/s)`;
+  const engine = `engine ${stats.updates_per_second.toFixed(1)}/s`;
+  $("rate").textContent = span >= RATE_WINDOW_MS / 2000
+    ? `${((stream.arrivals.length - 1) / span).toFixed(1)}/s here (${engine})`
+    : engine;
   $("compute").textContent = `${stats.compute_ms.toFixed(1)} ms (p50 ${stats.compute_ms_p50.toFixed(1)}, p99 ${stats.compute_ms_p99.toFixed(1)})`;
   $("provider").textContent = shortProvider(stats.provider);
   $("dropped-samples").textContent = stats.dropped_samples;

@@ -84,11 +84,12 @@ class Dashboard:
 
     def _record(self, payload: str | bytes) -> None:
         message = json.loads(payload)
-        if message["type"] == "update":
-            self.frames[message["column"]] = message
-        elif message["type"] == "hello":  # a new stream: its columns count from 0 again
+        if message["type"] == "hello":  # a new stream: its columns count from 0 again
             self.hellos.append(message)
             self.frames.clear()
+        for update in message["updates"] if message["type"] == "history" else [message]:
+            if update["type"] == "update":
+                self.frames[update["column"]] = update
 
     async def read(self) -> dict:
         return await self.page.evaluate(READ_PAGE)
@@ -145,6 +146,8 @@ def test_the_dashboard_shows_the_live_updates(
             await phone.page.goto(url)
             shown = await phone.shown_after(later["column"])
             assert_matches(shown, phone.frames[shown["column"]])
+            assert min(phone.frames) <= first["column"]  # it joined late but got the history
+            assert await phone.page.evaluate(PAINTED_PIXELS, "timeline") > 0.05
             await screenshots(phone.page, tmp_path, "phone")
             await browser.close()
 

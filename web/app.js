@@ -4,6 +4,7 @@
 const PROTOCOL_VERSION = 1;
 const WINDOW_SECONDS = 60;
 const RATE_WINDOW_MS = 5000;
+const RATE_MIN_SPAN_S = 2; // a measured rate over less time is noise (e.g. a queued burst)
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 10000;
 
@@ -225,10 +226,14 @@ function fitCanvas(canvas) {
   return canvas.getContext("2d");
 }
 
+// How many columns before the newest one ``column`` is: 0 for the newest.
+function age(column) {
+  return (stream.last ? stream.last.column : column) - column;
+}
+
 // x of a column's left edge, with the newest column flush right.
 function columnX(column, width) {
-  const newest = stream.last ? stream.last.column : 0;
-  return Math.round(width - ((newest - column + 1) * width) / stream.windowColumns);
+  return Math.round(width - ((age(column) + 1) * width) / stream.windowColumns);
 }
 
 function renderTimeline() {
@@ -271,24 +276,26 @@ function drawSecondsGrid(ctx, width, height) {
   }
 }
 
+const spectrogramStrip = document.createElement("canvas"); // one pixel per column and band
+
 function renderSpectrogram() {
   const canvas = $("spectrogram");
   const ctx = fitCanvas(canvas);
   const bins = stream.history.length ? stream.history[0].mel.length : 1;
   const image = new ImageData(stream.windowColumns, bins);
   for (const entry of stream.history) {
-    const x = stream.windowColumns - 1 - ((stream.last ? stream.last.column : 0) - entry.column);
+    const x = stream.windowColumns - 1 - age(entry.column);
     entry.mel.forEach((value, bin) => {
       const offset = ((bins - 1 - bin) * stream.windowColumns + x) * 4; // low bins at the bottom
       image.data.set(VIRIDIS_LUT.subarray(value * 3, value * 3 + 3), offset);
       image.data[offset + 3] = 255;
     });
   }
-  const strip = new OffscreenCanvas(stream.windowColumns, bins);
-  strip.getContext("2d").putImageData(image, 0, 0);
+  spectrogramStrip.width = stream.windowColumns;
+  spectrogramStrip.height = bins;
+  spectrogramStrip.getContext("2d").putImageData(image, 0, 0);
   ctx.clearRect(0, 0, canvas.width, canvas.height);
-  ctx.imageSmoothingEnabled = true;
-  ctx.drawImage(strip, 0, 0, canvas.width, canvas.height);
+  ctx.drawImage(spectrogramStrip, 0, 0, canvas.width, canvas.height);
 }
 
 // --- status and cover -----------------------------------------------------------------
@@ -297,7 +304,7 @@ function renderStatus(update) {
   const stats = update.stats;
   const span = (stream.arrivals.at(-1) - stream.arrivals[0]) / 1000;
   const engine = `engine ${stats.updates_per_second.toFixed(1)}/s`;
-  $("rate").textContent = span >= RATE_WINDOW_MS / 2000
+  $("rate").textContent = span >= RATE_MIN_SPAN_S
     ? `${((stream.arrivals.length - 1) / span).toFixed(1)}/s here (${engine})`
     : engine;
   $("compute").textContent = `${stats.compute_ms.toFixed(1)} ms (p50 ${stats.compute_ms_p50.toFixed(1)}, p99 ${stats.compute_ms_p99.toFixed(1)})`;

@@ -74,13 +74,16 @@ def browser_api():
 
 
 class Dashboard:
-    """One browser page on the dashboard, recording every websocket frame it receives."""
+    """One browser page on the dashboard, recording every websocket frame it receives
+    and every script error."""
 
     def __init__(self, page: Any):
         self.page = page
         self.frames: dict[int, dict] = {}
         self.hellos: list[dict] = []
+        self.errors: list[str] = []
         page.on("websocket", lambda socket: socket.on("framereceived", self._record))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def _record(self, payload: str | bytes) -> None:
         message = json.loads(payload)
@@ -149,6 +152,7 @@ def test_the_dashboard_shows_the_live_updates(
             assert min(phone.frames) <= first["column"]  # it joined late but got the history
             assert await phone.page.evaluate(PAINTED_PIXELS, "timeline") > 0.05
             await screenshots(phone.page, tmp_path, "phone")
+            assert dashboard.errors == phone.errors == []
             await browser.close()
 
     with genrescope("serve", "--source", str(music_file), "--model", str(test_model_path)) as server:
@@ -184,6 +188,7 @@ def test_the_dashboard_reconnects_after_a_server_restart(
                 shown = await dashboard.shown_after(0)  # a new stream: columns start again
                 assert_matches(shown, dashboard.frames[shown["column"]])
             assert len(dashboard.hellos) == 2
+            assert dashboard.errors == []
             await browser.close()
 
     asyncio.run(scenario())

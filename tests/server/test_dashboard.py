@@ -236,3 +236,14 @@ def _jpeg_data_url() -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG")
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@pytest.mark.parametrize(("required", "outcome"), [("1", pytest.fail.Exception), ("", pytest.skip.Exception)],
+                         ids=["CI fails", "elsewhere skips"])
+def test_a_missing_browser_fails_in_ci_and_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, required: str, outcome: type[BaseException]
+) -> None:
+    monkeypatch.setitem(globals(), "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.setenv("GENRESCOPE_REQUIRE_BROWSER", required)
+    with pytest.raises(outcome, match="no Chromium at /nonexistent/chromium"):
+        _playwright()

@@ -103,7 +103,7 @@ async def measure(port: int, pid: int, clients: int, seconds: float) -> Result:
     views = [Client() for _ in connections]
     cpu_before = cpu_seconds(pid)
     until = asyncio.get_running_loop().time() + seconds
-    await asyncio.gather(*(listen(c, view, until) for c, view in zip(connections, views)))
+    await asyncio.gather(*(listen(c, view, until) for c, view in zip(connections, views, strict=True)))
     cpu = (cpu_seconds(pid) - cpu_before) / seconds
     for connection in connections:
         await connection.close()

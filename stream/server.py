@@ -10,6 +10,7 @@ client sends can name a file or change the stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import http
 import json
@@ -199,10 +200,8 @@ class GenreServer:
     def _to_loop(self, callback: Callable[[str], None], text: str) -> None:
         """Schedule ``callback(text)`` on the loop, unless the loop is already gone."""
         assert self._loop is not None
-        try:
+        with contextlib.suppress(RuntimeError):  # closed: shutting down, nobody listens
             self._loop.call_soon_threadsafe(callback, text)
-        except RuntimeError:  # closed: we are shutting down and nobody is listening
-            pass
 
     def _finish(self, text: str) -> None:
         self._hub.finish(text)

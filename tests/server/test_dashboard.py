@@ -14,6 +14,8 @@ import io
 import json
 import os
 import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +71,20 @@ def _playwright():
 
 
 @pytest.fixture
-def browser_api():
-    return _playwright()
+def chromium() -> Callable[[], AbstractAsyncContextManager[Any]]:
+    """``async with chromium() as browser``: the system Chromium, headless."""
+    async_playwright = _playwright()
+
+    @asynccontextmanager
+    async def launch() -> AsyncIterator[Any]:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                yield browser
+            finally:
+                await browser.close()
+
+    return launch
 
 
 class Dashboard:
@@ -127,11 +141,10 @@ def assert_matches(shown: dict, message: dict) -> None:
 
 
 def test_the_dashboard_shows_the_live_updates(
-    browser_api, test_model_path: Path, music_file: Path, tmp_path: Path
+    chromium, test_model_path: Path, music_file: Path, tmp_path: Path
 ) -> None:
     async def scenario(url: str) -> None:
-        async with browser_api() as playwright:
-            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        async with chromium() as browser:
             context = await browser.new_context(**DESKTOP, reduced_motion="reduce")
             dashboard = Dashboard(await context.new_page())
             await dashboard.page.goto(url)
@@ -153,7 +166,6 @@ def test_the_dashboard_shows_the_live_updates(
             assert await phone.page.evaluate(PAINTED_PIXELS, "timeline") > 0.05
             await screenshots(phone.page, tmp_path, "phone")
             assert dashboard.errors == phone.errors == []
-            await browser.close()
 
     with genrescope("serve", "--source", str(music_file), "--model", str(test_model_path)) as server:
         asyncio.run(scenario(server.page_url))
@@ -170,14 +182,13 @@ async def screenshots(page: Any, folder: Path, name: str) -> None:
 
 
 def test_the_dashboard_reconnects_after_a_server_restart(
-    browser_api, test_model_path: Path, music_file: Path
+    chromium, test_model_path: Path, music_file: Path
 ) -> None:
     port = _free_port()
     arguments = ("serve", "--source", str(music_file), "--model", str(test_model_path))
 
     async def scenario() -> None:
-        async with browser_api() as playwright:
-            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        async with chromium() as browser:
             dashboard = Dashboard(await (await browser.new_context(**DESKTOP)).new_page())
             with genrescope(*arguments, port=port) as server:
                 await dashboard.page.goto(server.page_url)
@@ -189,12 +200,11 @@ def test_the_dashboard_reconnects_after_a_server_restart(
                 assert_matches(shown, dashboard.frames[shown["column"]])
             assert len(dashboard.hellos) == 2
             assert dashboard.errors == []
-            await browser.close()
 
     asyncio.run(scenario())
 
 
-def test_cover_art_and_its_estimates_are_shown(browser_api, make_feed, tmp_path: Path) -> None:
+def test_cover_art_and_its_estimates_are_shown(chromium, make_feed, tmp_path: Path) -> None:
     cover = {
         "image": _jpeg_data_url(),
         "labels": ["Electronic", "Rock", "Pop"],
@@ -203,20 +213,20 @@ def test_cover_art_and_its_estimates_are_shown(browser_api, make_feed, tmp_path:
     }
 
     async def scenario() -> dict:
-        async with running(make_feed(realtime=True), hello_extra={"cover": cover}) as server:
-            async with browser_api() as playwright:
-                browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                page = await (await browser.new_context(**DESKTOP, reduced_motion="reduce")).new_page()
-                await page.goto(f"http://127.0.0.1:{server.port}/")
-                await page.wait_for_selector("#cover:not([hidden])", timeout=WAIT_MS)
-                shown = await page.evaluate("""() => ({
-                  image: document.querySelector('#cover-image').src,
-                  cover: [...document.querySelectorAll('#cover-bars li')].map((li) => li.textContent),
-                  fused: [...document.querySelectorAll('#fused-bars li')].map((li) => li.textContent),
-                })""")
-                await page.screenshot(path=tmp_path / "dashboard-cover.png", full_page=True)
-                await browser.close()
-                return shown
+        async with (
+            running(make_feed(realtime=True), hello_extra={"cover": cover}) as server,
+            chromium() as browser,
+        ):
+            page = await (await browser.new_context(**DESKTOP, reduced_motion="reduce")).new_page()
+            await page.goto(f"http://127.0.0.1:{server.port}/")
+            await page.wait_for_selector("#cover:not([hidden])", timeout=WAIT_MS)
+            shown = await page.evaluate("""() => ({
+              image: document.querySelector('#cover-image').src,
+              cover: [...document.querySelectorAll('#cover-bars li')].map((li) => li.textContent),
+              fused: [...document.querySelectorAll('#fused-bars li')].map((li) => li.textContent),
+            })""")
+            await page.screenshot(path=tmp_path / "dashboard-cover.png", full_page=True)
+            return shown
 
     shown = asyncio.run(scenario())
     assert shown["image"] == cover["image"]

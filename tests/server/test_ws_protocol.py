@@ -50,11 +50,13 @@ def test_a_client_gets_every_update_in_order_then_the_end(make_feed) -> None:
     gate = threading.Event()
 
     async def scenario() -> list[dict]:
-        async with running(make_feed(realtime=False, gate=gate), queue_size=10_000) as server:
-            async with connect(ws_url(server)) as client:
-                await wait_for(lambda: server.clients == 1)
-                gate.set()
-                return await receive_until_end(client)
+        async with (
+            running(make_feed(realtime=False, gate=gate), queue_size=10_000) as server,
+            connect(ws_url(server)) as client,
+        ):
+            await wait_for(lambda: server.clients == 1)
+            gate.set()
+            return await receive_until_end(client)
 
     messages = asyncio.run(scenario())
     hello, updates, end = messages[0], messages[1:-1], messages[-1]

@@ -89,16 +89,19 @@ def test_junk_from_clients_is_ignored_and_oversized_messages_close_only_the_send
     make_feed, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def scenario() -> tuple[list[dict], int | None]:
-        async with running(make_feed(realtime=True)) as server:
-            async with connect(ws_url(server)) as chatty, connect(ws_url(server)) as flooder:
-                for junk in ("not json", b"\x00\xff binary", '{"type":"hello"}', '{"source":"/etc/passwd"}'):
-                    await chatty.send(junk)
-                await flooder.send("x" * (server.config.max_message_bytes + 1))
-                with pytest.raises(ConnectionClosedError):
-                    while True:
-                        await receive(flooder)
-                messages = [await receive(chatty) for _ in range(6)]
-                return messages, flooder.close_code
+        async with (
+            running(make_feed(realtime=True)) as server,
+            connect(ws_url(server)) as chatty,
+            connect(ws_url(server)) as flooder,
+        ):
+            for junk in ("not json", b"\x00\xff binary", '{"type":"hello"}', '{"source":"/etc/passwd"}'):
+                await chatty.send(junk)
+            await flooder.send("x" * (server.config.max_message_bytes + 1))
+            with pytest.raises(ConnectionClosedError):
+                while True:
+                    await receive(flooder)
+            messages = [await receive(chatty) for _ in range(6)]
+            return messages, flooder.close_code
 
     with caplog.at_level(logging.INFO, logger="genrescope.server"):
         messages, flooder_close = asyncio.run(scenario())

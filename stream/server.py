@@ -43,6 +43,7 @@ WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 WS_PATH = "/ws"
 ENGINE_JOIN_SECONDS = 3.0  # a source blocked in a driver gets this long to let go
 DRAIN_SECONDS = 2.0  # with --exit-at-end, how long clients get to receive the end
+CLOSE_SECONDS = 2.0  # a stalled client cannot answer the closing handshake: don't wait long
 
 log = logging.getLogger("genrescope.server")
 # websockets logs every plain HTTP response at INFO; only its problems matter here.
@@ -137,6 +138,7 @@ class GenreServer:
                 compression=None,  # small messages; compressing each per client costs CPU
                 max_size=self.config.max_message_bytes,
                 write_limit=self.config.send_buffer_bytes,
+                close_timeout=CLOSE_SECONDS,
                 logger=_websockets_log,
             )
         except OSError as error:

@@ -33,7 +33,9 @@ def window_db(images: np.ndarray, start: np.ndarray, length: int, floor_db: floa
         ramp = np.linspace(-1.0, 1.0, db.shape[-1], dtype=np.float32)
         db = np.where(index == 0, floor_db, db + tilt_db[:, None, None] * ramp)
     reference = db.max(axis=(1, 2), keepdims=True)
-    return np.maximum(db - reference, floor_db).astype(np.float32)
+    # A floor pixel only says "≤ floor below the clip maximum"; the engine would show it
+    # at the floor of its own reference, so it stays at the floor after re-referencing.
+    return np.where(index == 0, floor_db, np.maximum(db - reference, floor_db)).astype(np.float32)
 
 
 def apply_masks(x: np.ndarray, config: TrainConfig, floor_db: float, rng: np.random.Generator) -> None:

@@ -1,7 +1,8 @@
 """Train the genre CRNN: seeded, checkpointed every epoch, resumable, selected on validation.
 
 The run directory holds ``config.yaml``, ``last.pt`` (resume point), ``best.pt`` (the
-epoch with the best validation clip accuracy of the weight-averaged model) and
+epoch and weights — raw or exponentially averaged — with the best validation clip
+accuracy) and
 ``history.jsonl`` (one line per epoch). Re-running the same command resumes.
 """
 
@@ -85,6 +86,13 @@ def clip_logits(model: nn.Module, images: np.ndarray, device: torch.device, floo
     return np.concatenate(out)
 
 
+def _validate(model: nn.Module, data: FeatureSet, device: torch.device, floor_db: float) -> tuple[float, float]:
+    """Clip-level accuracy and loss on the validation split."""
+    logits = clip_logits(model, data.images, device, floor_db)
+    loss = nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(data.labels))
+    return float((logits.argmax(1) == data.labels).mean()), float(loss)
+
+
 def _soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
@@ -146,20 +154,22 @@ def train(config: TrainConfig) -> Path:
                 losses.append(loss.item())
                 progress.advance(task)
 
-        val_logits = clip_logits(ema.module, val_set.images, device, spec.floor_db)
-        val_accuracy = float((val_logits.argmax(1) == val_set.labels).mean())
-        val_loss = float(nn.functional.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val_set.labels)))
+        scores = {name: _validate(candidate, val_set, device, spec.floor_db)
+                  for name, candidate in (("ema", ema.module), ("raw", model))}
+        chosen = max(scores, key=lambda name: scores[name][0])
+        val_accuracy, val_loss = scores[chosen]
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_accuracy": val_accuracy,
-                  "val_loss": val_loss, "lr": lr, "seconds": round(time.time() - started, 1)}
-        log.info("epoch %(epoch)d: train loss %(train_loss).3f, val acc %(val_accuracy).3f, "
-                 "val loss %(val_loss).3f, %(seconds).0f s", record)
+                  "val_loss": val_loss, "weights": chosen, "val_accuracy_raw": scores["raw"][0],
+                  "val_accuracy_ema": scores["ema"][0], "lr": lr, "seconds": round(time.time() - started, 1)}
+        log.info("epoch %(epoch)d: train loss %(train_loss).3f, val acc raw %(val_accuracy_raw).3f / "
+                 "EMA %(val_accuracy_ema).3f, %(seconds).0f s", record)
         with open(run_dir / "history.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
 
         state.update(epoch=epoch + 1, rng=rng.bit_generator.state)
         if val_accuracy > state["best_accuracy"]:
             state["best_accuracy"] = val_accuracy
-            _save_model(run_dir / "best.pt", ema.module, config, record)
+            _save_model(run_dir / "best.pt", ema.module if chosen == "ema" else model, config, record)
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                     "state": state}, last)
     return run_dir / "best.pt"

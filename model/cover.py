@@ -13,7 +13,6 @@ when a caller wants exactly the distribution that set's metrics describe.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,34 +22,9 @@ import onnxruntime as ort
 from PIL import Image
 
 from model.cover_spec import CoverSpec, preprocess
-
-log = logging.getLogger(__name__)
+from model.session import create_session
 
 DEFAULT_MODEL = Path(__file__).with_name("cover_efficientnet_lite0.onnx")
-CUDA = "CUDAExecutionProvider"
-CPU = "CPUExecutionProvider"
-
-
-def cuda_present() -> bool:
-    """Whether a CUDA device is usable. onnxruntime-gpu lists its CUDA provider even with
-    no GPU and then fails noisily, so ask torch (which ships the CUDA runtime) when it is there."""
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available()
-
-
-def open_session(path: Path) -> ort.InferenceSession:
-    """CUDA first when a GPU is usable, else CPU; logs the providers actually in use."""
-    providers = [CPU]
-    if CUDA in ort.get_available_providers() and cuda_present():
-        providers = [CUDA, CPU]
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=providers)
-    log.info("cover model %s on %s", path.name, session.get_providers())
-    return session
 
 
 @dataclass
@@ -67,7 +41,7 @@ class CoverModel:
         path = Path(path) if path is not None else DEFAULT_MODEL
         if not path.exists():
             raise FileNotFoundError(f"cover model not found: {path}")
-        session = open_session(path)
+        session = create_session(path)  # CUDA first when usable; logs the provider in use
         meta = dict(session.get_modelmeta().custom_metadata_map)
         if "cover_spec" not in meta:
             raise ValueError(f"{path} has no cover_spec metadata; not a genrescope cover model")

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
 from model.card import ModelCardError
 from stream.audio_file import AudioFileError
+from stream.cover_cli import add_cover_arguments, run_cover
 from stream.engine import EngineConfig, GenreEngine
 from stream.events import GenreUpdate
 from stream.server import ServerConfig, ServerError, run_server
@@ -36,6 +37,7 @@ examples:
   genrescope devices                        list input devices
   genrescope serve --source demo            live web dashboard at http://127.0.0.1:8765/ (also: mic, a file)
   genrescope file song.mp3 --serve          the terminal view and the web dashboard, paced in real time
+  genrescope cover album.jpg song.mp3 --json  genre from cover art (an image, or a song's embedded artwork)
   genrescope train --epochs 30              train the genre model on FMA-small (../shared/data)
   genrescope evaluate                       evaluate the shipped model on the official test split
 """
@@ -135,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_arguments(serve_parser)
     _server_arguments(serve_parser, switch=False)
     serve_parser.set_defaults(handler=run_serve)
+
+    cover_parser = commands.add_parser("cover", help="genre from album art: images, or songs' embedded artwork",
+                                       description="Genre probabilities from cover art (images, or the artwork "
+                                                   "embedded in mp3/m4a/flac/ogg files).")
+    add_cover_arguments(cover_parser)
+    cover_parser.set_defaults(handler=run_cover)
 
     _add_training_commands(commands)
     return parser

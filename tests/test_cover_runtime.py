@@ -13,7 +13,7 @@ from PIL import Image
 from model.cover import DEFAULT_MODEL, CoverModel, restrict
 from model.cover_spec import LABEL_SETS, UNION_LABELS, CoverSpec
 from stream.cover_cli import main as cover_main
-from tests.cover_fixtures import write_tiny_cover_model
+from cover_fixtures import write_tiny_cover_model
 
 
 @pytest.fixture()
@@ -101,3 +101,12 @@ def test_shipped_model_metadata_and_sanity():
         probs = model.predict(image)
         values = np.array(list(probs.values()))
         assert np.all(values >= 0) and values.sum() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_main_cli_has_the_cover_command(tiny_model, tmp_path, capsys):
+    from stream.cli import main as genrescope_main
+
+    image = tmp_path / "cover.jpg"
+    red_image().save(image)
+    assert genrescope_main(["cover", str(image), "--json", "--model", str(tiny_model)]) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["top"] == "Rock"

@@ -8,9 +8,10 @@ from collections import defaultdict
 
 import pytest
 
-from training.covers import SPLITS, SplitConfig, default_data_root, load_splits
+from training.config import DEFAULT_DATA_ROOT
+from training.covers import SPLITS, SplitConfig, load_splits
 
-ROOT = default_data_root()
+ROOT = DEFAULT_DATA_ROOT
 pytestmark = pytest.mark.skipif(not (ROOT / "covers").exists(),
                                 reason=f"cover data not found at {ROOT} (only on dev machines and CI)")
 

@@ -23,7 +23,8 @@ from rich.progress import track
 from model.cover_net import CoverNet
 from model.cover_spec import CoverSpec, preprocess
 from training.cover_cache import cached
-from training.covers import CoverItem, default_data_root, group_folds, load_splits
+from training.config import DEFAULT_DATA_ROOT
+from training.covers import CoverItem, group_folds, load_splits
 from PIL import Image
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -86,7 +87,7 @@ def anchor_for(name: str, splits: dict[str, list[CoverItem]], feats: dict[Path, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(default_data_root()))
+    parser.add_argument("--data", default=str(DEFAULT_DATA_ROOT))
     parser.add_argument("--size", type=int, default=224, help="input size (224: the backbone's own)")
     parser.add_argument("--out", default="runs/cover")
     args = parser.parse_args()

@@ -23,6 +23,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.config import DEFAULT_DATA_ROOT
+
 SPLITS = ("train", "val", "test")
 # Canonical (union) label for each spotify6 folder name.
 SPOTIFY_LABELS = {"classical": "Classical", "country": "Country", "hiphop": "HipHop",
@@ -48,11 +50,6 @@ class SplitConfig:
     spotify_fractions: tuple[float, float, float] = (0.60, 0.20, 0.20)
     min_groups_per_label: int = 10
     seed: int = 0
-
-
-def default_data_root() -> Path:
-    """``../shared/data`` relative to the repository root."""
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def load_discogs5(root: Path) -> list[CoverItem]:
@@ -122,7 +119,7 @@ def split_items(items: list[CoverItem], fractions: tuple[float, float, float],
 def load_splits(root: Path | None = None, cfg: SplitConfig = SplitConfig()
                 ) -> dict[str, dict[str, list[CoverItem]]]:
     """{data set: {split: items}} for discogs5 and spotify5."""
-    root = Path(root) if root is not None else default_data_root()
+    root = Path(root) if root is not None else DEFAULT_DATA_ROOT
     return {
         "discogs5": split_items(load_discogs5(root), cfg.discogs_fractions, cfg.seed),
         "spotify5": split_items(load_spotify5(root, cfg.min_groups_per_label),

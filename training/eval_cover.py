@@ -33,24 +33,12 @@ from PIL import Image  # noqa: E402
 from rich.progress import track  # noqa: E402
 
 from model.cover import DEFAULT_MODEL, CoverModel  # noqa: E402
-from training.covers import CoverItem, default_data_root, load_splits  # noqa: E402
+from training.config import DEFAULT_DATA_ROOT
+from training.covers import CoverItem, load_splits  # noqa: E402
+from training.evaluate import classification_report  # noqa: E402
 from training.export_cover import set_metadata  # noqa: E402
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "model"
-
-
-def confusion(true: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
-    """Counts [true, predicted]."""
-    m = np.zeros((n, n), dtype=int)
-    np.add.at(m, (true, pred), 1)
-    return m
-
-
-def macro_f1(cm: np.ndarray) -> float:
-    """Unweighted mean of per-class F1 (a class never predicted nor present scores 0)."""
-    tp = np.diag(cm).astype(float)
-    denom = cm.sum(0) + cm.sum(1)
-    return float(np.mean(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)))
 
 
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -74,13 +62,11 @@ def set_metrics(model: CoverModel, name: str, items: list[CoverItem], probs: np.
     cols = [model.spec.labels.index(lab) for lab in labels]
     true = np.array([labels.index(it.label) for it in items])
     pred = probs[:, cols].argmax(1)
-    cm = confusion(true, pred, len(labels))
-    correct = int((pred == true).sum())
+    report = classification_report(pred, true, labels)
     union_true = np.array([model.spec.labels.index(it.label) for it in items])
-    return {"labels": list(labels), "n": len(items), "accuracy": correct / len(items),
-            "accuracy_95ci": wilson(correct, len(items)), "macro_f1": macro_f1(cm),
-            "union_top1_accuracy": float((probs.argmax(1) == union_true).mean()),
-            "confusion": cm.tolist()}
+    return {"labels": list(labels), **report,
+            "accuracy_95ci": wilson(int((pred == true).sum()), len(items)),
+            "union_top1_accuracy": float((probs.argmax(1) == union_true).mean())}
 
 
 def plot_confusion(m: dict, title: str, out: Path) -> None:
@@ -124,7 +110,7 @@ def plot_typical(model: CoverModel, name: str, items: list[CoverItem], probs: np
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(default_data_root()))
+    parser.add_argument("--data", default=str(DEFAULT_DATA_ROOT))
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
     parser.add_argument("--runs", default="runs/cover", help="where figures with cover art go")
     args = parser.parse_args()

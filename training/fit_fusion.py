@@ -17,8 +17,8 @@ Protocol, and why it is defensible:
   Only validation splits are used to choose it; the test splits (FMA test tracks ×
   test covers, same protocol) are scored once with the chosen weight.
 
-Audio predictions come from the shipped audio model (``model/genre_crnn.onnx``: input
-``mel_db`` [batch, time, 128], labels in its metadata) on the full 30 s thumbnails.
+Audio predictions come from the shipped audio model (``model/genre_crnn.onnx``, its
+calibrated probabilities) on the full 30 s thumbnails, referenced as the engine does.
 
     PYTHONPATH=. python -m training.fit_fusion [--data ../shared/data]
 """
@@ -34,21 +34,24 @@ import numpy as np
 from PIL import Image
 from rich.progress import track
 
-from model.cover import CoverModel, open_session
+from model.cover import CoverModel
 from model.fusion import COVER_TO_AUDIO, FUSION_FILE, SHARED, cover_on_shared
-from training.covers import default_data_root, load_splits
-from training.fma import read_small_split, read_thumbnail, thumbnail_path
-from training.thumbnail import index_to_db
+from model.session import GenreModel
+from training.augment import window_db
+from training.config import DEFAULT_DATA_ROOT
+from training.covers import load_splits
+from training.fma import GENRES, load_thumbnails
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "model"
 FMA_SPLIT = {"val": "validation", "test": "test"}
+THUMBNAIL_CACHE = Path("runs/cache/fma_small_thumbnails.npz")  # shared with training.evaluate
 
 
 @dataclass(frozen=True)
 class FusionFitConfig:
     """Inputs and knobs of the fit."""
 
-    data_root: str = str(default_data_root())
+    data_root: str = str(DEFAULT_DATA_ROOT)
     audio_model: str = str(MODEL_DIR / "genre_crnn.onnx")
     cover_model: str | None = None
     pairings: int = 20
@@ -57,21 +60,15 @@ class FusionFitConfig:
 
 
 def audio_predictions(cfg: FusionFitConfig, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """P(genre | shared genres) from the audio model, and true shared-genre indices."""
-    session = open_session(Path(cfg.audio_model))
-    meta = session.get_modelmeta().custom_metadata_map
-    labels = json.loads(meta["labels"])
-    floor_db = json.loads(meta.get("frontend", "{}")).get("floor_db", -80.0)
-    fma = Path(cfg.data_root) / "fma_small"
-    tracks = [t for t in read_small_split(fma / "tracks_small.csv")
-              if t.split == FMA_SPLIT[split] and t.genre in SHARED]
-    mel = np.stack([index_to_db(read_thumbnail(thumbnail_path(fma, t)), floor_db)
-                    for t in track(tracks, description=f"FMA {split} thumbnails")])
-    out = np.concatenate([session.run(None, {"mel_db": mel[i:i + 50]})[0] for i in range(0, len(mel), 50)])
-    if session.get_outputs()[0].name == "logits":
-        out = np.exp(out - out.max(1, keepdims=True))
-    probs = out[:, [labels.index(g) for g in SHARED]]
-    return probs / probs.sum(1, keepdims=True), np.array([SHARED.index(t.genre) for t in tracks])
+    """P(genre | shared genres) from the audio model on full 30 s clips, and true indices."""
+    model = GenreModel.load(cfg.audio_model)
+    data = load_thumbnails(Path(cfg.data_root) / "fma_small", THUMBNAIL_CACHE).subset(FMA_SPLIT[split])
+    keep = np.isin(np.array(GENRES)[data.labels], SHARED)
+    images, labels = data.images[keep], np.array(GENRES)[data.labels[keep]]
+    mel = window_db(images, np.zeros(len(images), dtype=int), images.shape[1], model.card.frontend.floor_db)
+    probs = np.concatenate([model.probabilities(mel[i:i + 64]) for i in range(0, len(mel), 64)])
+    shared = probs[:, [model.labels.index(g) for g in SHARED]]
+    return shared / shared.sum(1, keepdims=True), np.array([SHARED.index(g) for g in labels])
 
 
 def cover_pools(cfg: FusionFitConfig, split: str) -> list[np.ndarray]:

@@ -37,7 +37,8 @@ from rich.progress import track
 from model.cover_net import DEFAULT_CUT, CoverNet
 from model.cover_spec import CoverSpec
 from training.cover_cache import cached, stem_cache
-from training.covers import SplitConfig, default_data_root, load_splits
+from training.config import DEFAULT_DATA_ROOT
+from training.covers import SplitConfig, load_splits
 
 log = logging.getLogger("train_cover")
 
@@ -46,11 +47,12 @@ log = logging.getLogger("train_cover")
 class TrainConfig:
     """Everything that determines a training run."""
 
-    data_root: str = str(default_data_root())
+    data_root: str = str(DEFAULT_DATA_ROOT)
     out_dir: str = "runs/cover"
     image_size: int = 192
     cut: int = DEFAULT_CUT
     views: int = 6
+    head_views: int = 2  # views embedded for the head phase (plain + one augmented: cheap)
     seed: int = 0
     batch_size: int = 64
     label_smoothing: float = 0.1
@@ -130,9 +132,9 @@ def embed_all(net: CoverNet, feats: torch.Tensor, batch: int = 128) -> torch.Ten
 def train_head(cfg: TrainConfig, net: CoverNet, train: Batches, val: Batches,
                mask: torch.Tensor, names: list[str]) -> dict[str, float]:
     """Phase 1: the classifier alone on frozen embeddings of every cached view."""
-    n, v = train.feats.shape[:2]
+    v = min(cfg.head_views, train.feats.shape[1])
     emb = cached(Path(cfg.out_dir) / f"emb_train_{cfg.image_size}_{cfg.cut}_{v}.pt",
-                 lambda: embed_all(net, train.feats.flatten(0, 1)))
+                 lambda: embed_all(net, train.feats[:, :v].flatten(0, 1)))
     val_emb = embed_all(net, val.feats[:, 0])
     labels, sets = train.labels.repeat_interleave(v), train.sets.repeat_interleave(v)
     weights = set_weights(sets)

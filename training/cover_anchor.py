@@ -27,7 +27,7 @@ from training.config import DEFAULT_DATA_ROOT
 from training.covers import CoverItem, group_folds, load_splits
 from PIL import Image
 
-L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
+L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
 @torch.no_grad()

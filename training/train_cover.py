@@ -250,11 +250,12 @@ def main() -> None:
     parser.add_argument("--out", default=TrainConfig.out_dir, help="run directory (caches, checkpoints)")
     parser.add_argument("--tune-epochs", type=int, default=TrainConfig.tune_epochs)
     parser.add_argument("--views", type=int, default=TrainConfig.views)
+    parser.add_argument("--head-views", type=int, default=TrainConfig.head_views)
     args = parser.parse_args()
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = TrainConfig(data_root=args.data, out_dir=args.out, tune_epochs=args.tune_epochs,
-                      views=args.views)
+                      views=args.views, head_views=args.head_views)
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
     print(run(cfg))
 

@@ -45,13 +45,18 @@ class MelFrontend:
             mel_scale=spec.mel_scale,
         ).to(self.device)
 
-    def frames_db(self, frames: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Absolute log-mel levels of windows of ``n_fft`` samples: [n, n_fft] → [n, n_mels]."""
+    def frames_db_tensor(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Absolute log-mel levels of windows of ``n_fft`` samples, [n, n_fft] → [n, n_mels],
+        left on the frontend's device (the engine keeps its context there)."""
         x = torch.as_tensor(frames, dtype=torch.float32, device=self.device)
         spectrum = torch.fft.rfft(x * self.window, n=self.spec.n_fft)
         power = spectrum.abs().pow(self.spec.power)
         mel = power @ self.mel_filters
-        return (10.0 * torch.log10(mel.clamp_min(POWER_FLOOR))).cpu().numpy()
+        return 10.0 * torch.log10(mel.clamp_min(POWER_FLOOR))
+
+    def frames_db(self, frames: np.ndarray | torch.Tensor) -> np.ndarray:
+        """``frames_db_tensor`` as a numpy array."""
+        return self.frames_db_tensor(frames).cpu().numpy()
 
     def columns_db(self, audio: np.ndarray, first: int, count: int) -> np.ndarray:
         """Columns ``first`` … ``first+count-1`` of mono ``audio`` (spec rate), absolute dB.

@@ -8,9 +8,9 @@ shipped model learned from (see ../shared/README.md):
   from 0 Hz to Nyquist;
 * dB relative to a reference maximum, floored 80 dB below it;
 * **one** STFT frame per column, not an average: a 30 s clip has 1 + 30·44100 // 512 =
-  2585 frames drawn into 128 pixel columns, column i taking frame
-  floor((i + 0.5) · 2585 / 128). So a column covers 2585 / 128 ≈ 20.2 hops, i.e.
-  30 / 128 s ≈ 0.234 s, and 128 columns are the 30 s context.
+  2584 frames (librosa's center=True framing) drawn into 128 pixel columns, column i
+  taking frame floor((i + 0.5) · 2584 / 128). So a column covers 2584 / 128 ≈ 20.2
+  hops, i.e. ≈30 / 128 s ≈ 0.234 s, and 128 columns are the 30 s context.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class FrontendSpec:
     mel_norm: str = "slaney"
     power: float = 2.0
     floor_db: float = -80.0
-    # STFT frames per column: 2585 / 128 for 30 s at 44.1 kHz (see module docstring).
+    # STFT frames per column: 2584 / 128 for 30 s at 44.1 kHz (see module docstring).
     frames_per_column: float = _thumbnail_frames(44_100, 512) / THUMBNAIL_COLUMNS
     context_columns: int = THUMBNAIL_COLUMNS
 

@@ -87,7 +87,7 @@ def list_input_devices() -> list[InputDevice]:
     ]
 
 
-def format_device_table(devices: list[InputDevice]) -> str:
+def format_devices(devices: list[InputDevice]) -> str:
     """The `genrescope devices` listing: one row per input, `*` marks the default."""
     if not devices:
         return str(NoInputDeviceError())
@@ -182,6 +182,11 @@ class MicrophoneSource:
         self._closed = False
         self._lost = False
         self._stream_lock = threading.Lock()  # PortAudio must not open/close concurrently
+
+    @property
+    def name(self) -> str:
+        """What the stream is, for the hello message and the terminal view."""
+        return f"microphone: {self.device.name} ({self.sample_rate} Hz, {self.channels} ch)"
 
     @property
     def dropped_frames(self) -> int:

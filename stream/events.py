@@ -11,6 +11,7 @@ message kinds, so their shape lives in one place:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,3 +93,26 @@ def hello_message(
     }
     message.update(extra or {})
     return message
+
+
+def end_message(summary: str, totals: dict[str, Any], error: str | None = None) -> dict[str, Any]:
+    """The ``end`` message: the source ran out (or failed) and no update will follow.
+
+    ``summary`` is the run summary's text and ``totals`` its numbers, so a client can
+    show what the whole stream amounted to; ``error`` is set only when the engine
+    stopped on an exception."""
+    return {"type": "end", "v": PROTOCOL_VERSION, "summary": summary, "totals": totals, "error": error}
+
+
+def lag_message(dropped: int) -> dict[str, Any]:
+    """The ``lag`` message: this client read too slowly and ``dropped`` messages (in
+    total since it connected) were skipped for it, so gaps in ``column`` are explained."""
+    return {"type": "lag", "v": PROTOCOL_VERSION, "dropped": dropped}
+
+
+def history_text(updates: Iterable[str]) -> str:
+    """The ``history`` message, as JSON text: the recent ``update`` messages (already
+    serialised, oldest first) for a client that joins mid-stream, so its timeline is
+    complete at once. Assembled from the texts, not re-encoded, because the server sends
+    one to every client that connects."""
+    return f'{{"type":"history","v":{PROTOCOL_VERSION},"updates":[{",".join(updates)}]}}'

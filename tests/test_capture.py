@@ -22,11 +22,11 @@ from stream.capture import (
     MicrophoneSource,
     UnknownDeviceError,
     _frames_lost,
-    format_device_table,
+    format_devices,
     list_input_devices,
 )
 from stream.source import AudioChunk
-from tests.pulse import PulseServer
+from pulse import PulseServer
 
 TONE_HZ = 1000.0
 TONE_PEAK = 0.5
@@ -106,7 +106,7 @@ def test_lists_the_pulse_input(pulse: PulseServer) -> None:
     names = [device.name for device in devices]
     assert "pulse" in names
     assert sum(device.is_default for device in devices) == 1
-    table = format_device_table(devices)
+    table = format_devices(devices)
     assert "pulse" in table and "*" in table
     assert len(table.splitlines()) == len(devices) + 1
 

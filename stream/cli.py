@@ -1,0 +1,340 @@
+"""``genrescope``: the command line. Every subcommand is a thin layer over a library call.
+
+Errors a user can cause (a bad file, no device, a model without metadata) print one
+line and exit 2; Ctrl-C ends a stream cleanly with its summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Iterable, Iterator
+
+from model.card import ModelCardError
+from stream.audio_file import AudioFileError
+from stream.engine import EngineConfig, GenreEngine
+from stream.events import GenreUpdate
+from stream.server import ServerConfig, ServerError, run_server
+from stream.source import AudioChunk
+
+if TYPE_CHECKING:
+    from stream.terminal import TerminalView
+
+log = logging.getLogger("genrescope")
+
+EXAMPLES = """\
+examples:
+  genrescope file song.mp3                  stream a file as fast as possible, live view in the terminal
+  genrescope file song.flac --realtime      pace it like a live source
+  genrescope file song.mp3 --jsonl out.jsonl --plot timeline.png
+  genrescope live                           the default microphone / line-in
+  genrescope devices                        list input devices
+  genrescope serve --source demo            live web dashboard at http://127.0.0.1:8765/ (also: mic, a file)
+  genrescope file song.mp3 --serve          the terminal view and the web dashboard, paced in real time
+  genrescope train --epochs 30              train the genre model on FMA-small (../shared/data)
+  genrescope evaluate                       evaluate the shipped model on the official test split
+"""
+
+
+class UserError(Exception):
+    """A problem with the user's input, reported as one line."""
+
+
+def _engine_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = EngineConfig()
+    group = parser.add_argument_group("engine")
+    group.add_argument("--model", type=Path, default=None, help="ONNX genre model (default: the shipped one)")
+    group.add_argument("--smoothing", type=float, default=defaults.smoothing_seconds, metavar="SECONDS",
+                       help=f"EMA time constant of the probabilities, 0 = off (default {defaults.smoothing_seconds})")
+    group.add_argument("--context", type=float, default=defaults.context_seconds, metavar="SECONDS",
+                       help=f"longest context the model sees (default {defaults.context_seconds}, the model's maximum)")
+    group.add_argument("--cpu", action="store_true", help="never use the GPU, even when there is one")
+
+
+def _output_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("output")
+    group.add_argument("--jsonl", type=Path, metavar="OUT",
+                       help="write one JSON object per update ('-' for stdout)")
+    group.add_argument("--plot", type=Path, metavar="OUT.png", help="draw the genre timeline of the stream")
+    group.add_argument("--quiet", action="store_true", help="no live terminal view")
+
+
+def _server_arguments(parser: argparse.ArgumentParser, switch: bool) -> None:
+    """Server options; ``switch`` adds ``--serve`` for commands that serve on request."""
+    defaults = ServerConfig()
+    group = parser.add_argument_group("web dashboard and websocket server (see docs/protocol.md)")
+    if switch:
+        group.add_argument("--serve", action="store_true",
+                           help="also serve the updates and the live dashboard (files are paced in real time)")
+    group.add_argument("--host", default=defaults.host,
+                       help=f"interface to bind (default {defaults.host}; others need --allow-remote)")
+    group.add_argument("--port", type=int, default=defaults.port,
+                       help=f"HTTP and websocket port (default {defaults.port}, 0 = any free port)")
+    group.add_argument("--allow-remote", action="store_true",
+                       help="allow binding a non-loopback --host; clients then need the token")
+    group.add_argument("--token", default=None,
+                       help="token clients must send (default: none on loopback, generated otherwise)")
+    group.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="another web origin whose pages may connect (repeatable)")
+    group.add_argument("--exit-at-end", action="store_true",
+                       help="stop when a file ends (default: keep serving its final state)")
+
+
+def _server_config(args: argparse.Namespace) -> ServerConfig:
+    try:
+        return ServerConfig(host=args.host, port=args.port, allow_remote=args.allow_remote, token=args.token,
+                            allowed_origins=tuple(args.allow_origin), exit_at_end=args.exit_at_end)
+    except ValueError as error:
+        raise UserError(str(error)) from error
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genrescope",
+        description="Real-time music-genre recognition: sound in, rolling genre probabilities out "
+                    "(≈4 updates per second, over up to 30 s of context).",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more (model provider, timings)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    file_parser = commands.add_parser("file", help="stream an audio file (mp3, flac, ogg, wav, anything ffmpeg reads)",
+                                      description="Stream an audio file through the real-time engine.")
+    file_parser.add_argument("path", type=Path, help="the audio file")
+    file_parser.add_argument("--realtime", action="store_true", help="pace the file at 1× like a live source")
+    _engine_arguments(file_parser)
+    _output_arguments(file_parser)
+    _server_arguments(file_parser, switch=True)
+    file_parser.set_defaults(handler=run_file)
+
+    live_parser = commands.add_parser("live", help="listen to a microphone or line-in",
+                                      description="Recognise the genre of what an input device hears.")
+    live_parser.add_argument("--device", default=None, help="input device index or part of its name "
+                                                            "(see `genrescope devices`)")
+    live_parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    _engine_arguments(live_parser)
+    _output_arguments(live_parser)
+    _server_arguments(live_parser, switch=True)
+    live_parser.set_defaults(handler=run_live)
+
+    devices_parser = commands.add_parser("devices", help="list audio input devices")
+    devices_parser.set_defaults(handler=run_devices)
+
+    serve_parser = commands.add_parser("serve", help="serve live updates and the web dashboard",
+                                       description="Run the engine on a source and push every update over "
+                                                   "websockets, with the live dashboard on the same port.")
+    serve_parser.add_argument("--source", default="demo",
+                              help="'mic' (see --device), 'demo' (a synthesised loop, the default) or an "
+                                   "audio file, paced in real time (write ./mic for a file named mic)")
+    serve_parser.add_argument("--device", default=None, help="input device for --source mic")
+    _engine_arguments(serve_parser)
+    _server_arguments(serve_parser, switch=False)
+    serve_parser.set_defaults(handler=run_serve)
+
+    _add_training_commands(commands)
+    return parser
+
+
+def _add_training_commands(commands: argparse._SubParsersAction) -> None:
+    from training.config import add_arguments as add_train_arguments
+
+    train_parser = commands.add_parser("train", help="train the genre model on FMA-small",
+                                       description="Train the genre CRNN (CPU by default, CUDA when present). "
+                                                   "Re-running the same command resumes from the last epoch.")
+    add_train_arguments(train_parser)
+    train_parser.set_defaults(handler=run_train)
+
+    from training.evaluate import add_arguments as add_evaluate_arguments
+    from training.release import add_arguments as add_export_arguments
+
+    export_parser = commands.add_parser("export", help="export a checkpoint to ONNX with its model card",
+                                        description="Fit the temperature on validation, export to ONNX with "
+                                                    "labels/frontend/metadata, check torch/onnxruntime parity.")
+    add_export_arguments(export_parser)
+    evaluate_parser = commands.add_parser("evaluate", help="evaluate a model on the official FMA test split",
+                                          description="Clip- and window-level accuracy, macro-F1, confusion "
+                                                      "matrix and calibration on the official test split.")
+    add_evaluate_arguments(evaluate_parser)
+
+
+def make_engine(args: argparse.Namespace, paced: bool) -> GenreEngine:
+    """The engine for a command. A paced (live or --realtime) stream pins one thread,
+    which keeps per-update latency steady; an unpaced file uses every core for speed."""
+    import torch
+
+    from model.session import GenreModel
+
+    threads = 1 if paced else (os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+    model = GenreModel.load(args.model, threads=threads, prefer_gpu=not args.cpu)
+    log.info("model %s (%s), provider %s", model.path, model.card.version, model.provider)
+    config = EngineConfig(smoothing_seconds=args.smoothing, context_seconds=args.context,
+                          frontend_device="cpu" if args.cpu else "auto")
+    return GenreEngine(model, config)
+
+
+def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_name: str,
+                   args: argparse.Namespace) -> int:
+    """Run a source to its end (or Ctrl-C) with the requested outputs; print the summary.
+
+    With ``--serve`` the server runs the stream in its engine thread and keeps serving
+    after the end until Ctrl-C or SIGTERM (or ``--exit-at-end``), the normal way out.
+    """
+    from stream.plot import plot_timeline
+    from stream.terminal import TerminalView
+
+    server_config = _server_config(args) if args.serve else None
+    updates: list[GenreUpdate] = []
+    interrupted = False
+    with ExitStack() as stack:
+        jsonl = _open_jsonl(args.jsonl, stack)
+        view = None
+        if not args.quiet and sys.stderr.isatty():
+            view = stack.enter_context(TerminalView(source_name))
+        outputs = _with_outputs(engine.run(source), updates, jsonl, view)
+        try:
+            if server_config is not None:
+                serve_stream(engine, outputs, source_name, server_config)
+            else:
+                for _ in outputs:
+                    pass
+        except KeyboardInterrupt:
+            interrupted = True
+    if args.plot and updates:
+        plot_timeline(updates, args.plot, source_name)
+    _print_summary(engine, updates, interrupted)
+    return 130 if interrupted else 0
+
+
+def _with_outputs(updates: Iterable[GenreUpdate], collected: list[GenreUpdate], jsonl: IO[str] | None,
+                  view: TerminalView | None) -> Iterator[GenreUpdate]:
+    """Each update, once it went to the requested outputs (and into ``collected``)."""
+    for update in updates:
+        collected.append(update)
+        if jsonl is not None:
+            jsonl.write(json.dumps(update.to_message()) + "\n")
+        if view is not None:
+            view.show(update)
+        yield update
+
+
+def serve_stream(engine: GenreEngine, updates: Iterator[GenreUpdate], source_name: str,
+                 config: ServerConfig) -> None:
+    """Serve ``updates`` (the engine's) with the dashboard until stopped; see stream.server."""
+    run_server(engine.hello(source_name), updates, engine.summary, config)
+
+
+def _open_jsonl(path: Path | None, stack: ExitStack) -> IO[str] | None:
+    if path is None:
+        return None
+    if str(path) == "-":
+        return sys.stdout
+    return stack.enter_context(open(path, "w"))
+
+
+def _print_summary(engine: GenreEngine, updates: list[GenreUpdate], interrupted: bool) -> None:
+    print(("stopped. " if interrupted else "") + engine.summary().text(), file=sys.stderr)
+    if updates:
+        last = updates[-1]
+        ranked = sorted(zip(last.labels, last.probabilities), key=lambda pair: -pair[1])[:3]
+        print("final: " + ", ".join(f"{g} {p:.0%}" for g, p in ranked), file=sys.stderr)
+    else:
+        print("no update: the audio was shorter than the first second", file=sys.stderr)
+
+
+def run_file(args: argparse.Namespace) -> int:
+    from stream.filesource import FileSource
+
+    paced = args.realtime or args.serve  # a served file plays at 1× for its watchers
+    source = FileSource(args.path, realtime=paced)
+    return stream_updates(make_engine(args, paced=paced), source, source.name, args)
+
+
+def run_live(args: argparse.Namespace) -> int:
+    from stream.capture import MicrophoneSource
+
+    engine = make_engine(args, paced=True)
+    with MicrophoneSource(args.device) as microphone:
+        source = _limit(microphone, args.seconds)
+        return stream_updates(engine, source, microphone.name, args)
+
+
+def _limit(source: Iterable[AudioChunk], seconds: float | None) -> Iterable[AudioChunk]:
+    if seconds is None:
+        yield from source
+        return
+    heard = 0.0
+    for chunk in source:
+        yield chunk
+        heard += len(chunk.samples) / chunk.sample_rate
+        if heard >= seconds:
+            return
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from stream.demo import DemoSource
+    from stream.filesource import FileSource
+
+    config = _server_config(args)
+    engine = make_engine(args, paced=True)
+    if args.source == "mic":
+        from stream.capture import MicrophoneSource
+
+        with MicrophoneSource(args.device) as microphone:  # the device is released on the way out
+            serve_stream(engine, engine.run(microphone), microphone.name, config)
+    else:
+        source = DemoSource(realtime=True) if args.source == "demo" else FileSource(args.source, realtime=True)
+        serve_stream(engine, engine.run(source), source.name, config)
+    print(engine.summary().text(), file=sys.stderr)
+    return 0
+
+
+def run_devices(args: argparse.Namespace) -> int:
+    from stream.capture import format_devices, list_input_devices
+
+    print(format_devices(list_input_devices()))
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from training.config import from_arguments
+    from training.train import train
+
+    print(f"best checkpoint: {train(from_arguments(args))}")
+    return 0
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that mean bad input, not a bug: one line, exit 2."""
+    errors: list[type[BaseException]] = [UserError, AudioFileError, ModelCardError, FileNotFoundError,
+                                         ServerError]
+    try:
+        from stream.capture import CaptureError
+
+        errors.append(CaptureError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except user_errors() as error:
+        print(f"genrescope: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

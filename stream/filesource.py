@@ -1,0 +1,32 @@
+"""Stream a file through the engine, as fast as possible or paced like a live source."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from stream.audio_file import BLOCK_SECONDS, check_readable, decode_blocks
+from stream.source import AudioChunk
+
+
+class FileSource:
+    """Iterable of the file's blocks; ``realtime`` sleeps so audio arrives at 1× speed."""
+
+    def __init__(self, path: str | Path, realtime: bool = False, block_seconds: float = BLOCK_SECONDS):
+        self.path = Path(path)
+        check_readable(self.path)
+        self.realtime = realtime
+        self.block_seconds = block_seconds
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def __iter__(self) -> Iterator[AudioChunk]:
+        started, delivered = time.monotonic(), 0.0
+        for chunk in decode_blocks(self.path, self.block_seconds):
+            if self.realtime:
+                time.sleep(max(0.0, started + delivered - time.monotonic()))
+            delivered += len(chunk.samples) / chunk.sample_rate
+            yield chunk

@@ -1,0 +1,40 @@
+"""The genre timeline of a whole stream as a PNG: stacked areas over time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from stream.events import GenreUpdate  # noqa: E402
+from stream.palette import genre_colours  # noqa: E402
+
+
+def plot_timeline(updates: list[GenreUpdate], path: Path, title: str) -> None:
+    """Stacked smoothed probabilities against stream time, with the mean ranking in the legend."""
+    if not updates:
+        raise ValueError("no updates to plot: the stream was shorter than the first model column")
+    labels = updates[0].labels
+    times = np.array([u.time for u in updates])
+    probs = np.array([u.probabilities for u in updates]).T  # [genres, updates]
+    mean = probs.mean(axis=1)
+    colours = genre_colours(labels)
+    fig, ax = plt.subplots(figsize=(10, 4.2), dpi=120)
+    ax.stackplot(times, probs, colors=[colours[g] for g in labels],
+                 labels=[f"{g} ({m:.0%})" for g, m in zip(labels, mean)], alpha=0.9)
+    ax.set_xlim(times[0], times[-1] if len(times) > 1 else times[0] + 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("genre probability (smoothed)")
+    ax.set_title(f"{title} — mostly {labels[int(mean.argmax())]}")
+    handles, names = ax.get_legend_handles_labels()
+    order = np.argsort(-mean)
+    ax.legend([handles[i] for i in order], [names[i] for i in order], loc="center left",
+              bbox_to_anchor=(1.01, 0.5), frameon=False, title="genre (mean)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

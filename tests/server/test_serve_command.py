@@ -1,0 +1,102 @@
+"""``genrescope serve`` and ``--serve`` as real processes: signals, the end, the tee."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedOK
+from websockets.frames import CloseCode
+
+from harness import REPO, genrescope, receive, receive_until_end
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_closes_the_streams_and_exits_without_a_traceback(
+    signum: signal.Signals, test_model_path: Path, music_file: Path
+) -> None:
+    async def scenario(url: str, stop) -> tuple[list[str], int | None]:
+        async with connect(url) as client:
+            kinds = [(await receive(client))["type"], (await receive(client))["type"]]
+            stop()
+            with pytest.raises(ConnectionClosedOK):
+                while True:
+                    await receive(client)
+            return kinds, client.close_code
+
+    with genrescope("serve", "--source", str(music_file), "--model", str(test_model_path)) as server:
+        kinds, close_code = asyncio.run(scenario(server.ws_url, lambda: server.process.send_signal(signum)))
+        status = server.process.wait(60)
+        stderr = server.process.stderr.read()
+    assert kinds[0] == "hello" and kinds[1] in ("history", "update")
+    assert close_code == CloseCode.GOING_AWAY
+    assert status == 0
+    assert "Traceback" not in stderr
+    assert "server stopped" in stderr and "updates" in stderr  # the run summary
+
+
+def test_exit_at_end_sends_the_end_and_exits(test_model_path: Path, short_music_file: Path) -> None:
+    async def scenario(url: str) -> list[dict]:
+        async with connect(url) as client:
+            return await receive_until_end(client)
+
+    with genrescope("serve", "--source", str(short_music_file), "--model", str(test_model_path),
+                    "--exit-at-end") as server:
+        messages = asyncio.run(scenario(server.ws_url))
+        status = server.process.wait(60)
+        stderr = server.process.stderr.read()
+    assert messages[0]["type"] == "hello" and messages[-1]["type"] == "end"
+    assert any(m["type"] == "update" for m in messages)
+    assert status == 0 and "Traceback" not in stderr
+
+
+def test_file_serve_feeds_the_jsonl_and_the_clients_the_same_updates(
+    test_model_path: Path, short_music_file: Path, tmp_path: Path
+) -> None:
+    jsonl = tmp_path / "updates.jsonl"
+
+    async def scenario(url: str) -> list[dict]:
+        async with connect(url) as client:
+            return await receive_until_end(client)
+
+    with genrescope("file", str(short_music_file), "--model", str(test_model_path), "--serve", "--exit-at-end",
+                    "--jsonl", str(jsonl)) as server:
+        received = [m for m in asyncio.run(scenario(server.ws_url)) if m["type"] == "update"]
+        assert server.process.wait(60) == 0
+    written = {m["column"]: m for m in map(json.loads, jsonl.read_text().splitlines())}
+    assert received and all(written[m["column"]] == m for m in received)
+    assert max(written) == received[-1]["column"]
+
+
+def test_a_network_host_without_allow_remote_is_a_one_line_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "stream.cli", "serve", "--host", "0.0.0.0"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "genrescope: error: binding to 0.0.0.0 exposes the stream to the network; "
+        "pass --allow-remote (a token is then required)"
+    ]
+
+
+def test_a_taken_port_is_a_one_line_error(test_model_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "stream.cli", "serve", "--model", str(test_model_path), "--port", str(port)],
+            cwd=REPO, capture_output=True, text=True, timeout=120,
+        )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"genrescope: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]

@@ -1,0 +1,40 @@
+"""Real decoding of the formats users have: wav, flac, ogg, mp3 (libsndfile), m4a (ffmpeg)."""
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import write_tone
+from stream.audio_file import AudioFileError, decode_blocks, read_audio
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
+def test_formats_decode_to_the_same_tone(tmp_path, suffix):
+    path = write_tone(tmp_path / f"tone{suffix}", 2.0, rate=48_000, channels=2, frequency=1000.0)
+    audio = read_audio(path, 44_100)
+    assert len(audio) == pytest.approx(2.0 * 44_100, rel=0.03)  # mp3 adds encoder padding
+    spectrum = np.abs(np.fft.rfft(audio[4410:-4410]))
+    peak_hz = np.argmax(spectrum) * 44_100 / len(audio[4410:-4410])
+    assert peak_hz == pytest.approx(1000.0, abs=5.0)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_m4a_goes_through_ffmpeg(tmp_path):
+    wav = write_tone(tmp_path / "tone.wav", 2.0)
+    m4a = tmp_path / "tone.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "aac", str(m4a)], check=True)
+    chunks = list(decode_blocks(m4a))
+    total = sum(len(c.samples) for c in chunks)
+    assert chunks[0].sample_rate == 44_100 and total == pytest.approx(2.0 * 44_100, rel=0.05)
+
+
+def test_read_audio_limits_duration(tmp_path):
+    path = write_tone(tmp_path / "long.flac", 5.0, rate=22_050)
+    assert len(read_audio(path, 44_100, max_seconds=2.0)) == 2 * 44_100
+
+
+def test_directory_is_refused(tmp_path):
+    with pytest.raises(AudioFileError, match="not a regular file"):
+        list(decode_blocks(tmp_path))

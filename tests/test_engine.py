@@ -1,0 +1,111 @@
+"""The streaming engine on synthetic and real decoded audio."""
+
+import numpy as np
+import pytest
+
+from model.session import GenreModel
+from stream.engine import EngineConfig, GenreEngine
+from stream.filesource import FileSource
+from stream.source import AudioChunk
+
+RATE = 44_100
+
+
+@pytest.fixture(scope="module")
+def model(test_model_path):
+    return GenreModel.load(test_model_path)
+
+
+def chunks(audio: np.ndarray, rate: int, block: int):
+    for i in range(0, len(audio), block):
+        yield AudioChunk(audio[i:i + block], rate)
+
+
+def music_like(seconds: float, rate: int = RATE, channels: int = 1, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    signal = 0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t)) + 0.05 * rng.standard_normal(len(t))
+    return np.repeat(signal.astype(np.float32)[:, None], channels, axis=1)
+
+
+def test_one_update_per_column_from_the_first_second(model):
+    engine = GenreEngine(model)
+    updates = list(engine.run(chunks(music_like(10.0), RATE, 4410)))
+    spec = model.card.frontend
+    assert updates[0].time <= 1.2  # cold start: the first second is enough
+    columns = [u.column for u in updates]
+    assert columns == list(range(columns[0], columns[-1] + 1))
+    assert len(updates) == pytest.approx(10.0 / spec.column_seconds - columns[0], abs=2)
+    for update in updates:
+        assert sum(update.probabilities) == pytest.approx(1.0, abs=1e-4)
+        assert len(update.mel_column) == 128 and 0 <= min(update.mel_column) <= max(update.mel_column) <= 255
+    assert updates[-1].stats.updates == len(updates)
+
+
+def test_chunking_does_not_change_the_result(model):
+    audio = music_like(6.0)
+    runs = []
+    for block in (100, 4410, 44_100):
+        engine = GenreEngine(model)
+        runs.append([u.probabilities for u in engine.run(chunks(audio, RATE, block))])
+    np.testing.assert_allclose(runs[0], runs[1], atol=1e-5)
+    np.testing.assert_allclose(runs[0], runs[2], atol=1e-5)
+
+
+@pytest.mark.parametrize("rate", [8_000, 16_000, 22_050, 44_100, 48_000, 96_000, 192_000])
+@pytest.mark.parametrize("channels", [1, 2, 8])
+def test_any_rate_and_channel_count(model, rate, channels):
+    engine = GenreEngine(model)
+    updates = list(engine.run(chunks(music_like(3.0, rate, channels), rate, rate // 10)))
+    spec = model.card.frontend
+    assert len(updates) == pytest.approx(3.0 / spec.column_seconds - engine.min_columns + 1, abs=2)
+    assert engine.summary().audio_seconds == pytest.approx(3.0, abs=0.01)
+
+
+def test_nan_inf_and_silence(model):
+    audio = music_like(3.0)
+    audio[1000:1100] = np.nan
+    audio[5000] = np.inf
+    audio[RATE:2 * RATE] = 0.0
+    engine = GenreEngine(model)
+    updates = list(engine.run(chunks(audio, RATE, 4410)))
+    assert updates and all(np.isfinite(u.probabilities).all() for u in updates)
+    assert engine.summary().nonfinite_samples == 101
+
+    silent = GenreEngine(model)
+    updates = list(silent.run(chunks(np.zeros((RATE * 2, 1), np.float32), RATE, 4410)))
+    assert updates and all(np.isfinite(u.probabilities).all() for u in updates)
+
+
+def test_stream_shorter_than_first_update(model):
+    engine = GenreEngine(model)
+    assert list(engine.run(chunks(music_like(0.3), RATE, 4410))) == []
+    assert list(engine.run([])) == []
+
+
+def test_smoothing_follows_a_change(model):
+    """With smoothing the output moves gradually; without it, it equals the raw window."""
+    engine = GenreEngine(model, EngineConfig(smoothing_seconds=0))
+    for update in engine.run(chunks(music_like(4.0), RATE, 4410)):
+        assert update.probabilities == update.raw_probabilities
+    smooth = list(GenreEngine(model, EngineConfig(smoothing_seconds=5)).run(chunks(music_like(4.0), RATE, 4410)))
+    raw_steps = np.abs(np.diff([u.raw_probabilities for u in smooth], axis=0)).max()
+    smooth_steps = np.abs(np.diff([u.probabilities for u in smooth], axis=0)).max()
+    assert smooth_steps < raw_steps
+
+
+def test_dropped_frames_are_reported(model):
+    engine = GenreEngine(model)
+    audio = music_like(2.0)
+    list(engine.run([AudioChunk(audio[:RATE], RATE), AudioChunk(audio[RATE:], RATE, dropped_frames=512)]))
+    assert engine.summary().dropped_samples == 512
+
+
+def test_real_decoded_files(model, music_clips):
+    for clip in music_clips:
+        engine = GenreEngine(model)
+        updates = list(engine.run(FileSource(clip)))
+        summary = engine.summary()
+        assert summary.audio_seconds > 25
+        assert len(updates) == pytest.approx(summary.audio_seconds / model.card.frontend.column_seconds, abs=6)
+        assert updates[-1].context_seconds == pytest.approx(min(30.0, summary.audio_seconds), abs=0.5)

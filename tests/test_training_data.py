@@ -1,0 +1,85 @@
+"""Both FMA sources land in one feature space; crops look like what the engine feeds."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from conftest import DATA_ROOT, write_tone
+from model.spec import FrontendSpec
+from training.augment import training_batch, window_db
+from training.config import TrainConfig
+from training.fma import GENRES, load_fma_audio, read_fma_tracks, read_thumbnail
+from training.thumbnail import index_to_db
+
+SPEC = FrontendSpec()
+
+
+def write_fma_archive(root, tracks):
+    """A miniature FMA download: fma_metadata/tracks.csv (FMA's multi-row header) + MP3s."""
+    (root / "fma_metadata").mkdir(parents=True)
+    with open(root / "fma_metadata" / "tracks.csv", "w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["", "album", "set", "set", "track", "track"])
+        out.writerow(["", "title", "split", "subset", "genre_top", "title"])
+        out.writerow(["track_id", "", "", "", "", ""])
+        for track_id, split, subset, genre in tracks:
+            out.writerow([track_id, "An Album", split, subset, genre, "A Title"])
+    for track_id, *_ in tracks:
+        folder = root / "fma_small" / f"{track_id // 1000:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        write_tone(folder / f"{track_id:06d}.mp3", 4.0, rate=44_100, frequency=200.0 + track_id)
+
+
+def test_fma_tracks_csv_with_its_two_row_header(tmp_path):
+    write_fma_archive(tmp_path, [(2, "training", "small", "Hip-Hop"), (3, "test", "medium", "Rock"),
+                                 (5, "validation", "small", "Blues")])
+    tracks = read_fma_tracks(tmp_path / "fma_metadata" / "tracks.csv", subset="small")
+    assert [(t.track_id, t.split, t.genre) for t in tracks] == [(2, "training", "Hip-Hop")]  # Blues: not top-8
+
+
+def test_user_download_is_rendered_like_the_thumbnails(tmp_path):
+    write_fma_archive(tmp_path, [(2, "training", "small", "Hip-Hop"), (1042, "test", "small", "Folk")])
+    (tmp_path / "fma_small" / "001" / "001042.mp3").write_bytes(b"broken")  # FMA has broken files too
+    features = load_fma_audio(tmp_path, cache=tmp_path / "cache.npz")
+    assert features.track_ids.tolist() == [2]
+    assert features.images.shape == (1, 128, 128) and features.images.dtype == np.uint8
+    assert features.labels.tolist() == [GENRES.index("Hip-Hop")]
+    assert features.images.max() == 255  # referenced to its own maximum, like the thumbnails
+    assert (tmp_path / "cache.npz").exists()
+
+
+def test_shared_thumbnails_are_read_low_mel_first():
+    path = DATA_ROOT / "fma_small" / "thumbnails" / "Rock" / "000182.png"
+    if not path.exists():
+        pytest.skip(f"shared thumbnails not present at {path.parent}")
+    image = read_thumbnail(path)
+    assert image.shape == (128, 128)
+    # Music has more energy in low mel bands than in the top ones.
+    assert image[:, :16].mean() > image[:, -16:].mean()
+
+
+def test_crops_are_referenced_and_floored_like_the_engine():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 200, size=(4, 128, 128), dtype=np.uint8)
+    images[:, :, :10] = 0  # floor pixels
+    crops = window_db(images, np.array([0, 10, 50, 100]), 20, SPEC.floor_db, rng)
+    assert crops.shape == (4, 20, 128)
+    np.testing.assert_allclose(crops.max(axis=(1, 2)), 0.0)
+    assert crops.min() >= SPEC.floor_db and (crops[:, :, :10] == SPEC.floor_db).all()
+
+
+def test_index_to_db_maps_bins_to_levels():
+    levels = index_to_db(np.array([0, 128, 255]), -80.0)
+    np.testing.assert_allclose(levels, [-80.0, -80.0 * (1 - 128.5 / 256), -80.0 * (1 - 255.5 / 256)])
+
+
+def test_training_batches_have_crop_lengths_in_range():
+    rng = np.random.default_rng(1)
+    config = TrainConfig()
+    images = rng.integers(0, 256, size=(8, 128, 128), dtype=np.uint8)
+    labels = rng.integers(0, 8, size=8)
+    for _ in range(5):
+        x, y = training_batch(images, labels, config, SPEC.column_seconds, SPEC.floor_db, 8, rng)
+        assert 13 <= x.shape[1] <= 128 and x.shape[2] == 128
+        np.testing.assert_allclose(y.sum(1).numpy(), 1.0, rtol=1e-5)

@@ -1,0 +1,37 @@
+"""A real (tiny) training run on a miniature FMA download: checkpoints, resume, export."""
+
+import json
+
+from test_training_data import write_fma_archive
+from model.session import GenreModel
+from training.config import TrainConfig
+from training.train import load_checkpoint_model, train
+
+TRACKS = [(2, "training", "small", "Hip-Hop"), (3, "training", "small", "Rock"),
+          (4, "training", "small", "Folk"), (5, "training", "small", "Pop"),
+          (6, "validation", "small", "Hip-Hop"), (7, "validation", "small", "Rock")]
+
+
+def test_train_resume_and_export(tmp_path):
+    from model.card import ModelCard
+    from model.export import export_genre_model
+    from model.spec import FrontendSpec
+    from training.fma import GENRES
+
+    write_fma_archive(tmp_path / "fma", TRACKS)
+    config = TrainConfig(source="audio", fma_audio_root=str(tmp_path / "fma"), run_dir=str(tmp_path / "runs" / "t"),
+                         epochs=1, batch_size=2, pretrained=False, threads=1, crop_min_seconds=3, crop_max_seconds=4)
+    best = train(config)
+    history = (tmp_path / "runs" / "t" / "history.jsonl").read_text().splitlines()
+    assert len(history) == 1 and best.exists()
+
+    config.epochs = 2  # the same command with more epochs resumes instead of starting over
+    train(config)
+    history = [json.loads(line) for line in (tmp_path / "runs" / "t" / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert all(0.0 <= h["val_accuracy"] <= 1.0 for h in history)
+
+    model, checkpoint = load_checkpoint_model(best)
+    card = ModelCard(labels=GENRES, frontend=FrontendSpec(), version="tiny-run")
+    assert export_genre_model(model, card, tmp_path / "tiny.onnx") <= 1e-4
+    assert GenreModel.load(tmp_path / "tiny.onnx").card.version == "tiny-run"

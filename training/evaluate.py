@@ -1,0 +1,170 @@
+"""``genrescope evaluate``: the shipped ONNX model on the official FMA-small test split.
+
+Runs the exported file through onnxruntime — the artefact users get, not the training
+checkpoint — at three context lengths: whole 30 s clips, and every 10 s and 3 s window
+(one per second of the clip), each re-referenced to its own maximum exactly as the
+streaming engine does. Reports accuracy, macro-F1, per-genre precision/recall, a
+confusion matrix and expected calibration error before and after the temperature stored
+in the model. Writes ``model/metrics.json`` and PNGs, and copies the metrics into the
+model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from model.card import write_card
+from model.session import DEFAULT_GENRE_MODEL, MODEL_DIR, GenreModel, softmax
+from training.augment import crop_columns, window_db
+from training.config import DEFAULT_DATA_ROOT
+from training.fma import FeatureSet, load_thumbnails
+
+WINDOW_SECONDS = (3.0, 10.0)
+WINDOW_STRIDE_SECONDS = 1.0
+ECE_BINS = 15
+
+
+def window_logits(model: GenreModel, images: np.ndarray, length: int, stride: int,
+                  batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of every window of ``length`` columns (step ``stride``) and each one's clip index."""
+    starts = np.arange(0, images.shape[1] - length + 1, stride)
+    clip = np.repeat(np.arange(len(images)), len(starts))
+    start = np.tile(starts, len(images))
+    out = []
+    for i in range(0, len(clip), batch):
+        x = window_db(images[clip[i:i + batch]], start[i:i + batch], length, model.card.frontend.floor_db)
+        out.append(model.logits(x))
+    return np.concatenate(out), clip
+
+
+def classification_report(predicted: np.ndarray, labels: np.ndarray, names: tuple[str, ...]) -> dict:
+    """Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix."""
+    k = len(names)
+    confusion = np.zeros((k, k), dtype=int)
+    np.add.at(confusion, (labels, predicted), 1)
+    tp = np.diag(confusion).astype(float)
+    precision = np.divide(tp, confusion.sum(0), out=np.zeros(k), where=confusion.sum(0) > 0)
+    recall = np.divide(tp, confusion.sum(1), out=np.zeros(k), where=confusion.sum(1) > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
+    return {
+        "n": int(len(labels)),
+        "accuracy": float((predicted == labels).mean()),
+        "macro_f1": float(f1.mean()),
+        "per_genre": {n: {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4)}
+                      for n, p, r, f in zip(names, precision, recall, f1)},
+        "confusion": confusion.tolist(),
+    }
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Weighted mean |accuracy − confidence| over equal-width confidence bins."""
+    confidence = probabilities.max(1)
+    correct = probabilities.argmax(1) == labels
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            ece += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(ece)
+
+
+def evaluate_split(model: GenreModel, data: FeatureSet) -> dict:
+    """All metrics of one split at clip level and at each window length."""
+    spec = model.card.frontend
+    names = model.labels
+    full, _ = window_logits(model, data.images, data.images.shape[1], 1)
+    results = {"clip_30s": _scored(full, data.labels, names, model.card.temperature)}
+    stride = crop_columns(WINDOW_STRIDE_SECONDS, spec.column_seconds, data.images.shape[1])
+    for seconds in WINDOW_SECONDS:
+        length = crop_columns(seconds, spec.column_seconds, data.images.shape[1])
+        logits, clip = window_logits(model, data.images, length, stride)
+        results[f"window_{seconds:g}s"] = _scored(logits, data.labels[clip], names, model.card.temperature)
+    return results
+
+
+def _scored(logits: np.ndarray, labels: np.ndarray, names: tuple[str, ...], temperature: float) -> dict:
+    report = classification_report(logits.argmax(1), labels, names)
+    report["ece_uncalibrated"] = round(expected_calibration_error(softmax(logits), labels), 4)
+    report["ece_calibrated"] = round(expected_calibration_error(softmax(logits / temperature), labels), 4)
+    return report
+
+
+def plot_confusion(confusion: np.ndarray, names: tuple[str, ...], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
+    normalised = confusion / confusion.sum(1, keepdims=True).clip(min=1)
+    ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, confusion[i, j], ha="center", va="center", fontsize=8,
+                    color="white" if normalised[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX model to evaluate")
+    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
+    parser.add_argument("--out-dir", type=Path, default=MODEL_DIR, help="where metrics.json and PNGs go")
+    parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
+    parser.add_argument("--no-card", action="store_true", help="do not copy the metrics into the model card")
+    parser.set_defaults(handler=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    model = GenreModel.load(args.model, threads=args.threads, prefer_gpu=False)
+    features = load_thumbnails(args.data_root / "fma_small", Path("runs/cache/fma_small_thumbnails.npz"))
+    metrics = {
+        "model": model.card.version,
+        "data": "FMA-small thumbnails, official split",
+        "temperature": model.card.temperature,
+        "validation": evaluate_split(model, features.subset("validation")),
+        "test": evaluate_split(model, features.subset("test")),
+    }
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    clip = metrics["test"]["clip_30s"]
+    plot_confusion(np.array(clip["confusion"]), model.labels, args.out_dir / "confusion_test.png",
+                   f"FMA-small test, whole clips: {clip['accuracy']:.1%} top-1")
+    if not args.no_card:
+        _store_in_card(args.model, metrics)
+    print(markdown_table(metrics))
+    return 0
+
+
+def _store_in_card(path: Path, metrics: dict) -> None:
+    from dataclasses import replace
+
+    from model.card import ModelCard
+
+    proto = onnx.load(str(path))
+    card = ModelCard.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
+    summary = {split: {k: {"accuracy": round(v["accuracy"], 4), "macro_f1": round(v["macro_f1"], 4)}
+                       for k, v in metrics[split].items()} for split in ("validation", "test")}
+    write_card(proto, replace(card, metrics=summary))
+    onnx.save(proto, str(path))
+
+
+def markdown_table(metrics: dict) -> str:
+    rows = ["| split | context | top-1 | macro-F1 | ECE raw → calibrated |", "|---|---|---|---|---|"]
+    for split in ("validation", "test"):
+        for name, r in metrics[split].items():
+            rows.append(f"| {split} | {name} | {r['accuracy']:.1%} | {r['macro_f1']:.3f} | "
+                        f"{r['ece_uncalibrated']:.3f} → {r['ece_calibrated']:.3f} |")
+    return "\n".join(rows)

@@ -1,0 +1,163 @@
+"""FMA-small with its official split, from either of two sources, in one feature space.
+
+1. ``thumbnails``: the shared 128×128 log-mel images (``tracks_small.csv`` +
+   ``thumbnails/<genre>/<id>.png``), decoded to colour indices.
+2. ``audio``: a user's own FMA download (``fma_metadata/tracks.csv`` with its
+   multi-row header and ``set.split``, MP3s under ``fma_small/NNN/NNNNNN.mp3``),
+   decoded and rendered with the project's frontend into the same indices.
+
+Both end as a ``FeatureSet``: uint8 [tracks, 128 columns, 128 mels] (low mel first),
+cached as .npz so later runs start in a second.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from model.frontend import MelFrontend
+from model.spec import FrontendSpec
+
+log = logging.getLogger(__name__)
+
+GENRES = ("Electronic", "Experimental", "Folk", "Hip-Hop", "Instrumental", "International", "Pop", "Rock")
+SPLITS = ("training", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Track:
+    track_id: int
+    genre: str
+    split: str
+
+
+@dataclass
+class FeatureSet:
+    """Thumbnail indices with labels and the official split of every track."""
+
+    images: np.ndarray  # uint8 [N, columns, mels]
+    labels: np.ndarray  # int64 [N], index into GENRES
+    splits: np.ndarray  # str [N]
+    track_ids: np.ndarray  # int64 [N]
+
+    def subset(self, split: str) -> "FeatureSet":
+        keep = self.splits == split
+        return FeatureSet(self.images[keep], self.labels[keep], self.splits[keep], self.track_ids[keep])
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, images=self.images, labels=self.labels, splits=self.splits, track_ids=self.track_ids)
+
+    @classmethod
+    def load(cls, path: Path) -> "FeatureSet":
+        with np.load(path) as data:
+            return cls(data["images"], data["labels"], data["splits"], data["track_ids"])
+
+
+def read_small_split(csv_path: Path) -> list[Track]:
+    """Tracks of the shared ``tracks_small.csv`` (one header row)."""
+    with open(csv_path, newline="") as handle:
+        return [Track(int(r["track_id"]), r["genre_top"], r["split"]) for r in csv.DictReader(handle)]
+
+
+def read_fma_tracks(csv_path: Path, subset: str = "small") -> list[Track]:
+    """Tracks of FMA's own ``tracks.csv`` in ``subset`` (and the smaller subsets it includes).
+
+    That file has two header rows (group, field) and a third naming the index; fields
+    are addressed here as ``group.field``, e.g. ``set.split``, ``track.genre_top``.
+    """
+    order = ("small", "medium", "large", "full")
+    wanted = set(order[: order.index(subset) + 1])
+    with open(csv_path, newline="") as handle:
+        rows = csv.reader(handle)
+        groups, names = next(rows), next(rows)
+        columns = {f"{g}.{n}": i for i, (g, n) in enumerate(zip(groups, names))}
+        tracks = []
+        for row in rows:
+            if not row or not row[0].isdigit():
+                continue  # the "track_id" index-name row
+            genre = row[columns["track.genre_top"]]
+            if row[columns["set.subset"]] in wanted and genre in GENRES:
+                tracks.append(Track(int(row[0]), genre, row[columns["set.split"]]))
+    return tracks
+
+
+def thumbnail_path(root: Path, track: Track) -> Path:
+    return root / "thumbnails" / track.genre / f"{track.track_id:06d}.png"
+
+
+def read_thumbnail(path: Path) -> np.ndarray:
+    """A thumbnail's colour indices as [columns, mels], low mel first.
+
+    The PNGs are palette images whose pixel values are the viridis indices, with low
+    frequencies at the bottom row.
+    """
+    image = Image.open(path)
+    if image.mode != "P":
+        raise ValueError(f"{path}: expected a palette PNG of colormap indices, got mode {image.mode}")
+    return np.ascontiguousarray(np.asarray(image)[::-1].T)
+
+
+def load_thumbnails(fma_root: Path, cache: Path | None = None) -> FeatureSet:
+    """All tracks of ``tracks_small.csv`` with their thumbnails (cached)."""
+    if cache is not None and cache.exists():
+        return FeatureSet.load(cache)
+    tracks = read_small_split(fma_root / "tracks_small.csv")
+    images = np.stack([read_thumbnail(thumbnail_path(fma_root, t)) for t in _progress(tracks, "thumbnails")])
+    features = _feature_set(tracks, images)
+    if cache is not None:
+        features.save(cache)
+    return features
+
+
+def load_fma_audio(audio_root: Path, cache: Path | None = None, subset: str = "small") -> FeatureSet:
+    """A user's FMA download rendered into thumbnails by the project's frontend (cached).
+
+    Tracks whose MP3 is missing or does not decode are skipped with a warning; FMA
+    itself ships a handful of broken files.
+    """
+    from stream.audio_file import AudioFileError, read_audio
+    from training.thumbnail import render_thumbnail
+
+    if cache is not None and cache.exists():
+        return FeatureSet.load(cache)
+    frontend = MelFrontend(FrontendSpec(), device="cpu")
+    kept, images = [], []
+    for track in _progress(read_fma_tracks(audio_root / "fma_metadata" / "tracks.csv", subset), "decoding"):
+        path = audio_root / f"fma_{subset}" / f"{track.track_id // 1000:03d}" / f"{track.track_id:06d}.mp3"
+        try:
+            audio = read_audio(path, frontend.spec.sample_rate, max_seconds=30.0)
+        except AudioFileError as error:
+            log.warning("skipping track %d: %s", track.track_id, error)
+            continue
+        kept.append(track)
+        images.append(render_thumbnail(frontend, audio))
+    if not kept:
+        raise ValueError(f"no decodable tracks under {audio_root}")
+    features = _feature_set(kept, np.stack(images))
+    if cache is not None:
+        features.save(cache)
+    return features
+
+
+def _feature_set(tracks: list[Track], images: np.ndarray) -> FeatureSet:
+    unknown = {t.split for t in tracks} - set(SPLITS)
+    if unknown:
+        raise ValueError(f"unknown split names {sorted(unknown)}")
+    return FeatureSet(
+        images=images,
+        labels=np.array([GENRES.index(t.genre) for t in tracks], dtype=np.int64),
+        splits=np.array([t.split for t in tracks]),
+        track_ids=np.array([t.track_id for t in tracks], dtype=np.int64),
+    )
+
+
+def _progress(items: list, description: str):
+    from rich.progress import track as rich_track
+
+    return rich_track(items, description=description, transient=True)

@@ -1,0 +1,189 @@
+"""Train the genre CRNN: seeded, checkpointed every epoch, resumable, selected on validation.
+
+The run directory holds ``config.yaml``, ``last.pt`` (resume point), ``best.pt`` (the
+epoch and weights — raw or exponentially averaged — with the best validation clip
+accuracy) and
+``history.jsonl`` (one line per epoch). Re-running the same command resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import Progress
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from model.crnn import CRNNConfig, GenreCRNN
+from model.spec import FrontendSpec
+from training.augment import training_batch, window_db
+from training.config import TrainConfig
+from training.fma import GENRES, FeatureSet, load_fma_audio, load_thumbnails
+
+log = logging.getLogger(__name__)
+EMA_DECAY = 0.998  # ≈ the last 500 steps (2.5 epochs) of weights
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def load_features(config: TrainConfig) -> FeatureSet:
+    cache_dir = Path(config.run_dir).parent / "cache"
+    if config.source == "thumbnails":
+        return load_thumbnails(Path(config.data_root) / "fma_small", cache_dir / "fma_small_thumbnails.npz")
+    if config.source == "audio":
+        return load_fma_audio(Path(config.fma_audio_root), cache_dir / "fma_audio_thumbnails.npz")
+    raise ValueError(f"unknown source {config.source!r}: use 'thumbnails' or 'audio'")
+
+
+def build_model(config: TrainConfig) -> GenreCRNN:
+    model = GenreCRNN(CRNNConfig(n_classes=len(GENRES)))
+    if config.pretrained:
+        from model.efficientnet_lite import imagenet_weights_path
+
+        model.cnn.load_imagenet_weights(imagenet_weights_path())
+    return model
+
+
+def make_optimizer(model: GenreCRNN, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW with a slower learning rate for the pretrained CNN than for the new layers."""
+    backbone = list(model.cnn.parameters())
+    ids = {id(p) for p in backbone}
+    head = [p for p in model.parameters() if id(p) not in ids]
+    return torch.optim.AdamW(
+        [{"params": backbone, "lr_scale": config.backbone_lr_scale}, {"params": head, "lr_scale": 1.0}],
+        lr=config.lr, weight_decay=config.weight_decay,
+    )
+
+
+def learning_rate(step: int, total: int, warmup: int, peak: float) -> float:
+    """Linear warm-up, then cosine decay to zero."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+@torch.no_grad()
+def clip_logits(model: nn.Module, images: np.ndarray, device: torch.device, floor_db: float,
+                batch_size: int = 64) -> np.ndarray:
+    """Logits for whole clips (all 128 columns, referenced to the clip's sampled maximum)."""
+    model.eval()
+    out = []
+    for i in range(0, len(images), batch_size):
+        chunk = images[i:i + batch_size]
+        x = window_db(chunk, np.zeros(len(chunk), dtype=int), chunk.shape[1], floor_db)
+        out.append(model(torch.from_numpy(x).to(device)).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def _validate(model: nn.Module, data: FeatureSet, device: torch.device, floor_db: float) -> tuple[float, float]:
+    """Clip-level accuracy and loss on the validation split."""
+    logits = clip_logits(model, data.images, device, floor_db)
+    loss = nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(data.labels))
+    return float((logits.argmax(1) == data.labels).mean()), float(loss)
+
+
+def _soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
+def train(config: TrainConfig) -> Path:
+    """Run (or resume) training; returns the path of the best checkpoint."""
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / "config.yaml")
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    spec = FrontendSpec()
+
+    features = load_features(config)
+    train_set, val_set = features.subset("training"), features.subset("validation")
+    log.info("data: %d training, %d validation tracks; device %s", len(train_set.labels), len(val_set.labels), device)
+
+    model = build_model(config).to(device)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(EMA_DECAY), use_buffers=True)
+    optimizer = make_optimizer(model, config)
+    steps_per_epoch = len(train_set.labels) // config.batch_size
+    total_steps = steps_per_epoch * config.epochs
+    warmup = int(config.warmup_epochs * steps_per_epoch)
+    state = {"epoch": 0, "step": 0, "best_accuracy": -1.0, "rng": np.random.default_rng(config.seed).bit_generator.state}
+
+    last = run_dir / "last.pt"
+    if last.exists():
+        checkpoint = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(checkpoint["model"])
+        ema.load_state_dict(checkpoint["ema"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        state = checkpoint["state"]
+        log.info("resuming %s at epoch %d", last, state["epoch"])
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state["rng"]
+
+    for epoch in range(state["epoch"], config.epochs):
+        started = time.time()
+        model.train()
+        order = rng.permutation(len(train_set.labels))
+        losses = []
+        with Progress(transient=True) as progress:
+            task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=steps_per_epoch)
+            for b in range(steps_per_epoch):
+                pick = order[b * config.batch_size:(b + 1) * config.batch_size]
+                x, y = training_batch(train_set.images[pick], train_set.labels[pick], config,
+                                      spec.column_seconds, spec.floor_db, len(GENRES), rng)
+                lr = learning_rate(state["step"], total_steps, warmup, config.lr)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * group["lr_scale"]
+                loss = _soft_cross_entropy(model(x.to(device)), y.to(device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+                optimizer.step()
+                ema.update_parameters(model)
+                state["step"] += 1
+                losses.append(loss.item())
+                progress.advance(task)
+
+        scores = {name: _validate(candidate, val_set, device, spec.floor_db)
+                  for name, candidate in (("ema", ema.module), ("raw", model))}
+        chosen = max(scores, key=lambda name: scores[name][0])
+        val_accuracy, val_loss = scores[chosen]
+        record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_accuracy": val_accuracy,
+                  "val_loss": val_loss, "weights": chosen, "val_accuracy_raw": scores["raw"][0],
+                  "val_accuracy_ema": scores["ema"][0], "lr": lr, "seconds": round(time.time() - started, 1)}
+        log.info("epoch %(epoch)d: train loss %(train_loss).3f, val acc raw %(val_accuracy_raw).3f / "
+                 "EMA %(val_accuracy_ema).3f, %(seconds).0f s", record)
+        with open(run_dir / "history.jsonl", "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+        state.update(epoch=epoch + 1, rng=rng.bit_generator.state)
+        if val_accuracy > state["best_accuracy"]:
+            state["best_accuracy"] = val_accuracy
+            _save_model(run_dir / "best.pt", ema.module if chosen == "ema" else model, config, record)
+        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                    "state": state}, last)
+    return run_dir / "best.pt"
+
+
+def _save_model(path: Path, model: GenreCRNN, config: TrainConfig, record: dict) -> None:
+    torch.save({"model": model.state_dict(), "crnn_config": model.config.to_dict(),
+                "train_config": config.__dict__, "selected_on": record}, path)
+
+
+def load_checkpoint_model(path: Path) -> tuple[GenreCRNN, dict]:
+    """The model of a ``best.pt`` and the record of the epoch it was selected at."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    raw = checkpoint["crnn_config"]
+    model = GenreCRNN(CRNNConfig(**{**raw, "time_strides": tuple(raw["time_strides"])}))
+    model.load_state_dict(checkpoint["model"])
+    return model.eval(), checkpoint

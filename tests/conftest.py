@@ -3,26 +3,20 @@ PulseAudio daemon to capture from (see pulse.py)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from model.card import ModelCard
 from model.crnn import CRNNConfig, GenreCRNN
 from model.export import export_genre_model
 from model.spec import FrontendSpec
-from training.config import DEFAULT_DATA_ROOT
 from training.fma import GENRES
 
 from pulse import PulseServer, serving_this_process, start_pulse, unavailable
-
-DATA_ROOT = Path(os.environ.get("GENRESCOPE_DATA", DEFAULT_DATA_ROOT))
-MUSIC_DIR = DATA_ROOT / "music"
+from support import MUSIC_DIR
 
 
 @pytest.fixture(scope="session")
@@ -47,15 +41,6 @@ def music_clips() -> list[Path]:
     if not clips:
         pytest.skip(f"no real music clips under {MUSIC_DIR} (the shared data is not on this machine)")
     return clips
-
-
-def write_tone(path: Path, seconds: float, rate: int = 44_100, channels: int = 1, frequency: float = 440.0,
-               amplitude: float = 0.5) -> Path:
-    """A sine tone file, for tests that need audio of a known shape."""
-    t = np.arange(int(seconds * rate)) / rate
-    tone = (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
-    sf.write(path, np.repeat(tone[:, None], channels, axis=1), rate)
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -1,24 +1,22 @@
-"""Shared fixtures: a real exported model (random weights) and real audio."""
+"""Shared fixtures: a real exported model (random weights), real audio, and a private
+PulseAudio daemon to capture from (see pulse.py)."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from model.card import ModelCard
 from model.crnn import CRNNConfig, GenreCRNN
 from model.export import export_genre_model
 from model.spec import FrontendSpec
-from training.config import DEFAULT_DATA_ROOT
 from training.fma import GENRES
 
-DATA_ROOT = Path(os.environ.get("GENRESCOPE_DATA", DEFAULT_DATA_ROOT))
-MUSIC_DIR = DATA_ROOT / "music"
+from pulse import PulseServer, serving_this_process, start_pulse, unavailable
+from support import MUSIC_DIR
 
 
 @pytest.fixture(scope="session")
@@ -45,10 +43,34 @@ def music_clips() -> list[Path]:
     return clips
 
 
-def write_tone(path: Path, seconds: float, rate: int = 44_100, channels: int = 1, frequency: float = 440.0,
-               amplitude: float = 0.5) -> Path:
-    """A sine tone file, for tests that need audio of a known shape."""
-    t = np.arange(int(seconds * rate)) / rate
-    tone = (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
-    sf.write(path, np.repeat(tone[:, None], channels, axis=1), rate)
-    return path
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
+    """A running daemon whose null sink ``virt`` is the default source's sink, with
+    this process's PortAudio seeing it."""
+    from stream.capture import list_input_devices
+
+    server = start_pulse(tmp_path_factory.mktemp("pulse"))
+    try:
+        with serving_this_process(server):
+            names = {device.name for device in list_input_devices()}
+            if "pulse" not in names:
+                unavailable(
+                    f"PortAudio sees no 'pulse' input (only {sorted(names)}); "
+                    "is libasound2-plugins installed?"
+                )
+            yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def doomed_pulse(
+    pulse: PulseServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PulseServer]:
+    """A second private daemon for a test to kill; this process uses it meanwhile."""
+    server = start_pulse(tmp_path_factory.mktemp("doomed"))
+    try:
+        with serving_this_process(server):
+            yield server
+    finally:
+        server.stop()

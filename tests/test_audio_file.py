@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import write_tone
+from support import write_tone
 from stream.audio_file import AudioFileError, decode_blocks, read_audio
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import write_tone
+from support import write_tone
 
 
 def genrescope(*args: str, model: Path) -> subprocess.CompletedProcess:

@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 
-from conftest import DATA_ROOT, write_tone
+from support import DATA_ROOT, write_tone
 from model.spec import FrontendSpec
 from training.augment import training_batch, window_db
 from training.config import TrainConfig

@@ -20,6 +20,16 @@ def crop_columns(seconds: float, column_seconds: float, available: int) -> int:
     return int(np.clip(round(seconds / column_seconds), 1, available))
 
 
+def crop_seconds(config: TrainConfig, rng: np.random.Generator) -> float:
+    """A crop length drawn from the configured distribution."""
+    low, high = config.crop_min_seconds, config.crop_max_seconds
+    if config.crop_distribution == "uniform":
+        return rng.uniform(low, high)
+    if config.crop_distribution == "log_uniform":
+        return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    raise ValueError(f"unknown crop distribution {config.crop_distribution!r}")
+
+
 def window_db(images: np.ndarray, start: np.ndarray, length: int, floor_db: float,
               rng: np.random.Generator | None = None, tilt_db: np.ndarray | None = None) -> np.ndarray:
     """Crops [B, length, M] of index images, as re-referenced dB levels in [floor, 0].
@@ -56,7 +66,7 @@ def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, 
                    floor_db: float, n_classes: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """One augmented batch: inputs [B, L, M] and soft targets [B, n_classes]."""
     columns = images.shape[1]
-    length = crop_columns(rng.uniform(config.crop_min_seconds, config.crop_max_seconds), column_seconds, columns)
+    length = crop_columns(crop_seconds(config, rng), column_seconds, columns)
     start = rng.integers(0, columns - length + 1, size=len(images))
     tilt = rng.uniform(-config.eq_tilt_db, config.eq_tilt_db, size=len(images)).astype(np.float32)
     x = window_db(images, start, length, floor_db, rng, tilt)

@@ -37,6 +37,9 @@ class TrainConfig:
     # Crops: seconds of context, uniform over [min, max]; re-referenced to the crop max.
     crop_min_seconds: float = 3.0
     crop_max_seconds: float = 30.0
+    # "uniform" over [min, max] seconds, or "log_uniform", which trains short contexts
+    # (the first seconds of a stream) as often as long ones.
+    crop_distribution: str = "uniform"
     mixup_alpha: float = 0.4
     mixup_prob: float = 0.5
     freq_masks: int = 2

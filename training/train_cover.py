@@ -251,11 +251,15 @@ def main() -> None:
     parser.add_argument("--tune-epochs", type=int, default=TrainConfig.tune_epochs)
     parser.add_argument("--views", type=int, default=TrainConfig.views)
     parser.add_argument("--head-views", type=int, default=TrainConfig.head_views)
+    parser.add_argument("--tune-lrs", type=float, nargs=3, default=TrainConfig.tune_lrs,
+                        help="one-cycle peak rates: early tail, late tail, classifier")
+    parser.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
     args = parser.parse_args()
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = TrainConfig(data_root=args.data, out_dir=args.out, tune_epochs=args.tune_epochs,
-                      views=args.views, head_views=args.head_views)
+                      views=args.views, head_views=args.head_views, tune_lrs=tuple(args.tune_lrs),
+                      weight_decay=args.weight_decay)
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
     print(run(cfg))
 

@@ -52,3 +52,11 @@ def test_zero_probabilities_do_not_veto_and_bad_weight_rejected():
     assert all(0 < v < 1 for v in fused.values())
     with pytest.raises(ValueError):
         pool({"x": 1.0}, {"x": 1.0}, 1.5)
+
+
+def test_shipped_weight_is_a_weight():
+    from model.fusion import FUSION_FILE, fitted_weight
+
+    if not FUSION_FILE.exists():
+        pytest.skip("fusion weight not fitted yet (python -m training.fit_fusion)")
+    assert 0.0 <= fitted_weight() <= 1.0

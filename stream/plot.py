@@ -23,18 +23,18 @@ def plot_timeline(updates: list[GenreUpdate], path: Path, title: str) -> None:
     probs = np.array([u.probabilities for u in updates]).T  # [genres, updates]
     mean = probs.mean(axis=1)
     colours = genre_colours(labels)
+    order = np.argsort(mean)  # the most likely genre on top, listed first in the legend
     fig, ax = plt.subplots(figsize=(10, 4.2), dpi=120)
-    ax.stackplot(times, probs, colors=[colours[g] for g in labels],
-                 labels=[f"{g} ({m:.0%})" for g, m in zip(labels, mean)], alpha=0.9)
+    ax.stackplot(times, probs[order], colors=[colours[labels[i]] for i in order],
+                 labels=[f"{labels[i]} ({mean[i]:.0%})" for i in order], alpha=0.9)
     ax.set_xlim(times[0], times[-1] if len(times) > 1 else times[0] + 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("genre probability (smoothed)")
     ax.set_title(f"{title} — mostly {labels[int(mean.argmax())]}")
     handles, names = ax.get_legend_handles_labels()
-    order = np.argsort(-mean)
-    ax.legend([handles[i] for i in order], [names[i] for i in order], loc="center left",
-              bbox_to_anchor=(1.01, 0.5), frameon=False, title="genre (mean)")
+    ax.legend(handles[::-1], names[::-1], loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
+              title="genre (mean)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

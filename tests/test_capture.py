@@ -166,12 +166,18 @@ def test_close_from_another_thread_ends_iteration(pulse: PulseServer) -> None:
 
 
 def test_ctrl_c_stops_the_stream(pulse: PulseServer) -> None:
-    source = MicrophoneSource()
-    with pytest.raises(KeyboardInterrupt):
-        for index, _ in enumerate(watched(source)):
-            if index == 0:
-                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
-    assert not source.active
+    # Python's own Ctrl-C handler, as in the CLI process; an earlier test in this
+    # process (asyncio, browser drivers) may have left another one installed.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        source = MicrophoneSource()
+        with pytest.raises(KeyboardInterrupt):
+            for index, _ in enumerate(watched(source)):
+                if index == 0:
+                    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        assert not source.active
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_no_device_at_all_says_what_to_do_instead(tmp_path: Path) -> None:

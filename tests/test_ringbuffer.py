@@ -94,7 +94,7 @@ def test_concurrent_writer_and_slow_reader_lose_nothing_silently() -> None:
     expected_next, received, stalls, reads = 0, 0, 0, 0
     while not (writer_done.is_set() and ring.available == 0):
         reads += 1
-        if reads % 200 == 0:  # stall until the writer has to drop
+        if reads == 1 or reads % 200 == 0:  # stall until the writer has to drop (at least once)
             while ring.available < capacity and not writer_done.is_set():
                 time.sleep(0.0001)
             stalls += 1

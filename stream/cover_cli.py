@@ -37,7 +37,7 @@ def add_cover_arguments(parser: argparse.ArgumentParser) -> None:
 def load_image(path: Path) -> tuple[Image.Image, str]:
     """The image itself, or the artwork embedded in an audio file; and where it came from."""
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise InputError("no such file")
     try:
         with Image.open(path) as image:
             return image.convert("RGB"), "image"
@@ -48,7 +48,7 @@ def load_image(path: Path) -> tuple[Image.Image, str]:
     except ArtworkError as exc:
         raise InputError(str(exc)) from exc
     if art is None:
-        raise InputError(f"{path}: no embedded artwork found")
+        raise InputError("no embedded artwork found (the file is readable but its tags hold no picture)")
     return art, "embedded artwork"
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from rich.progress import track
 
 from model.cover_net import CoverNet
@@ -25,7 +26,6 @@ from model.cover_spec import CoverSpec, preprocess
 from training.cover_cache import cached
 from training.config import DEFAULT_DATA_ROOT
 from training.covers import CoverItem, group_folds, load_splits
-from PIL import Image
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
 from model.card import ModelCardError
 from stream.audio_file import AudioFileError
+from stream.cover_link import link_cover
 from stream.cover_cli import add_cover_arguments, run_cover
 from stream.engine import EngineConfig, GenreEngine
 from stream.events import GenreUpdate
@@ -204,10 +205,12 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
         view = None
         if not args.quiet and sys.stderr.isatty():
             view = stack.enter_context(TerminalView(source_name))
-        outputs = _with_outputs(engine.run(source), updates, jsonl, view)
+        cover = link_cover(source.path) if server_config is not None and hasattr(source, "path") else None
+        produced = cover.attach(engine.run(source)) if cover else engine.run(source)
+        outputs = _with_outputs(produced, updates, jsonl, view)
         try:
             if server_config is not None:
-                serve_stream(engine, outputs, source_name, server_config)
+                serve_stream(engine, outputs, source_name, server_config, cover.hello_extra() if cover else None)
             else:
                 for _ in outputs:
                     pass
@@ -232,9 +235,9 @@ def _with_outputs(updates: Iterable[GenreUpdate], collected: list[GenreUpdate], 
 
 
 def serve_stream(engine: GenreEngine, updates: Iterator[GenreUpdate], source_name: str,
-                 config: ServerConfig) -> None:
+                 config: ServerConfig, hello_extra: dict | None = None) -> None:
     """Serve ``updates`` (the engine's) with the dashboard until stopped; see stream.server."""
-    run_server(engine.hello(source_name), updates, engine.summary, config)
+    run_server(engine.hello(source_name, hello_extra), updates, engine.summary, config)
 
 
 def _open_jsonl(path: Path | None, stack: ExitStack) -> IO[str] | None:
@@ -296,8 +299,13 @@ def run_serve(args: argparse.Namespace) -> int:
         with MicrophoneSource(args.device) as microphone:  # the device is released on the way out
             serve_stream(engine, engine.run(microphone), microphone.name, config)
     else:
-        source = DemoSource(realtime=True) if args.source == "demo" else FileSource(args.source, realtime=True)
-        serve_stream(engine, engine.run(source), source.name, config)
+        if args.source == "demo":
+            serve_stream(engine, engine.run(DemoSource(realtime=True)), DemoSource.name, config)
+        else:
+            source = FileSource(args.source, realtime=True)
+            cover = link_cover(source.path)  # once, before the stream: never on the real-time path
+            updates = cover.attach(engine.run(source)) if cover else engine.run(source)
+            serve_stream(engine, updates, source.name, config, cover.hello_extra() if cover else None)
     print(engine.summary().text(), file=sys.stderr)
     return 0
 

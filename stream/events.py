@@ -43,6 +43,7 @@ class GenreUpdate:
     context_seconds: float  # how much audio the model saw for this update
     mel_column: tuple[int, ...]  # newest column, 0..255 over [floor_db, 0] dB, low mel first
     stats: StreamStats = field(default_factory=StreamStats)
+    fused: dict[str, float] | None = None  # audio fused with the file's cover, when it has one
 
     @property
     def top(self) -> str:
@@ -50,7 +51,7 @@ class GenreUpdate:
 
     def to_message(self) -> dict[str, Any]:
         """The ``update`` message (JSON-ready)."""
-        return {
+        message = {
             "type": "update",
             "v": PROTOCOL_VERSION,
             "time": round(self.time, 3),
@@ -70,6 +71,9 @@ class GenreUpdate:
                 "updates_per_second": round(self.stats.updates_per_second, 2),
             },
         }
+        if self.fused is not None:
+            message["fused"] = {k: round(p, 5) for k, p in self.fused.items()}
+        return message
 
 
 def hello_message(

@@ -110,6 +110,7 @@ function addUpdate(update, live) {
   const oldest = update.column - stream.windowColumns;
   while (stream.history.length && stream.history[0].column <= oldest) stream.history.shift();
   stream.last = update;
+  if (update.fused) fillMiniBars($("fused-bars"), update.fused);
   if (live) {
     const now = performance.now();
     stream.arrivals.push(now);

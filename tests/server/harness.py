@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import ClientConnection, connect
 
 from stream.engine import GenreEngine
 from stream.events import GenreUpdate
@@ -69,6 +69,15 @@ async def receive_until_end(connection: ClientConnection) -> list[dict[str, Any]
     while messages[-1]["type"] != "end":
         messages.append(await receive(connection))
     return messages
+
+
+async def first_updates(url: str, count: int) -> list[dict[str, Any]]:
+    """Connect to ``url`` and return every message up to the ``count``-th update."""
+    async with connect(url) as client:
+        messages = [await receive(client)]
+        while sum(m["type"] == "update" for m in messages) < count:
+            messages.append(await receive(client))
+        return messages
 
 
 @dataclass

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from mutagen.id3 import APIC, ID3
 from PIL import Image
-from websockets.asyncio.client import connect
 
-from harness import genrescope, receive
+from harness import first_updates, genrescope
 from support import write_tone
 
 
@@ -26,16 +25,9 @@ def song_with_cover(path: Path) -> Path:
 
 
 def test_cover_and_fused_estimate_reach_the_clients(test_model_path: Path, tmp_path: Path) -> None:
-    async def first_messages(url: str) -> list[dict]:
-        async with connect(url) as client:
-            messages = [await receive(client)]
-            while sum(m["type"] == "update" for m in messages) < 2:
-                messages.append(await receive(client))
-            return messages
-
     song = song_with_cover(tmp_path / "song.mp3")
     with genrescope("serve", "--source", str(song), "--model", str(test_model_path)) as server:
-        messages = asyncio.run(asyncio.wait_for(first_messages(server.ws_url), 60))
+        messages = asyncio.run(first_updates(server.ws_url, 2))
     cover = messages[0]["cover"]
     assert cover["image"].startswith("data:image/jpeg;base64,")
     assert sum(cover["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)

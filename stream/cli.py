@@ -327,15 +327,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean bad input, not a bug: one line, exit 2."""
-    errors: list[type[BaseException]] = [UserError, AudioFileError, ModelCardError, FileNotFoundError,
-                                         ServerError]
-    try:
-        from stream.capture import CaptureError
+    from stream.capture import CaptureError
 
-        errors.append(CaptureError)
-    except ImportError:
-        pass
-    return tuple(errors)
+    return (UserError, AudioFileError, ModelCardError, FileNotFoundError, ServerError, CaptureError)
 
 
 def main(argv: list[str] | None = None) -> int:

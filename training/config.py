@@ -50,7 +50,11 @@ class TrainConfig:
     pretrained: bool = True
     device: str = "auto"  # auto → cuda when present
     threads: int = 2
-    workers: int = 0
+
+    @property
+    def cache_dir(self) -> Path:
+        """Decoded data shared by every run beside this one (runs/cache by default)."""
+        return Path(self.run_dir).parent / "cache"
 
     def save(self, path: Path) -> None:
         path.write_text(yaml.safe_dump(asdict(self), sort_keys=False))

@@ -93,15 +93,21 @@ def _union_groups(keys: list[tuple[str, str]]) -> list[str]:
     return [find(a) for a, _ in keys]
 
 
-def split_items(items: list[CoverItem], fractions: tuple[float, float, float],
-                seed: int) -> dict[str, list[CoverItem]]:
-    """Stratified group split: each group goes wholly to one split, labelled by its majority."""
+def _groups_by_majority_label(items: list[CoverItem]) -> tuple[dict[str, list[CoverItem]], dict[str, list[str]]]:
+    """Items per group, and the groups per label (each group under its majority label)."""
     by_group: dict[str, list[CoverItem]] = defaultdict(list)
     for it in items:
         by_group[it.group].append(it)
     by_label: dict[str, list[str]] = defaultdict(list)
     for g, members in sorted(by_group.items()):
         by_label[Counter(m.label for m in members).most_common(1)[0][0]].append(g)
+    return by_group, by_label
+
+
+def split_items(items: list[CoverItem], fractions: tuple[float, float, float],
+                seed: int) -> dict[str, list[CoverItem]]:
+    """Stratified group split: each group goes wholly to one split, labelled by its majority."""
+    by_group, by_label = _groups_by_majority_label(items)
     rng = random.Random(seed)
     out: dict[str, list[CoverItem]] = {s: [] for s in SPLITS}
     for label in sorted(by_label):
@@ -129,12 +135,7 @@ def load_splits(root: Path | None = None, cfg: SplitConfig = SplitConfig()
 
 def group_folds(items: list[CoverItem], k: int, seed: int) -> list[list[CoverItem]]:
     """k stratified folds of whole groups (for cross-validated anchors)."""
-    by_group: dict[str, list[CoverItem]] = defaultdict(list)
-    for it in items:
-        by_group[it.group].append(it)
-    by_label: dict[str, list[str]] = defaultdict(list)
-    for g, members in sorted(by_group.items()):
-        by_label[Counter(m.label for m in members).most_common(1)[0][0]].append(g)
+    by_group, by_label = _groups_by_majority_label(items)
     rng = random.Random(seed)
     folds: list[list[CoverItem]] = [[] for _ in range(k)]
     for label in sorted(by_label):

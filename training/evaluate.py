@@ -23,8 +23,8 @@ import onnx
 from model.card import write_card
 from model.session import DEFAULT_GENRE_MODEL, MODEL_DIR, GenreModel, softmax
 from training.augment import crop_columns, window_db
-from training.config import DEFAULT_DATA_ROOT
-from training.fma import FeatureSet, load_thumbnails
+from training.config import DEFAULT_DATA_ROOT, TrainConfig
+from training.fma import THUMBNAIL_CACHE, FeatureSet, load_thumbnails
 
 WINDOW_SECONDS = (3.0, 10.0)
 WINDOW_STRIDE_SECONDS = 1.0
@@ -145,7 +145,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     model = GenreModel.load(args.model, threads=args.threads, prefer_gpu=False)
-    features = load_thumbnails(args.data_root / "fma_small", Path("runs/cache/fma_small_thumbnails.npz"))
+    features = load_thumbnails(args.data_root / "fma_small", TrainConfig().cache_dir / THUMBNAIL_CACHE)
     validation = evaluate_split(model, features.subset("validation"))
     # Which clip-level prediction to report as *the* result is decided here, on
     # validation, before the test split is looked at.

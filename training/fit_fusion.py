@@ -38,13 +38,12 @@ from model.cover import CoverModel
 from model.fusion import COVER_TO_AUDIO, FUSION_FILE, SHARED, cover_on_shared
 from model.session import GenreModel
 from training.augment import window_db
-from training.config import DEFAULT_DATA_ROOT
+from training.config import DEFAULT_DATA_ROOT, TrainConfig
 from training.covers import load_splits
-from training.fma import GENRES, load_thumbnails
+from training.fma import GENRES, THUMBNAIL_CACHE, load_thumbnails
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "model"
 FMA_SPLIT = {"val": "validation", "test": "test"}
-THUMBNAIL_CACHE = Path("runs/cache/fma_small_thumbnails.npz")  # shared with training.evaluate
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class FusionFitConfig:
 def audio_predictions(cfg: FusionFitConfig, split: str) -> tuple[np.ndarray, np.ndarray]:
     """P(genre | shared genres) from the audio model on full 30 s clips, and true indices."""
     model = GenreModel.load(cfg.audio_model)
-    data = load_thumbnails(Path(cfg.data_root) / "fma_small", THUMBNAIL_CACHE).subset(FMA_SPLIT[split])
+    data = load_thumbnails(Path(cfg.data_root) / "fma_small", TrainConfig().cache_dir / THUMBNAIL_CACHE).subset(FMA_SPLIT[split])
     keep = np.isin(np.array(GENRES)[data.labels], SHARED)
     images, labels = data.images[keep], np.array(GENRES)[data.labels[keep]]
     mel = window_db(images, np.zeros(len(images), dtype=int), images.shape[1], model.card.frontend.floor_db)

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 GENRES = ("Electronic", "Experimental", "Folk", "Hip-Hop", "Instrumental", "International", "Pop", "Rock")
 SPLITS = ("training", "validation", "test")
+THUMBNAIL_CACHE = "fma_small_thumbnails.npz"  # file name inside a run's cache_dir
 
 
 @dataclass(frozen=True)

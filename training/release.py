@@ -17,8 +17,8 @@ from model.card import ModelCard
 from model.export import export_genre_model
 from model.session import DEFAULT_GENRE_MODEL
 from model.spec import FrontendSpec
-from training.config import DEFAULT_DATA_ROOT
-from training.fma import GENRES, load_thumbnails
+from training.config import DEFAULT_DATA_ROOT, TrainConfig
+from training.fma import GENRES, THUMBNAIL_CACHE, load_thumbnails
 from training.train import clip_logits, load_checkpoint_model
 
 DEFAULT_CHECKPOINT = Path("runs/genre/best.pt")
@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_export(args: argparse.Namespace) -> int:
     model, checkpoint = load_checkpoint_model(args.checkpoint)
     spec = FrontendSpec()
-    cache = Path(checkpoint["train_config"]["run_dir"]).parent / "cache" / "fma_small_thumbnails.npz"
+    cache = TrainConfig(run_dir=checkpoint["train_config"]["run_dir"]).cache_dir / THUMBNAIL_CACHE
     validation = load_thumbnails(args.data_root / "fma_small", cache).subset("validation")
     logits = clip_logits(model, validation.images, torch.device("cpu"), spec.floor_db)
     temperature = fit_temperature(logits, validation.labels)

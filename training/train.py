@@ -24,7 +24,7 @@ from model.crnn import CRNNConfig, GenreCRNN
 from model.spec import FrontendSpec
 from training.augment import training_batch, window_db
 from training.config import TrainConfig
-from training.fma import GENRES, FeatureSet, load_fma_audio, load_thumbnails
+from training.fma import GENRES, THUMBNAIL_CACHE, FeatureSet, load_fma_audio, load_thumbnails
 
 log = logging.getLogger(__name__)
 EMA_DECAY = 0.998  # ≈ the last 500 steps (2.5 epochs) of weights
@@ -37,11 +37,10 @@ def resolve_device(name: str) -> torch.device:
 
 
 def load_features(config: TrainConfig) -> FeatureSet:
-    cache_dir = Path(config.run_dir).parent / "cache"
     if config.source == "thumbnails":
-        return load_thumbnails(Path(config.data_root) / "fma_small", cache_dir / "fma_small_thumbnails.npz")
+        return load_thumbnails(Path(config.data_root) / "fma_small", config.cache_dir / THUMBNAIL_CACHE)
     if config.source == "audio":
-        return load_fma_audio(Path(config.fma_audio_root), cache_dir / "fma_audio_thumbnails.npz")
+        return load_fma_audio(Path(config.fma_audio_root), config.cache_dir / "fma_audio_thumbnails.npz")
     raise ValueError(f"unknown source {config.source!r}: use 'thumbnails' or 'audio'")
 
 

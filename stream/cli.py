@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
 from model.card import ModelCardError
 from stream.audio_file import AudioFileError
-from stream.cover_link import link_cover
+from stream.cover_link import CoverLink, link_cover
 from stream.cover_cli import add_cover_arguments, run_cover
 from stream.engine import EngineConfig, GenreEngine
 from stream.events import GenreUpdate
@@ -188,7 +188,7 @@ def make_engine(args: argparse.Namespace, paced: bool) -> GenreEngine:
 
 
 def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_name: str,
-                   args: argparse.Namespace) -> int:
+                   args: argparse.Namespace, cover: CoverLink | None = None) -> int:
     """Run a source to its end (or Ctrl-C) with the requested outputs; print the summary.
 
     With ``--serve`` the server runs the stream in its engine thread and keeps serving
@@ -205,7 +205,6 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
         view = None
         if not args.quiet and sys.stderr.isatty():
             view = stack.enter_context(TerminalView(source_name))
-        cover = link_cover(source.path) if server_config is not None and hasattr(source, "path") else None
         produced = cover.attach(engine.run(source)) if cover else engine.run(source)
         outputs = _with_outputs(produced, updates, jsonl, view)
         try:
@@ -263,7 +262,8 @@ def run_file(args: argparse.Namespace) -> int:
 
     paced = args.realtime or args.serve  # a served file plays at 1× for its watchers
     source = FileSource(args.path, realtime=paced)
-    return stream_updates(make_engine(args, paced=paced), source, source.name, args)
+    cover = link_cover(source.path) if args.serve else None  # once, before the stream
+    return stream_updates(make_engine(args, paced=paced), source, source.name, args, cover)
 
 
 def run_live(args: argparse.Namespace) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -171,16 +170,19 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
     add_evaluate_arguments(evaluate_parser)
 
 
-def make_engine(args: argparse.Namespace, paced: bool) -> GenreEngine:
-    """The engine for a command. A paced (live or --realtime) stream pins one thread,
-    which keeps per-update latency steady; an unpaced file uses every core for speed."""
+def make_engine(args: argparse.Namespace) -> GenreEngine:
+    """The engine for a command, on one thread whether paced or not.
+
+    One update is too small to split across cores: a second onnxruntime/torch thread
+    only spins against the decoder process, and measured a whole file at 69× real time
+    against 170× on one thread (bench/README.md). Libraries go faster one file per core.
+    """
     import torch
 
     from model.session import GenreModel
 
-    threads = 1 if paced else (os.cpu_count() or 1)
-    torch.set_num_threads(threads)
-    model = GenreModel.load(args.model, threads=threads, prefer_gpu=not args.cpu)
+    torch.set_num_threads(1)
+    model = GenreModel.load(args.model, threads=1, prefer_gpu=not args.cpu)
     log.info("model %s (%s), provider %s", model.path, model.card.version, model.provider)
     config = EngineConfig(smoothing_seconds=args.smoothing, context_seconds=args.context,
                           frontend_device="cpu" if args.cpu else "auto")
@@ -263,13 +265,13 @@ def run_file(args: argparse.Namespace) -> int:
     paced = args.realtime or args.serve  # a served file plays at 1× for its watchers
     source = FileSource(args.path, realtime=paced)
     cover = link_cover(source.path) if args.serve else None  # once, before the stream
-    return stream_updates(make_engine(args, paced=paced), source, source.name, args, cover)
+    return stream_updates(make_engine(args), source, source.name, args, cover)
 
 
 def run_live(args: argparse.Namespace) -> int:
     from stream.capture import MicrophoneSource
 
-    engine = make_engine(args, paced=True)
+    engine = make_engine(args)
     with MicrophoneSource(args.device) as microphone:
         source = _limit(microphone, args.seconds)
         return stream_updates(engine, source, microphone.name, args)
@@ -292,7 +294,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from stream.filesource import FileSource
 
     config = _server_config(args)
-    engine = make_engine(args, paced=True)
+    engine = make_engine(args)
     if args.source == "mic":
         from stream.capture import MicrophoneSource
 

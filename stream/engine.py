@@ -190,14 +190,14 @@ class GenreEngine:
         return self._update(column, raw, relative[-1].cpu().numpy())
 
     def _update(self, column: int, raw: np.ndarray, newest_db: np.ndarray) -> GenreUpdate:
-        recent = np.array(self._compute_ms[-500:])
+        p50, p99 = np.percentile(self._compute_ms[-500:], [50, 99])
         span = self._wall_times[-1] - self._wall_times[0]
         stats = StreamStats(
             updates=len(self._compute_ms),
             dropped_samples=self._dropped,
             compute_ms=self._compute_ms[-1],
-            compute_ms_p50=float(np.percentile(recent, 50)),
-            compute_ms_p99=float(np.percentile(recent, 99)),
+            compute_ms_p50=float(p50),
+            compute_ms_p99=float(p99),
             provider=self.provider,
             updates_per_second=(len(self._wall_times) - 1) / span if span > 0 else 0.0,
         )

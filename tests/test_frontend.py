@@ -2,7 +2,6 @@
 
 import librosa
 import numpy as np
-import pytest
 
 from model.frontend import MelFrontend, count_columns, relative_db
 from model.spec import FrontendSpec

@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from rich.progress import track
 
 from model.cover_net import DEFAULT_CUT, CoverNet

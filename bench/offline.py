@@ -3,8 +3,8 @@
 Two numbers:
 * one file at a time on one engine thread (what `genrescope file` does; ffmpeg decodes
   MP3 in its own process beside it);
-* a library tagged in parallel, one single-threaded engine per core (throughput on all
-  cores of this machine).
+* a library tagged in parallel, one single-threaded engine per core, as `genrescope tag`
+  does (throughput on all cores of this machine; worker start-up excluded).
 
     python bench/offline.py FILE... [--model M.onnx] [--repeat 5] [--json out.json]
 """
@@ -23,31 +23,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import machine, percentiles, save  # noqa: E402
 
 
-def run_file(path: str, threads: int, model_path: Path | None) -> tuple[float, float]:
-    """(audio seconds, wall seconds) for one file, decode to last update."""
-    import torch
+def run_file(path: str, model_path: Path | None) -> tuple[float, float]:
+    """(audio seconds, wall seconds) for one file, decode to last update, as `genrescope tag`."""
+    from stream.library import tag_file
 
-    from stream.engine import EngineConfig, GenreEngine
-    from stream.filesource import FileSource
-
-    torch.set_num_threads(threads)
-    engine = GenreEngine(_model(threads, model_path), EngineConfig(frontend_device="cpu"))
+    engine = _engine(model_path)
     started = time.perf_counter()
-    for _ in engine.run(FileSource(path)):
-        pass
-    return engine.summary().audio_seconds, time.perf_counter() - started
+    tags = tag_file(engine, Path(path))
+    if tags.error:
+        raise SystemExit(tags.error)
+    return tags.audio_seconds, time.perf_counter() - started
 
 
-_MODELS: dict = {}
+_ENGINES: dict = {}
 
 
-def _model(threads: int, model_path: Path | None):
-    from model.session import GenreModel
+def _engine(model_path: Path | None):
+    from stream.engine import EngineConfig, load_engine
 
-    key = (threads, model_path)
-    if key not in _MODELS:  # loading is set-up, not per-file work
-        _MODELS[key] = GenreModel.load(model_path, threads=threads, prefer_gpu=False)
-    return _MODELS[key]
+    if model_path not in _ENGINES:  # loading is set-up, not per-file work
+        _ENGINES[model_path] = load_engine(model_path, EngineConfig(frontend_device="cpu"), prefer_gpu=False)
+    return _ENGINES[model_path]
 
 
 def main() -> None:
@@ -58,17 +54,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    run_file(args.files[0], 1, args.model)  # warm-up: imports, model load
+    run_file(args.files[0], args.model)  # warm-up: imports, model load
     factors = []
     for _ in range(args.repeat):
         for path in args.files:
-            audio, wall = run_file(path, 1, args.model)
+            audio, wall = run_file(path, args.model)
             factors.append(audio / wall)
     jobs = [path for _ in range(args.repeat) for path in args.files]
     with ProcessPoolExecutor(cores) as pool:
-        list(pool.map(run_file, jobs[:cores], [1] * cores, [args.model] * cores))  # warm each worker
+        list(pool.map(run_file, jobs[:cores], [args.model] * cores))  # warm each worker
         started = time.perf_counter()
-        results = list(pool.map(run_file, jobs, [1] * len(jobs), [args.model] * len(jobs)))
+        results = list(pool.map(run_file, jobs, [args.model] * len(jobs)))
         wall = time.perf_counter() - started
     save({
         "machine": machine(),

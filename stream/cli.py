@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterable, Iterator
@@ -18,7 +20,7 @@ from model.card import ModelCardError
 from stream.audio_file import AudioFileError
 from stream.cover_link import CoverLink, link_cover
 from stream.cover_cli import add_cover_arguments, run_cover
-from stream.engine import EngineConfig, GenreEngine
+from stream.engine import EngineConfig, GenreEngine, load_engine
 from stream.events import GenreUpdate
 from stream.server import ServerConfig, ServerError, run_server
 from stream.source import AudioChunk
@@ -33,6 +35,7 @@ examples:
   genrescope file song.mp3                  stream a file as fast as possible, live view in the terminal
   genrescope file song.flac --realtime      pace it like a live source
   genrescope file song.mp3 --jsonl out.jsonl --plot timeline.png
+  genrescope tag ~/Music --jsonl tags.jsonl  tag a whole library, one whole-file genre per file, all cores
   genrescope live                           the default microphone / line-in
   genrescope devices                        list input devices
   genrescope serve --source demo            live web dashboard at http://127.0.0.1:8765/ (also: mic, a file)
@@ -114,6 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
     _server_arguments(file_parser, switch=True)
     file_parser.set_defaults(handler=run_file)
 
+    tag_parser = commands.add_parser(
+        "tag", help="tag many files or folders: one whole-file genre estimate each, on all cores",
+        description="Stream every file through the engine at full speed and print its genre: the mean of "
+                    "its updates' probabilities (the whole song, not its last 30 s). Folders are searched "
+                    "recursively for audio files. A file that cannot be decoded is reported and skipped; "
+                    "the exit status is 1 when any failed.")
+    tag_parser.add_argument("paths", type=Path, nargs="+", metavar="PATH", help="audio files and/or folders")
+    tag_parser.add_argument("--jobs", type=int, default=None,
+                            help="files processed at once, one engine each (default: one per core)")
+    tag_parser.add_argument("--jsonl", type=Path, metavar="OUT",
+                            help="also write one JSON object per file here ('-' for stdout instead of the table)")
+    tag_parser.add_argument("--model", type=Path, default=None, help="ONNX genre model (default: the shipped one)")
+    tag_parser.add_argument("--cpu", action="store_true", help="never use the GPU, even when there is one")
+    tag_parser.set_defaults(handler=run_tag)
+
     live_parser = commands.add_parser("live", help="listen to a microphone or line-in",
                                       description="Recognise the genre of what an input device hears.")
     live_parser.add_argument("--device", default=None, help="input device index or part of its name "
@@ -171,22 +189,12 @@ def _add_training_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def make_engine(args: argparse.Namespace) -> GenreEngine:
-    """The engine for a command, on one thread whether paced or not.
-
-    One update is too small to split across cores: a second onnxruntime/torch thread
-    only spins against the decoder process, and measured a whole file at 69× real time
-    against 170× on one thread (bench/README.md). Libraries go faster one file per core.
-    """
-    import torch
-
-    from model.session import GenreModel
-
-    torch.set_num_threads(1)
-    model = GenreModel.load(args.model, threads=1, prefer_gpu=not args.cpu)
-    log.info("model %s (%s), provider %s", model.path, model.card.version, model.provider)
+    """The engine for a command, with the engine flags applied (see load_engine)."""
     config = EngineConfig(smoothing_seconds=args.smoothing, context_seconds=args.context,
                           frontend_device="cpu" if args.cpu else "auto")
-    return GenreEngine(model, config)
+    engine = load_engine(args.model, config, prefer_gpu=not args.cpu)
+    log.info("model %s (%s), provider %s", engine.model.path, engine.model_version, engine.provider)
+    return engine
 
 
 def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_name: str,
@@ -266,6 +274,35 @@ def run_file(args: argparse.Namespace) -> int:
     source = FileSource(args.path, realtime=paced)
     cover = link_cover(source.path) if args.serve else None  # once, before the stream
     return stream_updates(make_engine(args), source, source.name, args, cover)
+
+
+def run_tag(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import track
+
+    from stream.library import find_audio, tag_library
+
+    paths = find_audio(args.paths)
+    if not paths:
+        raise UserError(f"no audio files under {', '.join(map(str, args.paths))}")
+    jobs = args.jobs or os.cpu_count() or 1
+    started, audio_seconds, failed = time.monotonic(), 0.0, 0
+    with ExitStack() as stack:
+        jsonl = _open_jsonl(args.jsonl, stack)
+        results = tag_library(paths, args.model, jobs, args.cpu)
+        for tags in track(results, total=len(paths), description="tagging", transient=True,
+                          console=Console(stderr=True)):
+            if jsonl is not sys.stdout:
+                print(tags.text())
+            if jsonl is not None:
+                jsonl.write(json.dumps(tags.to_dict()) + "\n")
+            audio_seconds += tags.audio_seconds
+            failed += tags.error is not None
+    wall = time.monotonic() - started
+    print(f"tagged {len(paths) - failed} of {len(paths)} files ({audio_seconds / 60:.1f} min of audio) in "
+          f"{wall:.1f} s, {audio_seconds / wall:.0f}× real time on {min(jobs, len(paths))} worker(s)"
+          + (f"; {failed} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
 
 
 def run_live(args: argparse.Namespace) -> int:

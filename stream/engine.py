@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -212,3 +213,15 @@ class GenreEngine:
             mel_column=tuple(int(v) for v in np.clip(level, 0, 255)),
             stats=stats,
         )
+
+
+def load_engine(model_path: Path | None = None, config: EngineConfig = EngineConfig(),
+                prefer_gpu: bool = True) -> GenreEngine:
+    """An engine on one CPU thread (torch and onnxruntime), paced or not.
+
+    One update is too small to split across cores: a second thread only spins against the
+    decoder process, and measured a whole file at 69× real time against 170× on one
+    thread (bench/README.md). Libraries go faster one file per core (stream.library).
+    """
+    torch.set_num_threads(1)
+    return GenreEngine(GenreModel.load(model_path, threads=1, prefer_gpu=prefer_gpu), config)

@@ -1,0 +1,114 @@
+"""Tag a music library: many files, one whole-file genre estimate each, one engine per core.
+
+Each file goes through the same engine that streams live (one update per column over up
+to 30 s of context). Its tags are the mean of the raw per-update probabilities, so a
+song is judged on all of it, not on its last 30 s. Files are spread over worker
+processes with one single-threaded engine each: one update is too small to share cores,
+whole files are not. A file that cannot be decoded becomes a result carrying its error,
+and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from stream.audio_file import AudioFileError
+from stream.engine import EngineConfig, GenreEngine, load_engine
+from stream.filesource import FileSource
+
+# What a folder walk picks up; files named explicitly are tried whatever their suffix.
+AUDIO_SUFFIXES = frozenset({".mp3", ".flac", ".ogg", ".oga", ".opus", ".wav", ".m4a", ".aac", ".wma",
+                            ".aif", ".aiff", ".mp4", ".webm"})
+
+
+@dataclass(frozen=True)
+class FileTags:
+    """The whole-file estimate for one file, or why there is none."""
+
+    path: str
+    audio_seconds: float = 0.0
+    probabilities: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def genre(self) -> str | None:
+        return max(self.probabilities, key=self.probabilities.get) if self.probabilities else None
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "genre": self.genre}
+
+    def text(self, top: int = 3) -> str:
+        if self.error:
+            return f"error: {self.error}"
+        if not self.probabilities:
+            return f"too short to tag ({self.audio_seconds:.1f} s)  {self.path}"
+        ranked = sorted(self.probabilities.items(), key=lambda pair: -pair[1])[:top]
+        return "  ".join(f"{genre} {p:.0%}" for genre, p in ranked) + f"  {self.path}"
+
+
+def find_audio(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named as such, plus the audio files under each folder (recursively, sorted)."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES))
+        else:
+            found.append(path)
+    return found
+
+
+def tag_file(engine: GenreEngine, path: Path) -> FileTags:
+    """Stream ``path`` through ``engine`` at full speed and average its updates."""
+    engine.reset()
+    try:
+        raw = [update.raw_probabilities for update in engine.run(FileSource(path))]
+    except AudioFileError as error:
+        return FileTags(str(path), error=str(error))
+    seconds = engine.summary().audio_seconds
+    if not raw:
+        return FileTags(str(path), seconds)
+    mean = np.mean(raw, axis=0)
+    return FileTags(str(path), seconds, {g: round(float(p), 4) for g, p in zip(engine.labels, mean)})
+
+
+_WORKER_ENGINE: GenreEngine | None = None
+
+
+def _engine(model_path: Path | None, cpu: bool) -> GenreEngine:
+    return load_engine(model_path, EngineConfig(frontend_device="cpu" if cpu else "auto"), prefer_gpu=not cpu)
+
+
+def _start_worker(model_path: Path | None, cpu: bool) -> None:
+    global _WORKER_ENGINE
+    _WORKER_ENGINE = _engine(model_path, cpu)
+
+
+def _tag_in_worker(path: Path) -> FileTags:
+    assert _WORKER_ENGINE is not None, "worker started without its engine"
+    return tag_file(_WORKER_ENGINE, path)
+
+
+def tag_library(paths: list[Path], model_path: Path | None = None, jobs: int = 1,
+                cpu: bool = False) -> Iterator[FileTags]:
+    """Tags for every path, in the order they finish; ``jobs`` worker processes.
+
+    Workers are spawned (not forked) so each builds its own onnxruntime session and torch
+    threads from scratch; the model is loaded once per worker, not per file.
+    """
+    if jobs <= 1 or len(paths) <= 1:
+        engine = _engine(model_path, cpu)
+        for path in paths:
+            yield tag_file(engine, path)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(jobs, len(paths)), mp_context=context, initializer=_start_worker,
+                             initargs=(model_path, cpu)) as pool:
+        for done in as_completed([pool.submit(_tag_in_worker, path) for path in paths]):
+            yield done.result()
+

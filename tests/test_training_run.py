@@ -1,5 +1,6 @@
 """A real (tiny) training run on a miniature FMA download: checkpoints, resume, export."""
 
+import argparse
 import json
 
 from test_training_data import write_fma_archive
@@ -35,3 +36,13 @@ def test_train_resume_and_export(tmp_path):
     card = ModelCard(labels=GENRES, frontend=FrontendSpec(), version="tiny-run")
     assert export_genre_model(model, card, tmp_path / "tiny.onnx") <= 1e-4
     assert GenreModel.load(tmp_path / "tiny.onnx").card.version == "tiny-run"
+
+    # `genrescope export`: the run's own data (a user's FMA download here), int8, temperature.
+    from training.release import run_export
+
+    out = tmp_path / "tiny-int8.onnx"
+    run_export(argparse.Namespace(checkpoint=best, out=out, data_root=None, version="tiny-int8", precision="int8"))
+    shipped = GenreModel.load(out).card
+    assert shipped.architecture["precision"] == "int8" and shipped.temperature > 0
+    assert set(shipped.training["validation_accuracy_by_precision"]) == {"float32", "int8"}
+    assert shipped.training["trained_on"] == "training (4 tracks)" and "(audio)" in shipped.training["data"]

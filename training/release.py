@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +27,10 @@ from model.quantize import quantize_genre_model
 from model.session import DEFAULT_GENRE_MODEL, GenreModel
 from model.spec import FrontendSpec
 from training.augment import window_db
-from training.config import DEFAULT_DATA_ROOT, TrainConfig
+from training.config import TrainConfig
 from training.evaluate import window_logits
-from training.fma import GENRES, THUMBNAIL_CACHE, FeatureSet, load_thumbnails
-from training.train import load_checkpoint_model
+from training.fma import GENRES, FeatureSet
+from training.train import load_checkpoint_model, load_features
 
 DEFAULT_CHECKPOINT = Path("runs/genre/best.pt")
 MODEL_VERSION = "genre-crnn-effl0-1.1-int8"
@@ -58,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, nargs="?", default=DEFAULT_CHECKPOINT,
                         help=f"training checkpoint (default {DEFAULT_CHECKPOINT})")
     parser.add_argument("--out", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX file to write")
-    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
+    parser.add_argument("--data-root", type=Path, default=None,
+                        help="folder holding fma_small/ (default: the one the checkpoint was trained from)")
     parser.add_argument("--version", default=MODEL_VERSION, help="model version stored in the card")
     parser.add_argument("--precision", choices=PRECISIONS, default="int8",
                         help="int8: ≈2× faster on CPUs and a third of the size (default); float32: as trained")
@@ -67,7 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def calibration_windows(training: FeatureSet, floor_db: float, seed: int = 0) -> np.ndarray:
     """Whole training clips in dB, as the engine feeds a full context."""
-    chosen = np.random.default_rng(seed).choice(len(training.images), CALIBRATION_CLIPS, replace=False)
+    count = min(CALIBRATION_CLIPS, len(training.images))
+    chosen = np.random.default_rng(seed).choice(len(training.images), count, replace=False)
     images = training.images[np.sort(chosen)]
     return window_db(images, np.zeros(len(images), dtype=int), images.shape[1], floor_db)
 
@@ -79,41 +81,63 @@ def validation_accuracy(path: Path, validation: FeatureSet) -> tuple[float, np.n
     return float((logits.argmax(1) == validation.labels).mean()), logits
 
 
-def run_export(args: argparse.Namespace) -> int:
-    model, checkpoint = load_checkpoint_model(args.checkpoint)
-    spec = FrontendSpec()
-    cache = TrainConfig(run_dir=checkpoint["train_config"]["run_dir"]).cache_dir / THUMBNAIL_CACHE
-    data = load_thumbnails(args.data_root / "fma_small", cache)
-    validation = data.subset("validation")
-    card = ModelCard(
-        labels=GENRES, frontend=spec, version=args.version,
-        architecture={"name": "GenreCRNN", **model.config.to_dict(), "precision": args.precision,
+def run_config(checkpoint: dict, data_root: Path | None) -> TrainConfig:
+    """The training run's own config (its data source and split), ``data_root`` overriding."""
+    known = {f.name for f in fields(TrainConfig)}  # checkpoints may hold settings since retired
+    config = TrainConfig(**{k: v for k, v in checkpoint["train_config"].items() if k in known})
+    return config if data_root is None else replace(config, data_root=str(data_root))
+
+
+def describe(model: torch.nn.Module, checkpoint: dict, config: TrainConfig, data: FeatureSet,
+             version: str, precision: str) -> ModelCard:
+    """The card of an export, before its temperature is known."""
+    return ModelCard(
+        labels=GENRES, frontend=FrontendSpec(), version=version,
+        architecture={"name": "GenreCRNN", **model.config.to_dict(), "precision": precision,
                       "parameters": sum(p.numel() for p in model.parameters())},
-        training={"data": "FMA-small log-mel thumbnails, official split",
-                  "trained_on": "training (6,394 tracks)", "selected_on": "validation (800 tracks)",
+        training={"data": f"FMA-small ({config.source}), official split",
+                  "trained_on": f"training ({int((data.splits == 'training').sum()):,} tracks)",
+                  "selected_on": f"validation ({int((data.splits == 'validation').sum()):,} tracks)",
                   "selection_record": checkpoint["selected_on"],
                   "config": checkpoint["train_config"]},
     )
+
+
+def write_model(model: torch.nn.Module, card: ModelCard, data: FeatureSet, precision: str,
+                out: Path) -> tuple[float, dict[str, float], np.ndarray]:
+    """Export (float32, parity-checked), quantize when asked, and score each on validation.
+
+    Returns the parity difference, validation accuracy per precision, and the shipped
+    file's validation logits (for the temperature).
+    """
+    validation = data.subset("validation")
     with tempfile.TemporaryDirectory() as folder:
         float_path = Path(folder) / "float32.onnx"
         difference = export_genre_model(model, card, float_path)
-        float_accuracy, logits = validation_accuracy(float_path, validation)
-        accuracies = {"float32": round(float_accuracy, 4)}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        if args.precision == "int8":
-            calibration = calibration_windows(data.subset("training"), spec.floor_db)
-            quantize_genre_model(float_path, args.out, calibration)
-            int8_accuracy, logits = validation_accuracy(args.out, validation)
-            accuracies["int8"] = round(int8_accuracy, 4)
+        accuracy, logits = validation_accuracy(float_path, validation)
+        accuracies = {"float32": round(accuracy, 4)}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if precision == "int8":
+            quantize_genre_model(float_path, out, calibration_windows(data.subset("training"), card.frontend.floor_db))
+            accuracy, logits = validation_accuracy(out, validation)
+            accuracies["int8"] = round(accuracy, 4)
         else:
-            shutil.copyfile(float_path, args.out)
-    temperature = fit_temperature(logits, validation.labels)
-    training = {**card.training, "validation_accuracy_by_precision": accuracies}
+            shutil.copyfile(float_path, out)
+    return difference, accuracies, logits
+
+
+def run_export(args: argparse.Namespace) -> int:
+    model, checkpoint = load_checkpoint_model(args.checkpoint)
+    config = run_config(checkpoint, args.data_root)
+    data = load_features(config)
+    card = describe(model, checkpoint, config, data, args.version, args.precision)
+    difference, accuracies, logits = write_model(model, card, data, args.precision, args.out)
+    temperature = fit_temperature(logits, data.subset("validation").labels)
     proto = onnx.load(str(args.out))
+    training = {**card.training, "validation_accuracy_by_precision": accuracies}
     write_card(proto, replace(card, temperature=temperature, training=training))
     onnx.save(proto, str(args.out))
-    size = args.out.stat().st_size / 1e6
-    print(f"wrote {args.out} ({args.precision}, {size:.1f} MB); temperature {temperature:.3f} (fitted on "
-          f"validation); torch vs onnxruntime float32 max |diff| {difference:.1e}; validation accuracy "
-          + ", ".join(f"{k} {v:.1%}" for k, v in accuracies.items()))
+    print(f"wrote {args.out} ({args.precision}, {args.out.stat().st_size / 1e6:.1f} MB); temperature "
+          f"{temperature:.3f} (fitted on validation); torch vs onnxruntime float32 max |diff| {difference:.1e}; "
+          "validation accuracy " + ", ".join(f"{k} {v:.1%}" for k, v in accuracies.items()))
     return 0

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-command set-up for genrescope on Debian/Ubuntu (`make setup` runs it):
-#   1. system packages: PortAudio, ffmpeg, PulseAudio and ALSA's pulse plugin (the
+#   1. system packages: PortAudio, ffmpeg (tests write M4A with it), PulseAudio and ALSA's pulse plugin (the
 #      capture tests record through a real daemon), chromium (dashboard tests);
 #      installed when running as root, otherwise listed;
 #   2. the project's virtual environment, .venv in the repository root;

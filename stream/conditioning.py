@@ -46,7 +46,11 @@ class Conditioner:
     def _mono(self, samples: np.ndarray) -> np.ndarray:
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim == 2:
-            samples = samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]
+            channels = samples.shape[1]
+            # A matrix-vector product: several times faster than mean(axis=1) on short rows.
+            samples = samples @ np.full(channels, 1 / channels, dtype=np.float32) if channels > 1 else samples[:, 0]
+        if np.isfinite(samples.sum()):  # one reduction for the usual, all-finite block
+            return np.ascontiguousarray(samples)
         finite = np.isfinite(samples)
         if not finite.all():
             bad = int(samples.size - finite.sum())

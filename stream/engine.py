@@ -27,6 +27,9 @@ from stream.events import GenreUpdate, StreamStats, hello_message
 from stream.source import AudioChunk
 
 RATE_WINDOW = 20  # updates over which the live update rate is measured
+PERCENTILE_WINDOW = 500  # updates over which the live p50/p99 compute time is taken
+# ...refreshed every 8 updates (≈2 s): a percentile costs more than the rest of an update's bookkeeping
+PERCENTILE_EVERY = 8
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class GenreEngine:
         self._smoothed: np.ndarray | None = None
         self._dropped = 0
         self._compute_ms: list[float] = []
+        self._percentiles = [0.0, 0.0]
         self._wall_times: deque[float] = deque(maxlen=RATE_WINDOW)
         self._started = time.monotonic()
 
@@ -191,7 +195,9 @@ class GenreEngine:
         return self._update(column, raw, relative[-1].cpu().numpy())
 
     def _update(self, column: int, raw: np.ndarray, newest_db: np.ndarray) -> GenreUpdate:
-        p50, p99 = np.percentile(self._compute_ms[-500:], [50, 99])
+        if len(self._compute_ms) % PERCENTILE_EVERY == 1:
+            self._percentiles = np.percentile(self._compute_ms[-PERCENTILE_WINDOW:], [50, 99]).tolist()
+        p50, p99 = self._percentiles
         span = self._wall_times[-1] - self._wall_times[0]
         stats = StreamStats(
             updates=len(self._compute_ms),
@@ -207,10 +213,10 @@ class GenreEngine:
             time=self.spec.column_center(column) / self.spec.sample_rate,
             column=column,
             labels=self.labels,
-            probabilities=tuple(float(p) for p in self._smoothed),
-            raw_probabilities=tuple(float(p) for p in raw),
+            probabilities=tuple(self._smoothed.tolist()),
+            raw_probabilities=tuple(raw.tolist()),
             context_seconds=len(self._context) * self.spec.column_seconds,
-            mel_column=tuple(int(v) for v in np.clip(level, 0, 255)),
+            mel_column=tuple(np.clip(level, 0, 255).tolist()),
             stats=stats,
         )
 
@@ -219,9 +225,10 @@ def load_engine(model_path: Path | None = None, config: EngineConfig = EngineCon
                 prefer_gpu: bool = True) -> GenreEngine:
     """An engine on one CPU thread (torch and onnxruntime), paced or not.
 
-    One update is too small to split across cores: a second thread only spins against the
-    decoder process, and measured a whole file at 69× real time against 170× on one
-    thread (bench/README.md). Libraries go faster one file per core (stream.library).
+    One update is too small to split across cores: with a second thread every one of the
+    model's small operators pays a thread-pool hand-off, and a whole file streamed at 60×
+    real time against 220× on one thread. Libraries go faster one file per core
+    (stream.library).
     """
     torch.set_num_threads(1)
     return GenreEngine(GenreModel.load(model_path, threads=1, prefer_gpu=prefer_gpu), config)

@@ -22,7 +22,7 @@ def test_formats_decode_to_the_same_tone(tmp_path, suffix):
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 def test_m4a_goes_through_ffmpeg(tmp_path):
-    """Rate and channel count come from ffmpeg's own WAV header, 5.1 at 32 kHz here."""
+    """FFmpeg (PyAV) keeps the stream's own rate and channel count: 5.1 at 32 kHz here."""
     wav = write_tone(tmp_path / "tone.wav", 2.0, rate=32_000, channels=6)
     m4a = tmp_path / "tone.m4a"
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "aac", str(m4a)], check=True)

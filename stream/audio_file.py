@@ -107,18 +107,23 @@ def _reason(error: Exception) -> str:
 
 
 def _blocks(container: av.container.InputContainer, block_seconds: float) -> Iterator[AudioChunk]:
-    """Decoded frames as float32 [n, channels], gathered into blocks of ≈``block_seconds``."""
+    """Decoded frames as float32 [n, channels], gathered into blocks of ≈``block_seconds``.
+
+    A change of rate or channel count mid-stream (it happens in broadcast captures) ends
+    the block, so every block has one shape; the conditioner handles the change.
+    """
     to_float = av.AudioResampler(format="fltp")  # any sample format → planar float, same rate and layout
     pending: list[np.ndarray] = []
     pending_frames, rate = 0, 0
     for frame in container.decode(container.streams.audio[0]):
         for converted in to_float.resample(frame):
-            if pending and converted.sample_rate != rate:  # a mid-stream rate change ends the block
+            samples = converted.to_ndarray().T
+            if pending and (converted.sample_rate != rate or samples.shape[1] != pending[0].shape[1]):
                 yield AudioChunk(np.concatenate(pending), rate)
                 pending, pending_frames = [], 0
             rate = converted.sample_rate
-            pending.append(converted.to_ndarray().T)
-            pending_frames += converted.samples
+            pending.append(samples)
+            pending_frames += len(samples)
             if pending_frames >= rate * block_seconds:
                 yield AudioChunk(np.concatenate(pending), rate)
                 pending, pending_frames = [], 0

@@ -40,3 +40,20 @@ def test_read_audio_limits_duration(tmp_path):
 def test_directory_is_refused(tmp_path):
     with pytest.raises(AudioFileError, match="not a regular file"):
         list(decode_blocks(tmp_path))
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg to write the MP3 halves")
+def test_rate_and_channel_changes_mid_stream_lose_nothing(tmp_path):
+    """Two raw MP3 streams back to back (mono 44.1 kHz, then stereo 32 kHz), as a
+    broadcast capture can be: every second arrives, each block with one shape."""
+    halves = []
+    for name, rate, channels in (("a", 44_100, 1), ("b", 32_000, 2)):
+        halves.append(tmp_path / f"{name}.mp3")
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"sine=f=440:r={rate}:d=1", "-ac", str(channels),
+                        "-id3v2_version", "0", "-write_xing", "0", str(halves[-1])], check=True)
+    joined = tmp_path / "joined.mp3"
+    joined.write_bytes(b"".join(h.read_bytes() for h in halves))
+    chunks = list(decode_blocks(joined))
+    assert {(c.sample_rate, c.samples.shape[1]) for c in chunks} >= {(44_100, 1), (32_000, 2)}
+    assert sum(len(c.samples) / c.sample_rate for c in chunks) == pytest.approx(2.0, abs=0.15)
+    assert len(read_audio(joined, 44_100)) == pytest.approx(2.0 * 44_100, rel=0.08)

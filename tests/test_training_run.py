@@ -46,3 +46,11 @@ def test_train_resume_and_export(tmp_path):
     assert shipped.architecture["precision"] == "int8" and shipped.temperature > 0
     assert set(shipped.training["validation_accuracy_by_precision"]) == {"float32", "int8"}
     assert shipped.training["trained_on"] == "training (4 tracks)" and "(audio)" in shipped.training["data"]
+
+    # Comparing runs on validation: an ensemble of a run with itself scores as the run.
+    from training.compare import compare
+
+    twin = tmp_path / "twin.pt"
+    twin.write_bytes(best.read_bytes())
+    scores = compare([best, twin])
+    assert len(scores) == 3 and len(set(scores.values())) == 1 and 0.0 <= scores[str(best)] <= 1.0

@@ -1,8 +1,7 @@
 """Real-time factor of whole files through the engine, decoding included.
 
 Two numbers:
-* one file at a time on one engine thread (what `genrescope file` does; ffmpeg decodes
-  MP3 in its own process beside it);
+* one file at a time on one engine thread (what `genrescope file` does);
 * a library tagged in parallel, one single-threaded engine per core, as `genrescope tag`
   does (throughput on all cores of this machine; worker start-up excluded).
 

@@ -10,7 +10,7 @@ from training.train import load_checkpoint_model, train
 
 TRACKS = [(2, "training", "small", "Hip-Hop"), (3, "training", "small", "Rock"),
           (4, "training", "small", "Folk"), (5, "training", "small", "Pop"),
-          (6, "validation", "small", "Hip-Hop"), (7, "validation", "small", "Rock")]
+          (6, "validation", "small", "Hip-Hop"), (7, "validation", "small", "Rock"), (8, "test", "small", "Folk")]
 
 
 def test_train_resume_and_export(tmp_path):
@@ -46,6 +46,17 @@ def test_train_resume_and_export(tmp_path):
     assert shipped.architecture["precision"] == "int8" and shipped.temperature > 0
     assert set(shipped.training["validation_accuracy_by_precision"]) == {"float32", "int8"}
     assert shipped.training["trained_on"] == "training (4 tracks)" and "(audio)" in shipped.training["data"]
+
+    # `genrescope evaluate` on the same download: metrics, confusion matrix, metrics in the card.
+    from training.evaluate import run_evaluate
+
+    run_evaluate(argparse.Namespace(model=out, data_root=tmp_path, fma_audio_root=tmp_path / "fma",
+                                    out_dir=tmp_path / "eval", threads=1, no_card=False))
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["test"]["clip_30s"]["n"] == 1 and metrics["data"] == "FMA-small (audio), official split"
+    assert (tmp_path / "eval" / "confusion_test.png").stat().st_size > 0
+    stored = GenreModel.load(out).card.metrics
+    assert stored["test"]["clip_30s"]["accuracy"] == round(metrics["test"]["clip_30s"]["accuracy"], 4)
 
     # Comparing runs on validation: an ensemble of a run with itself scores as the run.
     from training.compare import compare

@@ -24,7 +24,8 @@ from model.card import write_card
 from model.session import DEFAULT_GENRE_MODEL, MODEL_DIR, GenreModel, softmax
 from training.augment import crop_columns, window_db
 from training.config import DEFAULT_DATA_ROOT, TrainConfig
-from training.fma import THUMBNAIL_CACHE, FeatureSet, load_thumbnails
+from training.fma import FeatureSet
+from training.train import load_features
 
 WINDOW_SECONDS = (3.0, 10.0)
 WINDOW_STRIDE_SECONDS = 1.0
@@ -137,6 +138,9 @@ def plot_confusion(confusion: np.ndarray, names: tuple[str, ...], path: Path, ti
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX model to evaluate")
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
+    parser.add_argument("--fma-audio-root", type=Path, default=None,
+                        help="evaluate on your own FMA download instead (folder holding fma_metadata/ and "
+                             "fma_small/), decoded with the model's frontend")
     parser.add_argument("--out-dir", type=Path, default=MODEL_DIR, help="where metrics.json and PNGs go")
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
     parser.add_argument("--no-card", action="store_true", help="do not copy the metrics into the model card")
@@ -145,14 +149,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     model = GenreModel.load(args.model, threads=args.threads, prefer_gpu=False)
-    features = load_thumbnails(args.data_root / "fma_small", TrainConfig().cache_dir / THUMBNAIL_CACHE)
+    source = TrainConfig(data_root=str(args.data_root), source="audio" if args.fma_audio_root else "thumbnails",
+                         fma_audio_root=str(args.fma_audio_root or ""))
+    features = load_features(source)
     validation = evaluate_split(model, features.subset("validation"))
     # Which clip-level prediction to report as *the* result is decided here, on
     # validation, before the test split is looked at.
     selected = max(CLIP_METHODS, key=lambda name: validation[name]["accuracy"])
     metrics = {
         "model": model.card.version,
-        "data": "FMA-small thumbnails, official split",
+        "data": f"FMA-small ({source.source}), official split",
         "temperature": model.card.temperature,
         "clip_method_selected_on_validation": selected,
         "validation": validation,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
-
-import onnx
+from typing import TYPE_CHECKING, Any
 
 from model.spec import FrontendSpec
+
+if TYPE_CHECKING:
+    import onnx
 
 PREFIX = "genrescope."
 REQUIRED = ("labels", "frontend", "version")

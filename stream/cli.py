@@ -16,16 +16,16 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
-from model.card import ModelCardError
-from stream.audio_file import AudioFileError
 from stream.cover_link import CoverLink, link_cover
 from stream.cover_cli import add_cover_arguments, run_cover
-from stream.engine import EngineConfig, GenreEngine, load_engine
+from stream.engine_config import EngineConfig
+from training.commands import add_commands as add_training_commands
 from stream.events import GenreUpdate
 from stream.server import ServerConfig, ServerError, run_server
 from stream.source import AudioChunk
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine (torch) loads only for the commands that run it
+    from stream.engine import GenreEngine
     from stream.terminal import TerminalView
 
 log = logging.getLogger("genrescope")
@@ -162,34 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_cover_arguments(cover_parser)
     cover_parser.set_defaults(handler=run_cover)
 
-    _add_training_commands(commands)
+    add_training_commands(commands)
     return parser
-
-
-def _add_training_commands(commands: argparse._SubParsersAction) -> None:
-    from training.config import add_arguments as add_train_arguments
-
-    train_parser = commands.add_parser("train", help="train the genre model on FMA-small",
-                                       description="Train the genre CRNN (CPU by default, CUDA when present). "
-                                                   "Re-running the same command resumes from the last epoch.")
-    add_train_arguments(train_parser)
-    train_parser.set_defaults(handler=run_train)
-
-    from training.evaluate import add_arguments as add_evaluate_arguments
-    from training.release import add_arguments as add_export_arguments
-
-    export_parser = commands.add_parser("export", help="export a checkpoint to ONNX with its model card",
-                                        description="Fit the temperature on validation, export to ONNX with "
-                                                    "labels/frontend/metadata, check torch/onnxruntime parity.")
-    add_export_arguments(export_parser)
-    evaluate_parser = commands.add_parser("evaluate", help="evaluate a model on the official FMA test split",
-                                          description="Clip- and window-level accuracy, macro-F1, confusion "
-                                                      "matrix and calibration on the official test split.")
-    add_evaluate_arguments(evaluate_parser)
 
 
 def make_engine(args: argparse.Namespace) -> GenreEngine:
     """The engine for a command, with the engine flags applied (see load_engine)."""
+    from stream.engine import load_engine
+
     config = EngineConfig(smoothing_seconds=args.smoothing, context_seconds=args.context,
                           frontend_device="cpu" if args.cpu else "auto")
     engine = load_engine(args.model, config, prefer_gpu=not args.cpu)
@@ -356,16 +336,10 @@ def run_devices(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from training.config import from_arguments
-    from training.train import train
-
-    print(f"best checkpoint: {train(from_arguments(args))}")
-    return 0
-
-
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean bad input, not a bug: one line, exit 2."""
+    from model.card import ModelCardError
+    from stream.audio_file import AudioFileError
     from stream.capture import CaptureError
 
     return (UserError, AudioFileError, ModelCardError, FileNotFoundError, ServerError, CaptureError)

@@ -23,6 +23,7 @@ import torch
 from model.frontend import MelFrontend, frame_windows
 from model.session import CUDA, GenreModel, softmax
 from stream.conditioning import Conditioner
+from stream.engine_config import EngineConfig
 from stream.events import GenreUpdate, StreamStats, hello_message
 from stream.source import AudioChunk
 
@@ -30,20 +31,6 @@ RATE_WINDOW = 20  # updates over which the live update rate is measured
 PERCENTILE_WINDOW = 500  # updates over which the live p50/p99 compute time is taken
 # ...refreshed every 8 updates (≈2 s): a percentile costs more than the rest of an update's bookkeeping
 PERCENTILE_EVERY = 8
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """Knobs of the streaming engine."""
-
-    smoothing_seconds: float = 2.0  # EMA time constant; 0 disables smoothing
-    context_seconds: float = 30.0  # capped at the model's own context
-    min_context_seconds: float = 1.0  # first update once this much audio has arrived
-    frontend_device: str = "auto"  # auto → the GPU when there is one
-
-    def __post_init__(self) -> None:
-        if self.smoothing_seconds < 0 or self.context_seconds <= 0 or self.min_context_seconds < 0:
-            raise ValueError("smoothing must be ≥ 0 s, context > 0 s, min context ≥ 0 s")
 
 
 @dataclass(frozen=True)

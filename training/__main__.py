@@ -1,18 +1,19 @@
-"""``python -m training``: the same as ``genrescope train`` (see stream/cli.py)."""
+"""``python -m training``: the same as ``genrescope train`` (see training/commands.py)."""
 
 import argparse
 import logging
+import sys
 
-from training.config import add_arguments, from_arguments
-from training.train import train
+from training.config import add_arguments
+from training.train import run_train
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description="Train the genre CRNN on FMA-small.")
     add_arguments(parser)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    print(train(from_arguments(parser.parse_args())))
+    return run_train(parser.parse_args())
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

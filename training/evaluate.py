@@ -21,9 +21,9 @@ import numpy as np
 import onnx
 
 from model.card import write_card
-from model.session import DEFAULT_GENRE_MODEL, MODEL_DIR, GenreModel, softmax
+from model.session import GenreModel, softmax
 from training.augment import crop_columns, window_db
-from training.config import DEFAULT_DATA_ROOT, TrainConfig
+from training.config import TrainConfig
 from training.fma import FeatureSet
 from training.train import load_features
 
@@ -133,18 +133,6 @@ def plot_confusion(confusion: np.ndarray, names: tuple[str, ...], path: Path, ti
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX model to evaluate")
-    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
-    parser.add_argument("--fma-audio-root", type=Path, default=None,
-                        help="evaluate on your own FMA download instead (folder holding fma_metadata/ and "
-                             "fma_small/), decoded with the model's frontend")
-    parser.add_argument("--out-dir", type=Path, default=MODEL_DIR, help="where metrics.json and PNGs go")
-    parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
-    parser.add_argument("--no-card", action="store_true", help="do not copy the metrics into the model card")
-    parser.set_defaults(handler=run_evaluate)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ import onnx
 from model.card import ModelCard, write_card
 from model.export import export_genre_model
 from model.quantize import quantize_genre_model
-from model.session import DEFAULT_GENRE_MODEL, GenreModel
+from model.session import GenreModel
 from model.spec import FrontendSpec
 from training.augment import window_db
 from training.config import TrainConfig
@@ -32,10 +32,7 @@ from training.evaluate import window_logits
 from training.fma import GENRES, FeatureSet
 from training.train import load_checkpoint_model, load_features
 
-DEFAULT_CHECKPOINT = Path("runs/genre/best.pt")
-MODEL_VERSION = "genre-crnn-effl0-1.1-int8"
 CALIBRATION_CLIPS = 200  # whole training clips (never validation or test)
-PRECISIONS = ("int8", "float32")
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -52,18 +49,6 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
     optimizer.step(closure)
     return float(log_t.detach().exp())
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", type=Path, nargs="?", default=DEFAULT_CHECKPOINT,
-                        help=f"training checkpoint (default {DEFAULT_CHECKPOINT})")
-    parser.add_argument("--out", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX file to write")
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help="folder holding fma_small/ (default: the one the checkpoint was trained from)")
-    parser.add_argument("--version", default=MODEL_VERSION, help="model version stored in the card")
-    parser.add_argument("--precision", choices=PRECISIONS, default="int8",
-                        help="int8: ≈2.5× faster on CPUs and a third of the size (default); float32: as trained")
-    parser.set_defaults(handler=run_export)
 
 
 def calibration_windows(training: FeatureSet, floor_db: float, seed: int = 0) -> np.ndarray:

@@ -8,6 +8,8 @@ accuracy) and
 
 from __future__ import annotations
 
+import argparse
+
 import json
 import logging
 import math
@@ -186,3 +188,11 @@ def load_checkpoint_model(path: Path) -> tuple[GenreCRNN, dict]:
     model = GenreCRNN(CRNNConfig(**{**raw, "time_strides": tuple(raw["time_strides"])}))
     model.load_state_dict(checkpoint["model"])
     return model.eval(), checkpoint
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """``genrescope train``: the flags (and ``--config`` YAML) → one run."""
+    from training.config import from_arguments
+
+    print(f"best checkpoint: {train(from_arguments(args))}")
+    return 0

@@ -1,0 +1,20 @@
+"""The streaming engine's settings, apart from the engine so that the CLI can show their
+defaults in ``--help`` without importing torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Knobs of the streaming engine."""
+
+    smoothing_seconds: float = 2.0  # EMA time constant; 0 disables smoothing
+    context_seconds: float = 30.0  # capped at the model's own context
+    min_context_seconds: float = 1.0  # first update once this much audio has arrived
+    frontend_device: str = "auto"  # auto → the GPU when there is one
+
+    def __post_init__(self) -> None:
+        if self.smoothing_seconds < 0 or self.context_seconds <= 0 or self.min_context_seconds < 0:
+            raise ValueError("smoothing must be ≥ 0 s, context > 0 s, min context ≥ 0 s")

@@ -19,10 +19,10 @@ from typing import IO, TYPE_CHECKING, Iterable, Iterator
 from stream.cover_link import CoverLink, link_cover
 from stream.cover_cli import add_cover_arguments, run_cover
 from stream.engine_config import EngineConfig
-from training.commands import add_commands as add_training_commands
 from stream.events import GenreUpdate
 from stream.server import ServerConfig, ServerError, run_server
 from stream.source import AudioChunk
+from training.commands import add_commands as add_training_commands
 
 if TYPE_CHECKING:  # the engine (torch) loads only for the commands that run it
     from stream.engine import GenreEngine

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from model.spec import FrontendSpec
@@ -68,10 +69,33 @@ class ModelCard:
             raise ModelCardError(f"{source} has unreadable genrescope metadata: {error}") from error
 
 
+def update_card(path: Path, card: ModelCard) -> None:
+    """Rewrite the card inside the model file at ``path``."""
+    update_metadata(path, card.to_metadata(), drop_prefix=PREFIX)
+
+
 def write_card(model: onnx.ModelProto, card: ModelCard) -> None:
     """Replace the genrescope entries of ``model``'s metadata with ``card``."""
-    kept = [p for p in model.metadata_props if not p.key.startswith(PREFIX)]
+    replace_metadata(model, card.to_metadata(), drop_prefix=PREFIX)
+
+
+def update_metadata(path: Path, entries: dict[str, str], drop_prefix: str | None = None) -> None:
+    """``replace_metadata`` on the model file at ``path``, in place."""
+    import onnx
+
+    model = onnx.load(str(path))
+    replace_metadata(model, entries, drop_prefix)
+    onnx.save(model, str(path))
+
+
+def replace_metadata(model: onnx.ModelProto, entries: dict[str, str], drop_prefix: str | None = None) -> None:
+    """Set ``entries`` in ``model``'s metadata, replacing those keys and, with
+    ``drop_prefix``, every key that starts with it (entries a card no longer has)."""
+    def dropped(key: str) -> bool:
+        return key in entries or (drop_prefix is not None and key.startswith(drop_prefix))
+
+    kept = [p for p in model.metadata_props if not dropped(p.key)]
     del model.metadata_props[:]
     model.metadata_props.extend(kept)
-    for key, value in card.to_metadata().items():
+    for key, value in entries.items():
         model.metadata_props.add(key=key, value=value)

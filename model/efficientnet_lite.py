@@ -79,7 +79,7 @@ class MBConv(nn.Module):
 
 
 class EfficientNetLite0Features(nn.Module):
-    """[B, 1, F, T] in [-1, 1] → [B, 320, F/32, T/time_stride]."""
+    """[B, 1, F, T] in [-1, 1] → [B, 320, F/32, T/2^k], k = the number of time-stride flags set."""
 
     def __init__(self, time_strides: tuple[bool, ...], drop_path: float = 0.2):
         """``time_strides``: whether the stem and each stride-2 stage also halve time."""
@@ -88,15 +88,12 @@ class EfficientNetLite0Features(nn.Module):
             raise ValueError(f"need one time-stride flag per stride-2 layer ({FREQ_STRIDE.bit_length() - 1})")
         flags = iter(time_strides)
         self.stem = conv_bn(1, STEM_CHANNELS, 3, (2, 2 if next(flags) else 1))
-        self.time_stride = 2 if time_strides[0] else 1
         blocks, n_blocks = [], sum(s.repeats for s in LITE0_STAGES)
         for stage in LITE0_STAGES:
             for r in range(stage.repeats):
                 stride = (1, 1)
                 if r == 0 and stage.stride == 2:
-                    halve_time = next(flags)
-                    stride = (2, 2 if halve_time else 1)
-                    self.time_stride *= 2 if halve_time else 1
+                    stride = (2, 2 if next(flags) else 1)
                 c_in = stage.c_in if r == 0 else stage.c_out
                 blocks.append(MBConv(stage.kernel, stride, stage.expand, c_in, stage.c_out, drop_path * len(blocks) / n_blocks))
         self.blocks = nn.Sequential(*blocks)

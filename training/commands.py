@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from model.session import DEFAULT_GENRE_MODEL, MODEL_DIR
-from training.config import DEFAULT_DATA_ROOT
+from training.config import DEFAULT_DATA_ROOT, TrainConfig
 from training.config import add_arguments as add_train_arguments
 
-DEFAULT_CHECKPOINT = Path("runs/genre/best.pt")  # where `genrescope train` keeps its best epoch
+DEFAULT_CHECKPOINT = TrainConfig().best_checkpoint  # where `genrescope train` keeps its best epoch
 MODEL_VERSION = "genre-crnn-effl0-1.1-int8"  # what the next export writes into the card
 PRECISIONS = ("int8", "float32")
 

@@ -18,31 +18,31 @@ import numpy as np
 import torch
 
 from model.spec import FrontendSpec
-from training.release import run_config
-from training.train import clip_logits, load_checkpoint_model, load_features
-
-
-def validation_log_probabilities(checkpoint: Path, data_root: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Whole-clip log-probabilities of a checkpoint on its run's validation split, and the labels."""
-    model, record = load_checkpoint_model(checkpoint)
-    config = run_config(record, data_root)
-    validation = load_features(config).subset("validation")
-    logits = torch.from_numpy(clip_logits(model, validation.images, torch.device("cpu"), FrontendSpec().floor_db))
-    return logits.log_softmax(-1).numpy(), validation.labels
+from training.fma import FeatureSet
+from training.train import clip_logits, load_checkpoint_model, load_features, run_config
 
 
 def compare(checkpoints: list[Path], data_root: Path | None = None) -> dict[str, float]:
     """Validation accuracy of each checkpoint and of each ensemble of two or more."""
-    scored = [validation_log_probabilities(path, data_root) for path in checkpoints]
-    labels = scored[0][1]
-    if any(not np.array_equal(other, labels) for _, other in scored):
-        raise ValueError("the runs were validated on different data; compare runs of one data set")
+    validation_sets: dict[tuple, FeatureSet] = {}  # runs of one data set share one load
+    scored, labels = [], None
+    for path in checkpoints:
+        model, record = load_checkpoint_model(path)
+        config = run_config(record, data_root)
+        key = (config.source, config.data_root, config.fma_audio_root, config.cache_dir)
+        if key not in validation_sets:
+            validation_sets[key] = load_features(config).subset("validation")
+        validation = validation_sets[key]
+        if labels is not None and not np.array_equal(validation.labels, labels):
+            raise ValueError("the runs were validated on different data; compare runs of one data set")
+        labels = validation.labels
+        logits = clip_logits(model, validation.images, torch.device("cpu"), FrontendSpec().floor_db)
+        scored.append(torch.from_numpy(logits).log_softmax(-1).numpy())
     results = {}
     for size in range(1, len(checkpoints) + 1):
         for members in itertools.combinations(range(len(checkpoints)), size):
-            pooled = np.mean([scored[i][0] for i in members], axis=0)
-            name = " + ".join(str(checkpoints[i]) for i in members)
-            results[name] = float((pooled.argmax(1) == labels).mean())
+            pooled = np.mean([scored[i] for i in members], axis=0)
+            results[" + ".join(str(checkpoints[i]) for i in members)] = float((pooled.argmax(1) == labels).mean())
     return results
 
 

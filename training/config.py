@@ -56,16 +56,31 @@ class TrainConfig:
         """Decoded data shared by every run beside this one (runs/cache by default)."""
         return Path(self.run_dir).parent / "cache"
 
+    @property
+    def best_checkpoint(self) -> Path:
+        """The run's model at its best validation epoch (what `genrescope export` reads)."""
+        return Path(self.run_dir) / "best.pt"
+
     def save(self, path: Path) -> None:
         path.write_text(yaml.safe_dump(asdict(self), sort_keys=False))
 
     @classmethod
     def from_yaml(cls, path: Path) -> "TrainConfig":
+        """A user's YAML: an unknown setting is a typo, refused."""
         data = yaml.safe_load(path.read_text()) or {}
-        unknown = set(data) - {f.name for f in fields(cls)}
+        unknown = set(data) - cls.setting_names()
         if unknown:
             raise ValueError(f"unknown settings in {path}: {sorted(unknown)}")
         return cls(**data)
+
+    @classmethod
+    def from_checkpoint(cls, recorded: dict) -> "TrainConfig":
+        """The config a checkpoint recorded; settings retired since are ignored."""
+        return cls(**{k: v for k, v in recorded.items() if k in cls.setting_names()})
+
+    @classmethod
+    def setting_names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -32,13 +32,13 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 from rich.progress import track  # noqa: E402
 
+from model.card import update_metadata  # noqa: E402
 from model.cover import DEFAULT_MODEL, CoverModel  # noqa: E402
+from model.session import MODEL_DIR  # noqa: E402
 from training.config import DEFAULT_DATA_ROOT
 from training.covers import CoverItem, load_splits  # noqa: E402
 from training.evaluate import classification_report  # noqa: E402
-from training.export_cover import set_metadata  # noqa: E402
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / "model"
 
 
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -130,7 +130,7 @@ def main() -> None:
         metrics["anchor_logreg_frozen"] = json.loads(anchor.read_text())
     (MODEL_DIR / "cover_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     summary = {n: {k: m[k] for k in ("accuracy", "macro_f1", "union_top1_accuracy")} for n, m in test.items()}
-    set_metadata(Path(args.model), {"metrics": json.dumps({"val": model.metrics.get("val"), "test": summary})})
+    update_metadata(Path(args.model), {"metrics": json.dumps({"val": model.metrics.get("val"), "test": summary})})
     print(json.dumps(summary, indent=2))
 
 

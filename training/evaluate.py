@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import onnx
 
-from model.card import write_card
+from model.card import ModelCard, update_card
 from model.session import GenreModel, softmax
 from training.augment import crop_columns, window_db
 from training.config import TrainConfig
@@ -158,22 +158,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     plot_confusion(np.array(clip["confusion"]), model.labels, args.out_dir / "confusion_test.png",
                    f"FMA-small test ({selected}): {clip['accuracy']:.1%} top-1")
     if not args.no_card:
-        _store_in_card(args.model, metrics)
+        _store_in_card(args.model, model.card, metrics)
     print(markdown_table(metrics))
     return 0
 
 
-def _store_in_card(path: Path, metrics: dict) -> None:
-    from dataclasses import replace
-
-    from model.card import ModelCard
-
-    proto = onnx.load(str(path))
-    card = ModelCard.from_metadata({p.key: p.value for p in proto.metadata_props}, str(path))
+def _store_in_card(path: Path, card: ModelCard, metrics: dict) -> None:
     summary = {split: {k: {"accuracy": round(v["accuracy"], 4), "macro_f1": round(v["macro_f1"], 4)}
                        for k, v in metrics[split].items()} for split in ("validation", "test")}
-    write_card(proto, replace(card, metrics=summary))
-    onnx.save(proto, str(path))
+    update_card(path, replace(card, metrics=summary))
 
 
 def markdown_table(metrics: dict) -> str:

@@ -16,16 +16,16 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import torch
 
+from model.card import update_metadata
 from model.cover import DEFAULT_MODEL
 from model.cover_net import CoverNet
 from model.cover_spec import CoverSpec
+from model.export import OPSET, PARITY_TOLERANCE
+from model.session import create_session
 
 VERSION = "cover-effnetlite0-1"
-PARITY_TOL = 1e-4
 
 
 def load_trained(checkpoint: Path) -> tuple[CoverNet, CoverSpec, dict]:
@@ -37,24 +37,13 @@ def load_trained(checkpoint: Path) -> tuple[CoverNet, CoverSpec, dict]:
     return net.eval(), spec, saved["val"]
 
 
-def set_metadata(path: Path, entries: dict[str, str]) -> None:
-    """Add or replace metadata entries of an ONNX file in place."""
-    model = onnx.load(str(path))
-    kept = [p for p in model.metadata_props if p.key not in entries]
-    del model.metadata_props[:]
-    model.metadata_props.extend(kept)
-    for key, value in entries.items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(path))
-
-
 def export(net: CoverNet, spec: CoverSpec, val: dict, out: Path) -> None:
     """torch → ONNX (opset 17, legacy exporter, dynamic batch) + metadata."""
     dummy = torch.zeros(1, 3, spec.size, spec.size)
-    torch.onnx.export(net, (dummy,), str(out), dynamo=False, opset_version=17,
+    torch.onnx.export(net, (dummy,), str(out), dynamo=False, opset_version=OPSET,
                       input_names=["image"], output_names=["probabilities"],
                       dynamic_axes={"image": {0: "batch"}, "probabilities": {0: "batch"}})
-    set_metadata(out, {"cover_spec": spec.to_json(), "version": VERSION,
+    update_metadata(out, {"cover_spec": spec.to_json(), "version": VERSION,
                        "metrics": json.dumps({"val": val})})
 
 
@@ -63,7 +52,7 @@ def parity(net: CoverNet, spec: CoverSpec, path: Path, seed: int = 0) -> float:
     x = np.random.default_rng(seed).standard_normal((4, 3, spec.size, spec.size)).astype(np.float32)
     with torch.no_grad():
         expected = net(torch.from_numpy(x)).numpy()
-    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x})[0]
+    got = create_session(path, threads=1, prefer_gpu=False).run(None, {"image": x})[0]
     return float(np.abs(expected - got).max())
 
 
@@ -77,8 +66,8 @@ def main() -> None:
     export(net, spec, val, out)
     diff = parity(net, spec, out)
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB); torch vs onnxruntime max |diff| {diff:.2e}")
-    if diff > PARITY_TOL:
-        raise SystemExit(f"parity check failed: {diff:.2e} > {PARITY_TOL}")
+    if diff > PARITY_TOLERANCE:
+        raise SystemExit(f"parity check failed: {diff:.2e} > {PARITY_TOLERANCE}")
 
 
 if __name__ == "__main__":

@@ -35,14 +35,14 @@ from PIL import Image
 from rich.progress import track
 
 from model.cover import CoverModel
-from model.fusion import COVER_TO_AUDIO, FUSION_FILE, SHARED, cover_on_shared
-from model.session import GenreModel
+from model.fusion import COVER_TO_AUDIO, EPS, FUSION_FILE, SHARED, cover_on_shared
+from model.session import DEFAULT_GENRE_MODEL, GenreModel
 from training.augment import window_db
 from training.config import DEFAULT_DATA_ROOT, TrainConfig
-from training.covers import load_splits
-from training.fma import GENRES, THUMBNAIL_CACHE, load_thumbnails
+from training.covers import CoverItem, load_splits
+from training.fma import GENRES, FeatureSet
+from training.train import load_features
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / "model"
 FMA_SPLIT = {"val": "validation", "test": "test"}
 
 
@@ -51,17 +51,31 @@ class FusionFitConfig:
     """Inputs and knobs of the fit."""
 
     data_root: str = str(DEFAULT_DATA_ROOT)
-    audio_model: str = str(MODEL_DIR / "genre_crnn.onnx")
+    audio_model: str = str(DEFAULT_GENRE_MODEL)
     cover_model: str | None = None
     pairings: int = 20
     grid_step: float = 0.05
     seed: int = 0
 
 
-def audio_predictions(cfg: FusionFitConfig, split: str) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Inputs:
+    """Both models and both data sets, loaded once for the validation and the test scores."""
+
+    audio_model: GenreModel
+    cover_model: CoverModel
+    tracks: FeatureSet
+    covers: dict[str, dict[str, list[CoverItem]]]
+
+    @classmethod
+    def load(cls, cfg: FusionFitConfig) -> "Inputs":
+        return cls(GenreModel.load(cfg.audio_model), CoverModel.load(cfg.cover_model),
+                   load_features(TrainConfig(data_root=cfg.data_root)), load_splits(Path(cfg.data_root)))
+
+
+def audio_predictions(inputs: Inputs, split: str) -> tuple[np.ndarray, np.ndarray]:
     """P(genre | shared genres) from the audio model on full 30 s clips, and true indices."""
-    model = GenreModel.load(cfg.audio_model)
-    data = load_thumbnails(Path(cfg.data_root) / "fma_small", TrainConfig().cache_dir / THUMBNAIL_CACHE).subset(FMA_SPLIT[split])
+    model, data = inputs.audio_model, inputs.tracks.subset(FMA_SPLIT[split])
     keep = np.isin(np.array(GENRES)[data.labels], SHARED)
     images, labels = data.images[keep], np.array(GENRES)[data.labels[keep]]
     mel = window_db(images, np.zeros(len(images), dtype=int), images.shape[1], model.card.frontend.floor_db)
@@ -70,14 +84,12 @@ def audio_predictions(cfg: FusionFitConfig, split: str) -> tuple[np.ndarray, np.
     return shared / shared.sum(1, keepdims=True), np.array([SHARED.index(g) for g in labels])
 
 
-def cover_pools(cfg: FusionFitConfig, split: str) -> list[np.ndarray]:
+def cover_pools(inputs: Inputs, split: str) -> list[np.ndarray]:
     """Per shared genre, the cover model's shared-genre distributions of that genre's covers."""
-    model = CoverModel.load(cfg.cover_model)
-    items = [it for s in load_splits(Path(cfg.data_root)).values() for it in s[split]
-             if it.label in COVER_TO_AUDIO]
+    items = [it for s in inputs.covers.values() for it in s[split] if it.label in COVER_TO_AUDIO]
     pools: list[list[np.ndarray]] = [[] for _ in SHARED]
     for it in track(items, description=f"{split} covers"):
-        shared = cover_on_shared(model.predict(Image.open(it.path)))
+        shared = cover_on_shared(inputs.cover_model.predict(Image.open(it.path)))
         pools[SHARED.index(COVER_TO_AUDIO[it.label])].append(np.array([shared[g] for g in SHARED]))
     return [np.stack(p) for p in pools]
 
@@ -94,25 +106,26 @@ def paired_covers(true: np.ndarray, pools: list[np.ndarray], pairings: int, seed
 
 def fused_scores(audio: np.ndarray, covers: np.ndarray, true: np.ndarray, weight: float) -> dict[str, float]:
     """Mean log-likelihood and accuracy of the log-linear pool (same formula as model/fusion.py)."""
-    logits = (1 - weight) * np.log(np.maximum(audio, 1e-6)) + weight * np.log(np.maximum(covers, 1e-6))
+    logits = (1 - weight) * np.log(np.maximum(audio, EPS)) + weight * np.log(np.maximum(covers, EPS))
     logp = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
     picked = np.take_along_axis(logp, np.broadcast_to(true[None, :, None], logp.shape[:2] + (1,)), -1)
     return {"log_likelihood": float(picked.mean()), "accuracy": float((logp.argmax(-1) == true).mean())}
 
 
-def evaluate(cfg: FusionFitConfig, split: str, weights: list[float]) -> dict[float, dict[str, float]]:
+def evaluate(cfg: FusionFitConfig, inputs: Inputs, split: str, weights: list[float]) -> dict[float, dict[str, float]]:
     """Scores of each weight on simulated pairs of one split."""
-    audio, true = audio_predictions(cfg, split)
-    covers = paired_covers(true, cover_pools(cfg, split), cfg.pairings, cfg.seed)
+    audio, true = audio_predictions(inputs, split)
+    covers = paired_covers(true, cover_pools(inputs, split), cfg.pairings, cfg.seed)
     return {w: fused_scores(audio[None], covers, true, w) for w in weights}
 
 
 def fit(cfg: FusionFitConfig) -> dict:
     """Choose the weight on validation, score it once on test; returns the fusion record."""
     grid = [round(w, 4) for w in np.arange(0.0, 1.0 + 1e-9, cfg.grid_step)]
-    val = evaluate(cfg, "val", grid)
+    inputs = Inputs.load(cfg)
+    val = evaluate(cfg, inputs, "val", grid)
     best = max(grid, key=lambda w: val[w]["log_likelihood"])
-    test = evaluate(cfg, "test", sorted({0.0, best, 1.0}))
+    test = evaluate(cfg, inputs, "test", sorted({0.0, best, 1.0}))
     return {"weight": best, "shared_genres": list(SHARED), "cover_to_audio": COVER_TO_AUDIO,
             "protocol": __doc__.split("Audio predictions")[0].strip(), "config": asdict(cfg),
             "val": {str(w): s for w, s in val.items()},

@@ -21,13 +21,14 @@ import numpy as np
 from PIL import Image
 
 from model.frontend import MelFrontend
-from model.spec import FrontendSpec
+from model.spec import THUMBNAIL_SECONDS, FrontendSpec
 
 log = logging.getLogger(__name__)
 
 GENRES = ("Electronic", "Experimental", "Folk", "Hip-Hop", "Instrumental", "International", "Pop", "Rock")
 SPLITS = ("training", "validation", "test")
-THUMBNAIL_CACHE = "fma_small_thumbnails.npz"  # file name inside a run's cache_dir
+THUMBNAIL_CACHE = "fma_small_thumbnails.npz"  # file names inside a run's cache_dir
+AUDIO_CACHE = "fma_audio_thumbnails.npz"
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def load_fma_audio(audio_root: Path, cache: Path | None = None, subset: str = "s
     for track in _progress(read_fma_tracks(audio_root / "fma_metadata" / "tracks.csv", subset), "decoding"):
         path = audio_root / f"fma_{subset}" / f"{track.track_id // 1000:03d}" / f"{track.track_id:06d}.mp3"
         try:
-            audio = read_audio(path, frontend.spec.sample_rate, max_seconds=30.0)
+            audio = read_audio(path, frontend.spec.sample_rate, max_seconds=THUMBNAIL_SECONDS)
         except AudioFileError as error:
             log.warning("skipping track %d: %s", track.track_id, error)
             continue

@@ -13,15 +13,14 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-import onnx
 
-from model.card import ModelCard, write_card
+from model.card import ModelCard, update_card
 from model.export import export_genre_model
 from model.quantize import quantize_genre_model
 from model.session import GenreModel
@@ -30,7 +29,7 @@ from training.augment import window_db
 from training.config import TrainConfig
 from training.evaluate import window_logits
 from training.fma import GENRES, FeatureSet
-from training.train import load_checkpoint_model, load_features
+from training.train import load_checkpoint_model, load_features, run_config
 
 CALIBRATION_CLIPS = 200  # whole training clips (never validation or test)
 
@@ -64,13 +63,6 @@ def validation_accuracy(path: Path, validation: FeatureSet) -> tuple[float, np.n
     model = GenreModel.load(path, threads=2, prefer_gpu=False)
     logits, _ = window_logits(model, validation.images, validation.images.shape[1], 1)
     return float((logits.argmax(1) == validation.labels).mean()), logits
-
-
-def run_config(checkpoint: dict, data_root: Path | None) -> TrainConfig:
-    """The training run's own config (its data source and split), ``data_root`` overriding."""
-    known = {f.name for f in fields(TrainConfig)}  # checkpoints may hold settings since retired
-    config = TrainConfig(**{k: v for k, v in checkpoint["train_config"].items() if k in known})
-    return config if data_root is None else replace(config, data_root=str(data_root))
 
 
 def describe(model: torch.nn.Module, checkpoint: dict, config: TrainConfig, data: FeatureSet,
@@ -118,10 +110,8 @@ def run_export(args: argparse.Namespace) -> int:
     card = describe(model, checkpoint, config, data, args.version, args.precision)
     difference, accuracies, logits = write_model(model, card, data, args.precision, args.out)
     temperature = fit_temperature(logits, data.subset("validation").labels)
-    proto = onnx.load(str(args.out))
     training = {**card.training, "validation_accuracy_by_precision": accuracies}
-    write_card(proto, replace(card, temperature=temperature, training=training))
-    onnx.save(proto, str(args.out))
+    update_card(args.out, replace(card, temperature=temperature, training=training))
     print(f"wrote {args.out} ({args.precision}, {args.out.stat().st_size / 1e6:.1f} MB); temperature "
           f"{temperature:.3f} (fitted on validation); torch vs onnxruntime float32 max |diff| {difference:.1e}; "
           "validation accuracy " + ", ".join(f"{k} {v:.1%}" for k, v in accuracies.items()))

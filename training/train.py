@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,26 +24,25 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from model.crnn import CRNNConfig, GenreCRNN
+from model.frontend import default_device
 from model.spec import FrontendSpec
 from training.augment import training_batch, window_db
 from training.config import TrainConfig
-from training.fma import GENRES, THUMBNAIL_CACHE, FeatureSet, load_fma_audio, load_thumbnails
+from training.fma import AUDIO_CACHE, GENRES, THUMBNAIL_CACHE, FeatureSet, load_fma_audio, load_thumbnails
 
 log = logging.getLogger(__name__)
 EMA_DECAY = 0.998  # ≈ the last 500 steps (2.5 epochs) of weights
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    return default_device() if name == "auto" else torch.device(name)
 
 
 def load_features(config: TrainConfig) -> FeatureSet:
     if config.source == "thumbnails":
         return load_thumbnails(Path(config.data_root) / "fma_small", config.cache_dir / THUMBNAIL_CACHE)
     if config.source == "audio":
-        return load_fma_audio(Path(config.fma_audio_root), config.cache_dir / "fma_audio_thumbnails.npz")
+        return load_fma_audio(Path(config.fma_audio_root), config.cache_dir / AUDIO_CACHE)
     raise ValueError(f"unknown source {config.source!r}: use 'thumbnails' or 'audio'")
 
 
@@ -170,15 +170,21 @@ def train(config: TrainConfig) -> Path:
         state.update(epoch=epoch + 1, rng=rng.bit_generator.state)
         if val_accuracy > state["best_accuracy"]:
             state["best_accuracy"] = val_accuracy
-            _save_model(run_dir / "best.pt", ema.module if chosen == "ema" else model, config, record)
+            _save_model(config.best_checkpoint, ema.module if chosen == "ema" else model, config, record)
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                     "state": state}, last)
-    return run_dir / "best.pt"
+    return config.best_checkpoint
 
 
 def _save_model(path: Path, model: GenreCRNN, config: TrainConfig, record: dict) -> None:
     torch.save({"model": model.state_dict(), "crnn_config": model.config.to_dict(),
                 "train_config": config.__dict__, "selected_on": record}, path)
+
+
+def run_config(checkpoint: dict, data_root: Path | None = None) -> TrainConfig:
+    """The config a checkpoint's run trained with (its data source and split), ``data_root`` overriding."""
+    config = TrainConfig.from_checkpoint(checkpoint["train_config"])
+    return config if data_root is None else replace(config, data_root=str(data_root))
 
 
 def load_checkpoint_model(path: Path) -> tuple[GenreCRNN, dict]:

@@ -152,7 +152,9 @@ class GenreEngine:
             self._next_column += 1
             if update is not None:
                 updates.append(update)
-        keep_from = self.spec.column_center(self._next_column) - self.spec.n_fft // 2
+        # Drop what no future window needs, but never past the audio received so far:
+        # ``_buffer`` always holds samples ``_buffer_start`` … ``_received`` − 1.
+        keep_from = min(self._received, self.spec.column_center(self._next_column) - self.spec.n_fft // 2)
         if keep_from > self._buffer_start:
             self._buffer = self._buffer[keep_from - self._buffer_start:]
             self._buffer_start = keep_from

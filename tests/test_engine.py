@@ -52,6 +52,15 @@ def test_chunking_does_not_change_the_result(model):
     np.testing.assert_allclose(runs[0], runs[2], atol=1e-5)
 
 
+def test_small_blocks_see_the_same_audio_as_large_ones(model):
+    """A chirp changes every column, so a window taken from the wrong place shows: blocks
+    far smaller than the gap between two columns must give the same mel columns."""
+    t = np.arange(int(6.0 * RATE)) / RATE
+    chirp = (0.5 * np.sin(2 * np.pi * (200 * t + 600 * t ** 2))).astype(np.float32)[:, None]
+    runs = [[u.mel_column for u in GenreEngine(model).run(chunks(chirp, RATE, block))] for block in (100, 44_100)]
+    assert runs[0] == runs[1]
+
+
 @pytest.mark.parametrize("rate", [8_000, 16_000, 22_050, 44_100, 48_000, 96_000, 192_000])
 @pytest.mark.parametrize("channels", [1, 2, 8])
 def test_any_rate_and_channel_count(model, rate, channels):

@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import machine  # noqa: E402
+from model.spec import FrontendSpec  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -95,8 +96,7 @@ async def listen(connection: ClientConnection, client: Client, until: float) -> 
 async def measure(port: int, pid: int, clients: int, seconds: float) -> Result:
     connections = [await connect(f"ws://127.0.0.1:{port}/ws") for _ in range(clients)]
     hello = json.loads(await connections[0].recv())
-    frontend = hello["frontend"]
-    column_seconds = frontend["frames_per_column"] * frontend["hop_length"] / frontend["sample_rate"]
+    column_seconds = FrontendSpec.from_json(json.dumps(hello["frontend"])).column_seconds
     for connection in connections:  # everyone past the hello and the engine's warm-up
         while json.loads(await connection.recv())["type"] != "update":
             pass

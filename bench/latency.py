@@ -14,24 +14,21 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, percentiles, save  # noqa: E402
-from model.session import GenreModel, cuda_present  # noqa: E402
+from model.session import cuda_present  # noqa: E402
 from stream.demo import DemoSource  # noqa: E402
-from stream.engine import EngineConfig, GenreEngine  # noqa: E402
+from stream.engine import EngineConfig, load_engine  # noqa: E402
 
 
 def measure(model_path: Path | None, seconds: float, gpu: bool) -> dict:
-    torch.set_num_threads(1)
-    model = GenreModel.load(model_path, threads=1, prefer_gpu=gpu)
-    engine = GenreEngine(model, EngineConfig(frontend_device="cuda" if gpu else "cpu"))
+    engine = load_engine(model_path, EngineConfig(frontend_device="cuda" if gpu else "cpu"), prefer_gpu=gpu)
     updates = list(engine.run(DemoSource(realtime=False, seconds=seconds)))
     full = [u.stats.compute_ms for u in updates if u.context_seconds >= engine.spec.context_seconds - 0.01]
     ramp = [u.stats.compute_ms for u in updates if u.context_seconds < engine.spec.context_seconds - 0.01]
-    return {"provider": model.provider, "frontend_device": str(engine.frontend.device),
+    return {"provider": engine.provider, "frontend_device": str(engine.frontend.device),
             "updates_per_second_of_audio": 1 / engine.spec.column_seconds,
             "steady_state_ms": percentiles(full), "ramp_up_ms": percentiles(ramp)}
 

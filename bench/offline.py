@@ -11,6 +11,7 @@ Two numbers:
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -34,15 +35,11 @@ def run_file(path: str, model_path: Path | None) -> tuple[float, float]:
     return tags.audio_seconds, time.perf_counter() - started
 
 
-_ENGINES: dict = {}
-
-
+@functools.cache  # loading is set-up, not per-file work
 def _engine(model_path: Path | None):
     from stream.engine import EngineConfig, load_engine
 
-    if model_path not in _ENGINES:  # loading is set-up, not per-file work
-        _ENGINES[model_path] = load_engine(model_path, EngineConfig(frontend_device="cpu"), prefer_gpu=False)
-    return _ENGINES[model_path]
+    return load_engine(model_path, EngineConfig(frontend_device="cpu"), prefer_gpu=False)
 
 
 def main() -> None:

@@ -115,8 +115,12 @@ class GenreModel:
         return binding.copy_outputs_to_cpu()[0]
 
     def probabilities(self, mel_db: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities: softmax of the logits over the card's temperature."""
-        return softmax(self.logits(mel_db) / self.card.temperature)
+        """Calibrated probabilities of ``mel_db``."""
+        return self.calibrated(self.logits(mel_db))
+
+    def calibrated(self, logits: np.ndarray) -> np.ndarray:
+        """Softmax of the logits over the card's temperature."""
+        return softmax(logits / self.card.temperature)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ import base64
 import binascii
 import io
 from pathlib import Path
+from typing import IO
 
 import mutagen
 from mutagen.flac import Picture
@@ -78,10 +79,15 @@ def _vorbis_picture(b64: str, path: Path) -> Picture:
         raise ArtworkError(f"corrupt METADATA_BLOCK_PICTURE in {path}: {exc}") from exc
 
 
+def open_rgb(source: str | Path | IO[bytes]) -> Image.Image:
+    """A file or byte stream → fully loaded RGB image (Pillow's errors pass through)."""
+    with Image.open(source) as image:
+        return image.convert("RGB")
+
+
 def _decode(data: bytes, path: Path) -> Image.Image:
     """Bytes → fully loaded RGB image."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.convert("RGB")
+        return open_rgb(io.BytesIO(data))
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ArtworkError(f"embedded artwork in {path} is not a readable image: {exc}") from exc

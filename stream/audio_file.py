@@ -84,7 +84,7 @@ def _ffmpeg_blocks(path: Path, block_seconds: float) -> Iterator[AudioChunk]:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, ValueError) as error:
-        raise AudioFileError(f"{path}: not an audio file, or corrupt beyond decoding ({_reason(error)})") from error
+        raise _undecodable(path, error) from error
     with container:
         if not container.streams.audio:
             raise AudioFileError(f"{path}: has no audio stream")
@@ -95,10 +95,14 @@ def _ffmpeg_blocks(path: Path, block_seconds: float) -> Iterator[AudioChunk]:
                 yield block
         except (av.FFmpegError, ValueError) as error:
             if delivered == 0:
-                raise AudioFileError(f"{path}: not an audio file, or corrupt beyond decoding ({_reason(error)})") from error
+                raise _undecodable(path, error) from error
             log.warning("%s: decoding stopped part-way: %s", path, _reason(error))
         if delivered == 0:
             raise AudioFileError(f"{path}: contains no decodable audio")
+
+
+def _undecodable(path: Path, error: Exception) -> AudioFileError:
+    return AudioFileError(f"{path}: not an audio file, or corrupt beyond decoding ({_reason(error)})")
 
 
 def _reason(error: Exception) -> str:

@@ -195,11 +195,10 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
         view = None
         if not args.quiet and sys.stderr.isatty():
             view = stack.enter_context(TerminalView(source_name))
-        produced = cover.attach(engine.run(source)) if cover else engine.run(source)
-        outputs = _with_outputs(produced, updates, jsonl, view)
+        outputs = _with_outputs(_engine_updates(engine, source, cover), updates, jsonl, view)
         try:
             if server_config is not None:
-                serve_stream(engine, outputs, source_name, server_config, cover.hello_extra() if cover else None)
+                serve_stream(engine, outputs, source_name, server_config, cover)
             else:
                 for _ in outputs:
                     pass
@@ -223,10 +222,16 @@ def _with_outputs(updates: Iterable[GenreUpdate], collected: list[GenreUpdate], 
         yield update
 
 
+def _engine_updates(engine: GenreEngine, source: Iterable[AudioChunk], cover: CoverLink | None
+                    ) -> Iterator[GenreUpdate]:
+    """The engine's updates, each with the fused estimate when the source has a cover."""
+    return cover.attach(engine.run(source)) if cover else engine.run(source)
+
+
 def serve_stream(engine: GenreEngine, updates: Iterator[GenreUpdate], source_name: str,
-                 config: ServerConfig, hello_extra: dict | None = None) -> None:
+                 config: ServerConfig, cover: CoverLink | None = None) -> None:
     """Serve ``updates`` (the engine's) with the dashboard until stopped; see stream.server."""
-    run_server(engine.hello(source_name, hello_extra), updates, engine.summary, config)
+    run_server(engine.hello(source_name, cover.hello_extra() if cover else None), updates, engine.summary, config)
 
 
 def _open_jsonl(path: Path | None, stack: ExitStack) -> IO[str] | None:
@@ -240,9 +245,7 @@ def _open_jsonl(path: Path | None, stack: ExitStack) -> IO[str] | None:
 def _print_summary(engine: GenreEngine, updates: list[GenreUpdate], interrupted: bool) -> None:
     print(("stopped. " if interrupted else "") + engine.summary().text(), file=sys.stderr)
     if updates:
-        last = updates[-1]
-        ranked = sorted(zip(last.labels, last.probabilities), key=lambda pair: -pair[1])[:3]
-        print("final: " + ", ".join(f"{g} {p:.0%}" for g, p in ranked), file=sys.stderr)
+        print("final: " + ", ".join(f"{g} {p:.0%}" for g, p in updates[-1].ranked()[:3]), file=sys.stderr)
     else:
         print("no update: the audio was shorter than the first second", file=sys.stderr)
 
@@ -301,7 +304,7 @@ def _limit(source: Iterable[AudioChunk], seconds: float | None) -> Iterable[Audi
     heard = 0.0
     for chunk in source:
         yield chunk
-        heard += len(chunk.samples) / chunk.sample_rate
+        heard += chunk.seconds
         if heard >= seconds:
             return
 
@@ -317,14 +320,12 @@ def run_serve(args: argparse.Namespace) -> int:
 
         with MicrophoneSource(args.device) as microphone:  # the device is released on the way out
             serve_stream(engine, engine.run(microphone), microphone.name, config)
+    elif args.source == "demo":
+        serve_stream(engine, engine.run(DemoSource(realtime=True)), DemoSource.name, config)
     else:
-        if args.source == "demo":
-            serve_stream(engine, engine.run(DemoSource(realtime=True)), DemoSource.name, config)
-        else:
-            source = FileSource(args.source, realtime=True)
-            cover = link_cover(source.path)  # once, before the stream: never on the real-time path
-            updates = cover.attach(engine.run(source)) if cover else engine.run(source)
-            serve_stream(engine, updates, source.name, config, cover.hello_extra() if cover else None)
+        source = FileSource(args.source, realtime=True)
+        cover = link_cover(source.path)  # once, before the stream: never on the real-time path
+        serve_stream(engine, _engine_updates(engine, source, cover), source.name, config, cover)
     print(engine.summary().text(), file=sys.stderr)
     return 0
 

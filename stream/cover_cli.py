@@ -16,7 +16,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from model.cover import CoverModel
-from stream.artwork import ArtworkError, extract_artwork
+from stream.artwork import ArtworkError, extract_artwork, open_rgb
 
 
 class InputError(Exception):
@@ -39,8 +39,7 @@ def load_image(path: Path) -> tuple[Image.Image, str]:
     if not path.exists():
         raise InputError("no such file")
     try:
-        with Image.open(path) as image:
-            return image.convert("RGB"), "image"
+        return open_rgb(path), "image"
     except (UnidentifiedImageError, OSError):
         pass
     try:

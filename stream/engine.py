@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from model.frontend import MelFrontend, frame_windows
-from model.session import CUDA, GenreModel, softmax
+from model.session import CUDA, GenreModel
 from stream.conditioning import Conditioner
 from stream.engine_config import EngineConfig
 from stream.events import GenreUpdate, StreamStats, hello_message
@@ -177,7 +177,7 @@ class GenreEngine:
             logits = self.model.logits_bound(relative[None])
         else:
             logits = self.model.logits(relative[None].cpu().numpy())
-        raw = softmax(logits[0] / self.model.card.temperature)
+        raw = self.model.calibrated(logits[0])
         self._smoothed = raw if self._smoothed is None else self._smoothed + self.alpha * (raw - self._smoothed)
         self._compute_ms.append((time.perf_counter() - started) * 1e3)
         self._wall_times.append(time.monotonic())

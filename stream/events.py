@@ -49,6 +49,10 @@ class GenreUpdate:
     def top(self) -> str:
         return self.labels[max(range(len(self.labels)), key=self.probabilities.__getitem__)]
 
+    def ranked(self) -> list[tuple[str, float]]:
+        """(genre, probability), most probable first."""
+        return sorted(zip(self.labels, self.probabilities), key=lambda pair: -pair[1])
+
     def to_message(self) -> dict[str, Any]:
         """The ``update`` message (JSON-ready)."""
         message = {

@@ -28,5 +28,5 @@ class FileSource:
         for chunk in decode_blocks(self.path, self.block_seconds):
             if self.realtime:
                 time.sleep(max(0.0, started + delivered - time.monotonic()))
-            delivered += len(chunk.samples) / chunk.sample_rate
+            delivered += chunk.seconds
             yield chunk

@@ -59,7 +59,7 @@ class Hub:
         self.hello = hello
         self.capacity = capacity
         self.end: str | None = None
-        self.published = 0  # updates published so far, for logs and benchmarks
+        self.published = 0  # updates published so far
         self._recent: deque[str] = deque(maxlen=history)
         self._subscribers: set[Subscriber] = set()
 

@@ -40,14 +40,6 @@ class RingBuffer:
         self._pending_gap = 0  # producer-owned: lost since the last stored frame
 
     @property
-    def capacity(self) -> int:
-        return self._capacity
-
-    @property
-    def channels(self) -> int:
-        return self._frames.shape[1]
-
-    @property
     def available(self) -> int:
         """Frames stored and not yet read."""
         return self._write_count - self._read_count

@@ -24,3 +24,7 @@ class AudioChunk:
             raise ValueError(f"samples must be [frames, channels], got shape {self.samples.shape}")
         if self.sample_rate <= 0:
             raise ValueError(f"sample rate must be positive, got {self.sample_rate}")
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.sample_rate

@@ -15,8 +15,7 @@ BAR_WIDTH = 40
 def render(update: GenreUpdate, source: str) -> Group:
     """Sorted bars with the top genre highlighted, and a status line."""
     table = Table.grid(padding=(0, 1))
-    ranked = sorted(zip(update.labels, update.probabilities), key=lambda pair: -pair[1])
-    for rank, (label, p) in enumerate(ranked):
+    for rank, (label, p) in enumerate(update.ranked()):
         style = "bold green" if rank == 0 else ""
         bar = "█" * int(round(p * BAR_WIDTH))
         table.add_row(Text(f"{label:>13}", style=style), Text(f"{p:6.1%}", style=style), Text(bar, style=style or "cyan"))
@@ -45,4 +44,16 @@ class TerminalView:
         self.live.__exit__(*exc)
 
     def show(self, update: GenreUpdate) -> None:
-        self.live.update(render(update, self.source))
+        """Hand over the newest update; it is rendered only when the screen is redrawn
+        (a file at full speed makes hundreds of updates per redraw)."""
+        self.live.update(_Pending(update, self.source))
+
+
+class _Pending:
+    """An update rendered on demand by rich."""
+
+    def __init__(self, update: GenreUpdate, source: str):
+        self.update, self.source = update, source
+
+    def __rich__(self) -> Group:
+        return render(self.update, self.source)

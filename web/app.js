@@ -110,7 +110,6 @@ function addUpdate(update, live) {
   const oldest = update.column - stream.windowColumns;
   while (stream.history.length && stream.history[0].column <= oldest) stream.history.shift();
   stream.last = update;
-  if (update.fused) fillMiniBars($("fused-bars"), update.fused);
   if (live) {
     const now = performance.now();
     stream.arrivals.push(now);
@@ -355,6 +354,7 @@ function render() {
   if (stream.last) {
     renderBars(stream.last);
     renderStatus(stream.last);
+    if (stream.last.fused) fillMiniBars($("fused-bars"), stream.last.fused);
   }
   renderTimeline();
   renderSpectrogram();

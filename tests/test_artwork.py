@@ -6,11 +6,9 @@ import base64
 import io
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 from mutagen.flac import FLAC, Picture
 from mutagen.id3 import APIC, ID3
 from mutagen.mp4 import MP4, MP4Cover
@@ -18,6 +16,7 @@ from mutagen.oggvorbis import OggVorbis
 from PIL import Image
 
 from stream.artwork import ArtworkError, extract_artwork
+from support import silence
 
 COLOUR = (200, 30, 60)
 
@@ -26,11 +25,6 @@ def jpeg_bytes(colour=COLOUR, size=(40, 40)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, colour).save(buf, format="JPEG", quality=95)
     return buf.getvalue()
-
-
-def silence(path: Path, **kwargs) -> Path:
-    sf.write(path, np.zeros(4410, dtype=np.float32), 44100, **kwargs)
-    return path
 
 
 def flac_picture(data: bytes, kind: int = 3) -> Picture:

@@ -1,19 +1,17 @@
 """Bad input through the real CLI: one clear line and a non-zero exit, or correct handling."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from support import write_tone
+from support import run_cli, write_tone
 
 
 def genrescope(*args: str, model: Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "stream.cli", *args, "--model", str(model), "--quiet"]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+    return run_cli(*args, "--model", str(model), "--quiet")
 
 
 def assert_clear_error(result: subprocess.CompletedProcess, words: str) -> None:

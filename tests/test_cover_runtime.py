@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-import soundfile as sf
 from mutagen.flac import FLAC, Picture
 from PIL import Image
 
@@ -14,6 +13,7 @@ from model.cover import DEFAULT_MODEL, CoverModel, restrict
 from model.cover_spec import LABEL_SETS, UNION_LABELS, CoverSpec
 from stream.cover_cli import main as cover_main
 from cover_fixtures import write_tiny_cover_model
+from support import silence
 
 
 @pytest.fixture()
@@ -58,8 +58,7 @@ def test_restrict_is_the_conditional():
 def test_cli_json_for_image_and_song(tiny_model, tmp_path, capsys):
     image = tmp_path / "cover.png"
     red_image().save(image)
-    song = tmp_path / "song.flac"
-    sf.write(song, np.zeros(4410, dtype=np.float32), 44100)
+    song = silence(tmp_path / "song.flac")
     audio = FLAC(song)
     pic = Picture()
     pic.type, pic.mime = 3, "image/png"
@@ -76,8 +75,7 @@ def test_cli_json_for_image_and_song(tiny_model, tmp_path, capsys):
 
 
 def test_cli_song_without_artwork_says_so(tiny_model, tmp_path, capsys):
-    song = tmp_path / "plain.flac"
-    sf.write(song, np.zeros(4410, dtype=np.float32), 44100)
+    song = silence(tmp_path / "plain.flac")
     assert cover_main([str(song), "--model", str(tiny_model)]) == 1
     err = capsys.readouterr().err
     assert "no embedded artwork" in err and "Traceback" not in err

@@ -2,13 +2,11 @@
 
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from support import write_tone
+from support import run_cli, write_tone
 from stream.engine import EngineConfig, load_engine
 from stream.filesource import FileSource
 from stream.library import find_audio, tag_file
@@ -46,9 +44,8 @@ def test_tag_command_on_a_library_with_a_broken_file(test_model_path, music_clip
         shutil.copy(clip, library)
     (library / "broken.mp3").write_bytes(b"ID3 this is not an mp3 at all")
     out = tmp_path / "tags.jsonl"
-    result = subprocess.run([sys.executable, "-m", "stream.cli", "tag", str(library), "--jobs", "2",
-                             "--jsonl", str(out), "--model", str(test_model_path)],
-                            capture_output=True, text=True, timeout=300)
+    result = run_cli("tag", str(library), "--jobs", "2", "--jsonl", str(out), "--model", str(test_model_path),
+                     timeout=300)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     rows = {json.loads(line)["path"]: json.loads(line) for line in out.read_text().splitlines()}
     assert len(rows) == 3
@@ -63,6 +60,5 @@ def test_tag_command_on_a_library_with_a_broken_file(test_model_path, music_clip
 
 
 def test_tag_command_with_nothing_to_tag(test_model_path, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "stream.cli", "tag", str(tmp_path), "--model", str(test_model_path)],
-                            capture_output=True, text=True, timeout=120)
+    result = run_cli("tag", str(tmp_path), "--model", str(test_model_path))
     assert result.returncode == 2 and result.stderr.startswith("genrescope: error: no audio files")

@@ -66,7 +66,7 @@ def score(train_x, train_y, test_x, test_y, n_classes: int, l2: float) -> float:
         return (model((test_x - mu) / sd).argmax(1) == test_y).float().mean().item()
 
 
-def anchor_for(name: str, splits: dict[str, list[CoverItem]], feats: dict[Path, torch.Tensor]) -> dict:
+def anchor_for(splits: dict[str, list[CoverItem]], feats: dict[Path, torch.Tensor]) -> dict:
     """Val-picked L2, then test accuracy and grouped 5-fold CV accuracy for one set."""
     labels = sorted({it.label for it in splits["train"]})
 
@@ -96,7 +96,7 @@ def main() -> None:
     items = [it for s in sets.values() for split in s.values() for it in split]
     x = cached(Path(args.out) / f"anchor_feats_{args.size}.pt", lambda: embeddings(items, args.size))
     feats = {it.path: f for it, f in zip(items, x)}
-    result = {name: anchor_for(name, s, feats) for name, s in sets.items()}
+    result = {name: anchor_for(s, feats) for name, s in sets.items()}
     print(json.dumps(result, indent=2))
     Path(args.out, "anchor.json").write_text(json.dumps(result, indent=2))
 

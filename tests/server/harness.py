@@ -10,7 +10,6 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -18,8 +17,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from stream.engine import GenreEngine
 from stream.events import GenreUpdate
 from stream.server import GenreServer, ServerConfig
+from support import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 # Tests take a free port, so they never collide with anything else on the machine.
 TEST_CONFIG = ServerConfig(port=0)
 # Guards against a hang, never a measurement: generous on a loaded 2-core machine.

@@ -6,8 +6,6 @@ import asyncio
 import json
 import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedOK
 from websockets.frames import CloseCode
 
-from harness import REPO, genrescope, receive, receive_until_end
+from harness import genrescope, receive, receive_until_end
+from support import run_cli
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -76,10 +75,7 @@ def test_file_serve_feeds_the_jsonl_and_the_clients_the_same_updates(
 
 
 def test_a_network_host_without_allow_remote_is_a_one_line_error() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "stream.cli", "serve", "--host", "0.0.0.0"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )
+    result = run_cli("serve", "--host", "0.0.0.0")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "genrescope: error: binding to 0.0.0.0 exposes the stream to the network; "
@@ -92,10 +88,7 @@ def test_a_taken_port_is_a_one_line_error(test_model_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "stream.cli", "serve", "--model", str(test_model_path), "--port", str(port)],
-            cwd=REPO, capture_output=True, text=True, timeout=120,
-        )
+        result = run_cli("serve", "--model", str(test_model_path), "--port", str(port))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"genrescope: error: cannot listen on 127.0.0.1:{port}: Address already in use"

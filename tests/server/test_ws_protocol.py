@@ -7,15 +7,14 @@ import json
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 from websockets.asyncio.client import connect
 
 from harness import receive, receive_until_end, running, wait_for, ws_url
 from model.spec import FrontendSpec
 from stream.events import PROTOCOL_VERSION
+from support import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 WINDOW_SECONDS = 4.0
 
 

@@ -30,8 +30,9 @@ class CoverLink:
     weight: float
 
     def hello_extra(self) -> dict[str, Any]:
+        """The cover panel of ``hello``; the fused estimate comes with each update (it needs audio)."""
         return {"cover": {"image": self.image_uri, "labels": list(self.probabilities),
-                          "probabilities": self.probabilities, "fused": {}, "fusion_weight": self.weight}}
+                          "probabilities": self.probabilities, "fusion_weight": self.weight}}
 
     def attach(self, updates: Iterator[GenreUpdate]) -> Iterator[GenreUpdate]:
         """The updates, each with its fused estimate."""

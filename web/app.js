@@ -131,7 +131,7 @@ function applyColours() {
   const ink = darkScheme.matches ? "#E8E8E8" : "#000000";
   const palette = [...OKABE_ITO, ink, ...TOL_MUTED];
   stream.colours = stream.labels.map((_, i) => palette[i % palette.length]);
-  document.querySelectorAll("#bars li, #legend li").forEach((item) => {
+  document.querySelectorAll("#bars li, #legend li, #cover-bars li, #fused-bars li").forEach((item) => {
     item.style.setProperty("--colour", colourOf(item.dataset.label));
   });
 }
@@ -322,7 +322,7 @@ function showCover(cover) {
   if (!usable) return;
   $("cover-image").src = cover.image;
   fillMiniBars($("cover-bars"), cover.probabilities || {});
-  fillMiniBars($("fused-bars"), cover.fused || {});
+  $("fused-bars").replaceChildren(); // filled from the updates: fusion needs audio
 }
 
 function fillMiniBars(list, probabilities) {

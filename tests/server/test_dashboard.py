@@ -16,6 +16,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import pytest
 from PIL import Image
 
 from harness import genrescope, running, wait_for
+from stream.cover_link import CoverLink
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -205,33 +207,46 @@ def test_the_dashboard_reconnects_after_a_server_restart(
 
 
 def test_cover_art_and_its_estimates_are_shown(chromium, make_feed, tmp_path: Path) -> None:
-    cover = {
-        "image": _jpeg_data_url(),
-        "labels": ["Electronic", "Rock", "Pop"],
-        "probabilities": {"Electronic": 0.7, "Rock": 0.2, "Pop": 0.1},
-        "fused": {"Electronic": 0.8, "Rock": 0.15, "Pop": 0.05},
-    }
+    """The real cover wiring: CoverLink's hello panel, and the fused estimate of each update."""
+    link = CoverLink(_jpeg_data_url(), {"Electronic": 0.7, "Rock": 0.2, "Pop": 0.1}, weight=0.25)
+    feed = make_feed(realtime=True)
 
     async def scenario() -> dict:
         async with (
-            running(make_feed(realtime=True), hello_extra={"cover": cover}) as server,
+            running(replace(feed, updates=link.attach(feed.updates)), hello_extra=link.hello_extra()) as server,
             chromium() as browser,
         ):
             page = await (await browser.new_context(**DESKTOP, reduced_motion="reduce")).new_page()
             await page.goto(f"http://127.0.0.1:{server.port}/")
             await page.wait_for_selector("#cover:not([hidden])", timeout=WAIT_MS)
-            shown = await page.evaluate("""() => ({
-              image: document.querySelector('#cover-image').src,
-              cover: [...document.querySelectorAll('#cover-bars li')].map((li) => li.textContent),
-              fused: [...document.querySelectorAll('#fused-bars li')].map((li) => li.textContent),
-            })""")
+            await page.wait_for_selector("#fused-bars li", timeout=WAIT_MS)
+            shown = await page.evaluate(READ_COVER)
             await page.screenshot(path=tmp_path / "dashboard-cover.png", full_page=True)
+            await page.emulate_media(color_scheme="dark")
+            await page.wait_for_function(  # the main bars took the dark ink: the page has recoloured
+                "() => document.querySelector('#bars li[data-label=Rock]').style.getPropertyValue('--colour')"
+                " === '#E8E8E8'", timeout=WAIT_MS)
+            shown["dark"] = await page.evaluate(READ_COVER)
             return shown
 
     shown = asyncio.run(scenario())
-    assert shown["image"] == cover["image"]
-    assert shown["cover"] == ["Electronic 70.0%", "Rock 20.0%", "Pop 10.0%"]
-    assert shown["fused"] == ["Electronic 80.0%", "Rock 15.0%", "Pop 5.0%"]
+    assert shown["image"] == link.image_uri
+    assert [text for text, _ in shown["cover"]] == ["Electronic 70.0%", "Rock 20.0%", "Pop 10.0%"]
+    fused = {text.rsplit(" ", 1)[0]: float(text.rsplit(" ", 1)[1].rstrip("%")) for text, _ in shown["fused"]}
+    assert set(fused) == set(feed.engine.labels)  # the whole audio distribution
+    assert sum(fused.values()) == pytest.approx(100.0, abs=0.5)
+    assert list(fused.values()) == sorted(fused.values(), reverse=True)
+    # Rock is the eighth genre: drawn in the scheme's ink, so it must follow a scheme switch.
+    rock = dict(shown["cover"])["Rock 20.0%"]
+    assert rock.lower() == "#000000"
+    assert dict(shown["dark"]["cover"])["Rock 20.0%"].lower() == "#e8e8e8"
+
+
+READ_COVER = """() => {
+  const bars = (id) => [...document.querySelectorAll(`#${id} li`)]
+    .map((li) => [li.textContent, li.style.getPropertyValue('--colour')]);
+  return {image: document.querySelector('#cover-image').src, cover: bars('cover-bars'), fused: bars('fused-bars')};
+}"""
 
 
 def _free_port() -> int:

@@ -17,9 +17,6 @@ from torch import nn
 # Lite0's 16 MBConv blocks by stage: [0] [1 2] [3 4] [5 6 7] [8 9 10] [11 12 13 14] [15].
 # Cutting after block 7 leaves the last three stages (112, 192 and 320 channels) to tune.
 DEFAULT_CUT = 8
-# The block that ends each stage but the last, and its output channels.
-STAGE_ENDS = {0: 16, 2: 24, 4: 40, 7: 80, 10: 112, 14: 192}
-FINAL_CHANNELS = 1280  # the 1×1 head convolution's
 
 
 def load_backbone(image_size: int, pretrained: bool = True) -> nn.Module:
@@ -38,28 +35,17 @@ def load_backbone(image_size: int, pretrained: bool = True) -> nn.Module:
 
 
 class CoverNet(nn.Module):
-    """Backbone split into frozen stem and tunable tail, plus a dropout + linear head.
-
-    With ``style_stats`` the head also reads the mean and standard deviation of each
-    channel at the end of every tuned stage before the last: texture and colour
-    statistics (the features of style transfer), which is much of what tells a metal
-    cover from a jazz one, and which the final pooled embedding, trained for objects,
-    keeps less of. A batch norm puts the concatenated features on one scale.
-    """
+    """Backbone split into frozen stem and tunable tail, plus a dropout + linear head."""
 
     def __init__(self, n_classes: int, image_size: int = 192, cut: int = DEFAULT_CUT,
-                 dropout: float = 0.3, pretrained: bool = True, style_stats: bool = False):
+                 dropout: float = 0.3, pretrained: bool = True):
         super().__init__()
         net = load_backbone(image_size, pretrained)
         self.stem_layers = nn.ModuleList([net._conv_stem, net._bn0, *net._blocks[:cut]])
         self.tail_blocks = nn.ModuleList(net._blocks[cut:])
         self.head_conv = nn.Sequential(net._conv_head, net._bn1)
         self.act = net._swish  # ReLU6 for the Lite variants
-        # Positions in tail_blocks whose output statistics join the embedding.
-        self.style_taps = [i - cut for i in STAGE_ENDS if i >= cut] if style_stats else []
-        width = FINAL_CHANNELS + sum(2 * STAGE_ENDS[i + cut] for i in self.style_taps)
-        norm = [nn.BatchNorm1d(width)] if style_stats else []
-        self.classifier = nn.Sequential(*norm, nn.Dropout(dropout), nn.Linear(width, n_classes))
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(1280, n_classes))
 
     def stem(self, x: torch.Tensor) -> torch.Tensor:
         """Image [B, 3, S, S] → cached-feature map [B, C, S/16, S/16]."""
@@ -70,13 +56,10 @@ class CoverNet(nn.Module):
         return x
 
     def embed(self, h: torch.Tensor) -> torch.Tensor:
-        """Stem features → pooled 1280-d embedding (+ the style statistics, when on)."""
-        parts = []
-        for i, block in enumerate(self.tail_blocks):
+        """Stem features → pooled 1280-d embedding."""
+        for block in self.tail_blocks:
             h = block(h)
-            if i in self.style_taps:
-                parts += [h.mean(dim=(2, 3)), h.std(dim=(2, 3))]
-        return torch.cat([self.act(self.head_conv(h)).mean(dim=(2, 3)), *parts], dim=1)
+        return self.act(self.head_conv(h)).mean(dim=(2, 3))
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         """Stem features → class logits (training works on these)."""

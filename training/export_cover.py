@@ -32,8 +32,7 @@ def load_trained(checkpoint: Path) -> tuple[CoverNet, CoverSpec, dict]:
     """The fine-tuned network (eval mode), its spec and its validation metrics."""
     saved = torch.load(checkpoint)
     spec = CoverSpec.from_json(saved["spec"])
-    net = CoverNet(len(spec.labels), spec.size, saved["config"]["cut"], pretrained=False,
-                   style_stats=saved["config"].get("style_stats", False))
+    net = CoverNet(len(spec.labels), spec.size, saved["config"]["cut"], pretrained=False)
     net.load_state_dict(saved["model"])
     return net.eval(), spec, saved["val"]
 

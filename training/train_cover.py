@@ -50,7 +50,6 @@ class TrainConfig:
     out_dir: str = "runs/cover"
     image_size: int = 192
     cut: int = DEFAULT_CUT
-    style_stats: bool = True  # the head also reads mid-stage channel statistics (CoverNet)
     views: int = 6
     head_views: int = 2  # views embedded for the head phase (plain + one augmented: cheap)
     seed: int = 0
@@ -133,8 +132,7 @@ def train_head(cfg: TrainConfig, net: CoverNet, train: Batches, val: Batches,
                mask: torch.Tensor, names: list[str]) -> dict[str, float]:
     """Phase 1: the classifier alone on frozen embeddings of every cached view."""
     v = min(cfg.head_views, train.feats.shape[1])
-    style = "_style" if cfg.style_stats else ""
-    emb = cached(Path(cfg.out_dir) / f"emb_train_{cfg.image_size}_{cfg.cut}_{v}{style}.pt",
+    emb = cached(Path(cfg.out_dir) / f"emb_train_{cfg.image_size}_{cfg.cut}_{v}.pt",
                  lambda: embed_all(net, train.feats[:, :v].flatten(0, 1)))
     val_emb = embed_all(net, val.feats[:, 0])
     labels, sets = train.labels.repeat_interleave(v), train.sets.repeat_interleave(v)
@@ -227,7 +225,7 @@ def run(cfg: TrainConfig) -> Path:
     torch.manual_seed(cfg.seed)
     spec = CoverSpec(size=cfg.image_size)
     names, mask = set_masks(spec)
-    net = CoverNet(len(spec.labels), cfg.image_size, cfg.cut, style_stats=cfg.style_stats)
+    net = CoverNet(len(spec.labels), cfg.image_size, cfg.cut)
     net.requires_grad_(False)
     net.classifier.requires_grad_(True)
     train, val = prepare(cfg, net, spec)
@@ -255,14 +253,12 @@ def main() -> None:
     parser.add_argument("--tune-lrs", type=float, nargs=3, default=TrainConfig.tune_lrs,
                         help="one-cycle peak rates: early tail, late tail, classifier")
     parser.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
-    parser.add_argument("--style-stats", action=argparse.BooleanOptionalAction, default=TrainConfig.style_stats,
-                        help="head also reads mid-stage channel mean/std (texture, colour)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = TrainConfig(data_root=args.data, out_dir=args.out, tune_epochs=args.tune_epochs,
                       views=args.views, head_views=args.head_views, tune_lrs=tuple(args.tune_lrs),
-                      weight_decay=args.weight_decay, style_stats=args.style_stats)
+                      weight_decay=args.weight_decay)
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
     print(run(cfg))
 

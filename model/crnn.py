@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from model.efficientnet_lite import FREQ_STRIDE, OUT_CHANNELS, EfficientNetLite0Features
 
@@ -37,9 +36,6 @@ class CRNNConfig:
     dropout: float = 0.3
     drop_path: float = 0.2
     floor_db: float = -80.0
-    # Mel bins are stretched by this factor before the CNN, so its ImageNet filters see
-    # features nearer the scale they were trained on (a 224-pixel image); costs ×N compute.
-    freq_upsample: int = 1
 
     def __post_init__(self) -> None:
         if self.n_mels % FREQ_STRIDE:
@@ -57,7 +53,7 @@ class GenreCRNN(nn.Module):
         self.config = config
         self.cnn = EfficientNetLite0Features(config.time_strides, config.drop_path)
         self.projection = nn.Sequential(
-            nn.Linear(OUT_CHANNELS * config.n_mels * config.freq_upsample // FREQ_STRIDE, config.projection),
+            nn.Linear(OUT_CHANNELS * config.n_mels // FREQ_STRIDE, config.projection),
             nn.ReLU(inplace=True),
             nn.Dropout(config.dropout),
         )
@@ -69,9 +65,7 @@ class GenreCRNN(nn.Module):
     def forward(self, mel_db: torch.Tensor) -> torch.Tensor:
         half_range = -self.config.floor_db / 2
         x = (mel_db.transpose(1, 2).unsqueeze(1) + half_range) / half_range  # [B,1,M,T] in [-1,1]
-        if self.config.freq_upsample > 1:
-            x = F.interpolate(x, scale_factor=(float(self.config.freq_upsample), 1.0), mode="bilinear")
-        x = self.cnn(x)  # [B, C, M·up/32, T/16]
+        x = self.cnn(x)  # [B, C, M/32, T/16]
         x = self.projection(x.permute(0, 3, 1, 2).flatten(2))  # [B, T/16, C·M/32] → [B, T/16, P]
         x, _ = self.gru(x)
         weights = torch.softmax(self.attention(x), dim=1)

@@ -47,7 +47,7 @@ def load_features(config: TrainConfig) -> FeatureSet:
 
 
 def build_model(config: TrainConfig) -> GenreCRNN:
-    model = GenreCRNN(CRNNConfig(n_classes=len(GENRES), freq_upsample=config.freq_upsample))
+    model = GenreCRNN(CRNNConfig(n_classes=len(GENRES)))
     if config.pretrained:
         from model.efficientnet_lite import imagenet_weights_path
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from training.evaluate import classification_report, crop_ensemble_logits, expected_calibration_error
+from training.evaluate import (artist_interval, classification_report, crop_ensemble_logits,
+                               expected_calibration_error)
 from training.release import fit_temperature
 
 
@@ -14,6 +15,17 @@ def test_classification_report_counts():
     assert report["accuracy"] == pytest.approx(4 / 6)
     assert report["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
     assert report["per_genre"]["b"] == {"precision": pytest.approx(2 / 3, abs=1e-4), "recall": 1.0, "f1": 0.8}
+
+
+def test_artist_interval_widens_when_artists_decide():
+    """100 tracks from 10 artists, each artist all right or all wrong: 50% with ~10 independent draws."""
+    artists = np.repeat(np.arange(10), 10).astype(str)
+    correct = np.repeat(np.arange(10) < 5, 10)
+    low, high = artist_interval(correct, artists)
+    assert low < 0.5 < high
+    assert high - low > 0.4  # a track-level (binomial, n = 100) interval would be ≈ 0.2 wide
+    spread = artist_interval(np.arange(100) % 2 == 0, artists)  # every artist at 50%
+    assert spread == [0.5, 0.5]
 
 
 def test_perfectly_calibrated_predictions_have_zero_ece():

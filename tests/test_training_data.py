@@ -20,11 +20,11 @@ def write_fma_archive(root, tracks):
     (root / "fma_metadata").mkdir(parents=True)
     with open(root / "fma_metadata" / "tracks.csv", "w", newline="") as handle:
         out = csv.writer(handle)
-        out.writerow(["", "album", "set", "set", "track", "track"])
-        out.writerow(["", "title", "split", "subset", "genre_top", "title"])
-        out.writerow(["track_id", "", "", "", "", ""])
+        out.writerow(["", "album", "artist", "set", "set", "track", "track"])
+        out.writerow(["", "title", "id", "split", "subset", "genre_top", "title"])
+        out.writerow(["track_id", "", "", "", "", "", ""])
         for track_id, split, subset, genre in tracks:
-            out.writerow([track_id, "An Album", split, subset, genre, "A Title"])
+            out.writerow([track_id, "An Album", 100 + track_id % 2, split, subset, genre, "A Title"])
     for track_id, *_ in tracks:
         folder = root / "fma_small" / f"{track_id // 1000:03d}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -35,14 +35,14 @@ def test_fma_tracks_csv_with_its_two_row_header(tmp_path):
     write_fma_archive(tmp_path, [(2, "training", "small", "Hip-Hop"), (3, "test", "medium", "Rock"),
                                  (5, "validation", "small", "Blues")])
     tracks = read_fma_tracks(tmp_path / "fma_metadata" / "tracks.csv", subset="small")
-    assert [(t.track_id, t.split, t.genre) for t in tracks] == [(2, "training", "Hip-Hop")]  # Blues: not top-8
+    assert [(t.track_id, t.split, t.genre, t.artist) for t in tracks] == [(2, "training", "Hip-Hop", "100")]  # Blues: not top-8
 
 
 def test_user_download_is_rendered_like_the_thumbnails(tmp_path):
     write_fma_archive(tmp_path, [(2, "training", "small", "Hip-Hop"), (1042, "test", "small", "Folk")])
     (tmp_path / "fma_small" / "001" / "001042.mp3").write_bytes(b"broken")  # FMA has broken files too
     features = load_fma_audio(tmp_path, cache=tmp_path / "cache.npz")
-    assert features.track_ids.tolist() == [2]
+    assert features.track_ids.tolist() == [2] and features.artists.tolist() == ["100"]
     assert features.images.shape == (1, 128, 128) and features.images.dtype == np.uint8
     assert features.labels.tolist() == [GENRES.index("Hip-Hop")]
     assert features.images.max() == 255  # referenced to its own maximum, like the thumbnails

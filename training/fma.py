@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,14 @@ class Track:
     track_id: int
     genre: str
     split: str
+    # Who made it: the official split keeps each artist on one side, and a few artists
+    # hold many tracks, so evaluation resamples artists, not tracks, for its intervals.
+    artist: str
+
+
+def artist_key(artist_id: str, track_id: int) -> str:
+    """The artist id, or the track's own key where the metadata has none (90 shared rows)."""
+    return artist_id or f"track-{track_id}"
 
 
 @dataclass
@@ -46,25 +54,32 @@ class FeatureSet:
     labels: np.ndarray  # int64 [N], index into GENRES
     splits: np.ndarray  # str [N]
     track_ids: np.ndarray  # int64 [N]
+    artists: np.ndarray  # str [N]
 
     def subset(self, split: str) -> "FeatureSet":
         keep = self.splits == split
-        return FeatureSet(self.images[keep], self.labels[keep], self.splits[keep], self.track_ids[keep])
+        return FeatureSet(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, images=self.images, labels=self.labels, splits=self.splits, track_ids=self.track_ids)
+        np.savez(path, **{f.name: getattr(self, f.name) for f in fields(self)})
 
     @classmethod
-    def load(cls, path: Path) -> "FeatureSet":
+    def load(cls, path: Path) -> "FeatureSet | None":
+        """The cached set, or None when an older version wrote the cache (then rebuild it)."""
+        names = [f.name for f in fields(cls)]
         with np.load(path) as data:
-            return cls(data["images"], data["labels"], data["splits"], data["track_ids"])
+            if set(data.files) != set(names):
+                log.info("%s lacks %s: rebuilding it", path, sorted(set(names) - set(data.files)))
+                return None
+            return cls(**{name: data[name] for name in names})
 
 
 def read_small_split(csv_path: Path) -> list[Track]:
     """Tracks of the shared ``tracks_small.csv`` (one header row)."""
     with open(csv_path, newline="") as handle:
-        return [Track(int(r["track_id"]), r["genre_top"], r["split"]) for r in csv.DictReader(handle)]
+        return [Track(int(r["track_id"]), r["genre_top"], r["split"], artist_key(r["artist_id"], int(r["track_id"])))
+                for r in csv.DictReader(handle)]
 
 
 def read_fma_tracks(csv_path: Path, subset: str = "small") -> list[Track]:
@@ -85,7 +100,8 @@ def read_fma_tracks(csv_path: Path, subset: str = "small") -> list[Track]:
                 continue  # the "track_id" index-name row
             genre = row[columns["track.genre_top"]]
             if row[columns["set.subset"]] in wanted and genre in GENRES:
-                tracks.append(Track(int(row[0]), genre, row[columns["set.split"]]))
+                artist = artist_key(row[columns["artist.id"]], int(row[0]))
+                tracks.append(Track(int(row[0]), genre, row[columns["set.split"]], artist))
     return tracks
 
 
@@ -107,8 +123,8 @@ def read_thumbnail(path: Path) -> np.ndarray:
 
 def load_thumbnails(fma_root: Path, cache: Path | None = None) -> FeatureSet:
     """All tracks of ``tracks_small.csv`` with their thumbnails (cached)."""
-    if cache is not None and cache.exists():
-        return FeatureSet.load(cache)
+    if (cached := _from_cache(cache)) is not None:
+        return cached
     tracks = read_small_split(fma_root / "tracks_small.csv")
     images = np.stack([read_thumbnail(thumbnail_path(fma_root, t)) for t in _progress(tracks, "thumbnails")])
     features = _feature_set(tracks, images)
@@ -126,8 +142,8 @@ def load_fma_audio(audio_root: Path, cache: Path | None = None, subset: str = "s
     from stream.audio_file import AudioFileError, read_audio
     from training.thumbnail import render_thumbnail
 
-    if cache is not None and cache.exists():
-        return FeatureSet.load(cache)
+    if (cached := _from_cache(cache)) is not None:
+        return cached
     frontend = MelFrontend(FrontendSpec(), device="cpu")
     kept, images = [], []
     for track in _progress(read_fma_tracks(audio_root / "fma_metadata" / "tracks.csv", subset), "decoding"):
@@ -147,6 +163,10 @@ def load_fma_audio(audio_root: Path, cache: Path | None = None, subset: str = "s
     return features
 
 
+def _from_cache(cache: Path | None) -> FeatureSet | None:
+    return FeatureSet.load(cache) if cache is not None and cache.exists() else None
+
+
 def _feature_set(tracks: list[Track], images: np.ndarray) -> FeatureSet:
     unknown = {t.split for t in tracks} - set(SPLITS)
     if unknown:
@@ -156,6 +176,7 @@ def _feature_set(tracks: list[Track], images: np.ndarray) -> FeatureSet:
         labels=np.array([GENRES.index(t.genre) for t in tracks], dtype=np.int64),
         splits=np.array([t.split for t in tracks]),
         track_ids=np.array([t.track_id for t in tracks], dtype=np.int64),
+        artists=np.array([t.artist for t in tracks]),
     )
 
 

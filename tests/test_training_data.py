@@ -83,13 +83,3 @@ def test_training_batches_have_crop_lengths_in_range():
         x, y = training_batch(images, labels, config, SPEC.column_seconds, SPEC.floor_db, 8, rng)
         assert 13 <= x.shape[1] <= 128 and x.shape[2] == 128
         np.testing.assert_allclose(y.sum(1).numpy(), 1.0, rtol=1e-5)
-
-
-def test_artist_balance_evens_out_prolific_artists():
-    from training.train import epoch_order
-
-    artists = np.array(["prolific"] * 900 + ["rare"] * 100)
-    rng = np.random.default_rng(0)
-    assert sorted(epoch_order(rng, artists, 0.0)) == list(range(1000))  # plain: each track once
-    drawn = artists[epoch_order(rng, artists, 1.0)]  # full balance: each artist half the draws
-    assert 0.4 < (drawn == "rare").mean() < 0.6

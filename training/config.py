@@ -48,10 +48,6 @@ class TrainConfig:
     time_mask_fraction: float = 0.1
     eq_tilt_db: float = 6.0  # random spectral tilt, ± this many dB across the mel range
     pretrained: bool = True
-    # Sampling weight of a training track ∝ (its artist's track count)^−artist_balance:
-    # 0 draws every track once per epoch; 0.5 lets an artist with 200 tracks weigh 14
-    # tracks, not 200 (one artist made 205 of the 800 Instrumental training tracks).
-    artist_balance: float = 0.0
     device: str = "auto"  # auto → cuda when present
     threads: int = 2
 

@@ -66,16 +66,6 @@ def make_optimizer(model: GenreCRNN, config: TrainConfig) -> torch.optim.Optimiz
     )
 
 
-def epoch_order(rng: np.random.Generator, artists: np.ndarray, balance: float) -> np.ndarray:
-    """This epoch's training tracks: a permutation, or with ``balance`` > 0 a weighted draw
-    (with replacement) that evens out prolific artists."""
-    if balance == 0:
-        return rng.permutation(len(artists))
-    _, index, counts = np.unique(artists, return_inverse=True, return_counts=True)
-    weights = counts[index] ** -balance
-    return rng.choice(len(artists), size=len(artists), p=weights / weights.sum())
-
-
 def learning_rate(step: int, total: int, warmup: int, peak: float) -> float:
     """Linear warm-up, then cosine decay to zero."""
     if step < warmup:
@@ -144,7 +134,7 @@ def train(config: TrainConfig) -> Path:
     for epoch in range(state["epoch"], config.epochs):
         started = time.time()
         model.train()
-        order = epoch_order(rng, train_set.artists, config.artist_balance)
+        order = rng.permutation(len(train_set.labels))
         losses = []
         with Progress(transient=True) as progress:
             task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=steps_per_epoch)

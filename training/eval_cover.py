@@ -42,7 +42,6 @@ from training.evaluate import classification_report  # noqa: E402
 METRICS = MODEL_DIR / "cover_metrics.json"
 
 
-
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95 % Wilson score interval of a proportion."""
     p = correct / n

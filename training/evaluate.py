@@ -6,8 +6,8 @@ checkpoint — at three context lengths: whole 30 s clips, and every 10 s and 3 
 streaming engine does. Reports accuracy, macro-F1, per-genre precision/recall, a
 confusion matrix, expected calibration error before and after the temperature stored
 in the model, and a 95 % interval for each accuracy that resamples artists rather than
-tracks (see ``artist_interval``). A clip is also scored by a crop ensemble (the whole clip and its 10 s
-windows, probabilities averaged); which of the two clip-level numbers is *the* result
+tracks (see ``artist_interval``). A clip is also scored by a crop ensemble (the whole
+clip and its 10 s windows, probabilities averaged); which of the two clip-level numbers is *the* result
 is chosen on validation. Writes ``model/metrics.json`` and PNGs, and copies the
 metrics into the model card.
 """

@@ -13,7 +13,8 @@ TRACKS = [(2, "training", "small", "Hip-Hop"), (3, "training", "small", "Rock"),
           (6, "validation", "small", "Hip-Hop"), (7, "validation", "small", "Rock"), (8, "test", "small", "Folk")]
 
 
-def test_train_resume_and_export(tmp_path):
+def test_train_resume_and_export(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # evaluate caches under ./runs/cache: the test's, not the repository's
     from model.card import ModelCard
     from model.export import export_genre_model
     from model.spec import FrontendSpec

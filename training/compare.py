@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from model.spec import FrontendSpec
-from training.fma import FeatureSet
-from training.train import clip_logits, load_checkpoint_model, load_features, run_config
+from training.fma import FeatureSet, load_features
+from training.train import clip_logits, load_checkpoint_model, run_config
 
 
 def compare(checkpoints: list[Path], data_root: Path | None = None) -> dict[str, float]:

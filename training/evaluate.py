@@ -25,8 +25,7 @@ from model.card import ModelCard, update_card
 from model.session import GenreModel, softmax
 from training.augment import crop_columns, window_db
 from training.config import TrainConfig
-from training.fma import FeatureSet
-from training.train import load_features
+from training.fma import FeatureSet, load_features
 
 WINDOW_SECONDS = (3.0, 10.0)
 WINDOW_STRIDE_SECONDS = 1.0

@@ -40,8 +40,7 @@ from model.session import DEFAULT_GENRE_MODEL, GenreModel
 from training.augment import window_db
 from training.config import DEFAULT_DATA_ROOT, TrainConfig
 from training.covers import CoverItem, load_splits
-from training.fma import GENRES, FeatureSet
-from training.train import load_features
+from training.fma import GENRES, FeatureSet, load_features
 
 FMA_SPLIT = {"val": "validation", "test": "test"}
 

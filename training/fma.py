@@ -13,6 +13,7 @@ cached as .npz so later runs start in a second.
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -22,13 +23,12 @@ from PIL import Image
 
 from model.frontend import MelFrontend
 from model.spec import THUMBNAIL_SECONDS, FrontendSpec
+from training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
 GENRES = ("Electronic", "Experimental", "Folk", "Hip-Hop", "Instrumental", "International", "Pop", "Rock")
 SPLITS = ("training", "validation", "test")
-THUMBNAIL_CACHE = "fma_small_thumbnails.npz"  # file names inside a run's cache_dir
-AUDIO_CACHE = "fma_audio_thumbnails.npz"
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,23 @@ class FeatureSet:
                 log.info("%s lacks %s: rebuilding it", path, sorted(set(names) - set(data.files)))
                 return None
             return cls(**{name: data[name] for name in names})
+
+
+def load_features(config: TrainConfig) -> FeatureSet:
+    """The feature set of a config's data source, cached in its ``cache_dir``."""
+    if config.source == "thumbnails":
+        root = Path(config.data_root) / "fma_small"
+        return load_thumbnails(root, cache_path(config.cache_dir, "fma_small_thumbnails", root))
+    if config.source == "audio":
+        root = Path(config.fma_audio_root)
+        return load_fma_audio(root, cache_path(config.cache_dir, "fma_audio_thumbnails", root))
+    raise ValueError(f"unknown source {config.source!r}: use 'thumbnails' or 'audio'")
+
+
+def cache_path(cache_dir: Path, name: str, root: Path) -> Path:
+    """One cache file per data folder, so a cache of one download is never read for another."""
+    digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
+    return cache_dir / f"{name}-{digest}.npz"
 
 
 def read_small_split(csv_path: Path) -> list[Track]:

@@ -28,8 +28,8 @@ from model.spec import FrontendSpec
 from training.augment import window_db
 from training.config import TrainConfig
 from training.evaluate import window_logits
-from training.fma import GENRES, FeatureSet
-from training.train import load_checkpoint_model, load_features, run_config
+from training.fma import GENRES, FeatureSet, load_features
+from training.train import load_checkpoint_model, run_config
 
 CALIBRATION_CLIPS = 200  # whole training clips (never validation or test)
 

@@ -28,7 +28,7 @@ from model.frontend import default_device
 from model.spec import FrontendSpec
 from training.augment import training_batch, window_db
 from training.config import TrainConfig
-from training.fma import AUDIO_CACHE, GENRES, THUMBNAIL_CACHE, FeatureSet, load_fma_audio, load_thumbnails
+from training.fma import GENRES, FeatureSet, load_features
 
 log = logging.getLogger(__name__)
 EMA_DECAY = 0.998  # ≈ the last 500 steps (2.5 epochs) of weights
@@ -36,14 +36,6 @@ EMA_DECAY = 0.998  # ≈ the last 500 steps (2.5 epochs) of weights
 
 def resolve_device(name: str) -> torch.device:
     return default_device() if name == "auto" else torch.device(name)
-
-
-def load_features(config: TrainConfig) -> FeatureSet:
-    if config.source == "thumbnails":
-        return load_thumbnails(Path(config.data_root) / "fma_small", config.cache_dir / THUMBNAIL_CACHE)
-    if config.source == "audio":
-        return load_fma_audio(Path(config.fma_audio_root), config.cache_dir / AUDIO_CACHE)
-    raise ValueError(f"unknown source {config.source!r}: use 'thumbnails' or 'audio'")
 
 
 def build_model(config: TrainConfig) -> GenreCRNN:

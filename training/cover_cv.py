@@ -30,9 +30,9 @@ import torch
 from model.cover_net import CoverNet
 from model.cover_spec import CoverSpec
 from training.cover_cache import cached, stem_cache
-from training.eval_cover import METRICS
 from training.covers import CoverItem, group_folds, load_splits
-from training.train_cover import Batches, TrainConfig, accuracy_per_set, set_masks, train_head, tune, val_logits
+from training.eval_cover import record_metrics
+from training.train_cover import Batches, TrainConfig, accuracy_per_set, batches, fit, set_masks, val_logits
 
 log = logging.getLogger("cover_cv")
 SET = "spotify5"
@@ -40,11 +40,7 @@ SET = "spotify5"
 
 def fold_batches(spec: CoverSpec, parts: list[tuple[list[CoverItem], torch.Tensor]]) -> Batches:
     """Batches from (items, their cached stem views) pairs, concatenated in order."""
-    names = list(spec.label_sets)
-    items = [it for its, _ in parts for it in its]
-    return Batches(torch.cat([feats for _, feats in parts]),
-                   torch.tensor([spec.labels.index(it.label) for it in items]),
-                   torch.tensor([names.index(it.dataset) for it in items]))
+    return batches(spec, [it for its, _ in parts for it in its], torch.cat([feats for _, feats in parts]))
 
 
 def fold_roles(k: int, i: int) -> tuple[list[int], int, int]:
@@ -53,7 +49,7 @@ def fold_roles(k: int, i: int) -> tuple[list[int], int, int]:
     return [f for f in range(k) if f not in (i, val)], val, i
 
 
-def run_fold(cfg: TrainConfig, spec: CoverSpec, discogs: dict[str, Batches], folds: list[list[int]],
+def run_fold(cfg: TrainConfig, spec: CoverSpec, discogs: dict[str, tuple[list[CoverItem], torch.Tensor]], folds: list[list[int]],
              spotify: list[CoverItem], spotify_feats: torch.Tensor, i: int) -> dict:
     """Train on all folds but i and i + 1, select on i + 1, score fold i."""
     train_folds, val_fold, _ = fold_roles(len(folds), i)
@@ -65,15 +61,9 @@ def run_fold(cfg: TrainConfig, spec: CoverSpec, discogs: dict[str, Batches], fol
     test = fold_batches(spec, [(test_items, test_feats[:, :1])])
 
     torch.manual_seed(cfg.seed)
-    names, mask = set_masks(spec)
     net = CoverNet(len(spec.labels), cfg.image_size, cfg.cut)
-    net.requires_grad_(False)
-    net.classifier.requires_grad_(True)
-    train_head(cfg, net, train, val, mask, names)
-    for group in net.param_groups():
-        for p in group:
-            p.requires_grad_(True)
-    val_acc, best_epoch = tune(cfg, net, train, val, mask, names)
+    _, val_acc, best_epoch = fit(cfg, net, spec, train, val)
+    names, mask = set_masks(spec)
     accuracy = accuracy_per_set(val_logits(net, test), test, mask, names)[SET]
     log.info("fold %d: %s test %.4f (%d covers, val %.4f at epoch %d)", i, SET, accuracy,
              len(test_items), val_acc[SET], best_epoch)
@@ -124,9 +114,7 @@ def main() -> None:
     result = cross_validate(cfg, args.folds)
     Path(args.out, "cover_cv.json").write_text(json.dumps(result, indent=2))
     summary = {k: v for k, v in result.items() if k != "config"}
-    metrics = json.loads(METRICS.read_text())
-    metrics[f"recipe_cv{args.folds}"] = summary
-    METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
+    record_metrics({f"recipe_cv{args.folds}": summary})
     print(json.dumps(summary, indent=2))
 
 

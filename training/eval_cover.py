@@ -42,6 +42,13 @@ from training.evaluate import classification_report  # noqa: E402
 METRICS = MODEL_DIR / "cover_metrics.json"
 
 
+def record_metrics(entries: dict) -> None:
+    """Merge ``entries`` into model/cover_metrics.json, keeping what other scripts recorded
+    there (this one's test results, the anchor, training.cover_cv's folds)."""
+    metrics = json.loads(METRICS.read_text()) if METRICS.exists() else {}
+    METRICS.write_text(json.dumps({**metrics, **entries}, indent=2) + "\n")
+
+
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95 % Wilson score interval of a proportion."""
     p = correct / n
@@ -125,13 +132,11 @@ def main() -> None:
         test[name] = set_metrics(model, name, items, probs)
         plot_confusion(test[name], name, MODEL_DIR / f"cover_confusion_{name}.png")
         plot_typical(model, name, items, probs, Path(args.runs) / f"typical_covers_{name}.png")
-    # Keep what other scripts recorded here (the anchor, training.cover_cv's folds).
-    previous = json.loads(METRICS.read_text()) if METRICS.exists() else {}
-    metrics = {**previous, "version": model.version, "test": test, **model.metrics}
+    metrics = {"version": model.version, "test": test, **model.metrics}
     anchor = Path(args.runs) / "anchor.json"
     if anchor.exists():
         metrics["anchor_logreg_frozen"] = json.loads(anchor.read_text())
-    METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
+    record_metrics(metrics)
     summary = {n: {k: m[k] for k in ("accuracy", "macro_f1", "union_top1_accuracy")} for n, m in test.items()}
     update_metadata(Path(args.model), {"metrics": json.dumps({"val": model.metrics.get("val"), "test": summary})})
     print(json.dumps(summary, indent=2))

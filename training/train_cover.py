@@ -37,7 +37,7 @@ from model.cover_net import DEFAULT_CUT, CoverNet
 from model.cover_spec import CoverSpec
 from training.cover_cache import cached, stem_cache
 from training.config import DEFAULT_DATA_ROOT
-from training.covers import SplitConfig, load_splits
+from training.covers import CoverItem, SplitConfig, load_splits
 
 log = logging.getLogger("train_cover")
 
@@ -104,19 +104,23 @@ def accuracy_per_set(logits: torch.Tensor, data: Batches, mask: torch.Tensor,
     return {n: correct[data.sets == i].mean().item() for i, n in enumerate(names)}
 
 
+def batches(spec: CoverSpec, items: list[CoverItem], feats: torch.Tensor) -> Batches:
+    """Cached stem views of ``items`` with their label and data-set indices."""
+    names = list(spec.label_sets)
+    return Batches(feats, torch.tensor([spec.labels.index(it.label) for it in items]),
+                   torch.tensor([names.index(it.dataset) for it in items]))
+
+
 def prepare(cfg: TrainConfig, net: CoverNet, spec: CoverSpec) -> tuple[Batches, Batches]:
     """Cached train (all views) and val (plain view) batches."""
     splits = load_splits(Path(cfg.data_root), cfg.splits)
-    names = list(spec.label_sets)
     out = []
     for split, views in (("train", cfg.views), ("val", 1)):
-        items = [it for n in names for it in splits[n][split]]
+        items = [it for n in spec.label_sets for it in splits[n][split]]
         path = Path(cfg.out_dir) / f"cache_{split}_{cfg.image_size}_{cfg.cut}_{views}.pt"
         feats = cached(path, lambda: stem_cache(net, items, views, spec, cfg.seed,
                                                 desc=f"stem cache {split}"))
-        labels = torch.tensor([spec.labels.index(it.label) for it in items])
-        sets = torch.tensor([names.index(it.dataset) for it in items])
-        out.append(Batches(feats, labels, sets))
+        out.append(batches(spec, items, feats))
     return out[0], out[1]
 
 
@@ -220,15 +224,13 @@ def tune(cfg: TrainConfig, net: CoverNet, train: Batches, val: Batches, mask: to
     return state["best_acc"], state["best_epoch"]
 
 
-def run(cfg: TrainConfig) -> Path:
-    """Train end to end; writes ``out_dir/cover_best.pt`` (weights + spec + val metrics)."""
-    torch.manual_seed(cfg.seed)
-    spec = CoverSpec(size=cfg.image_size)
+def fit(cfg: TrainConfig, net: CoverNet, spec: CoverSpec, train: Batches, val: Batches
+        ) -> tuple[dict[str, float], dict[str, float], int]:
+    """The recipe on cached stem views: head alone, then the tail; returns the head's and
+    the fine-tune's validation accuracies and the fine-tune's best epoch (loaded in ``net``)."""
     names, mask = set_masks(spec)
-    net = CoverNet(len(spec.labels), cfg.image_size, cfg.cut)
     net.requires_grad_(False)
     net.classifier.requires_grad_(True)
-    train, val = prepare(cfg, net, spec)
     head_acc = train_head(cfg, net, train, val, mask, names)
     log.info("head-only best val %s", json.dumps(head_acc))
     for group in net.param_groups():
@@ -236,6 +238,16 @@ def run(cfg: TrainConfig) -> Path:
             p.requires_grad_(True)  # the stem stays frozen: its outputs are cached
     tune_acc, best_epoch = tune(cfg, net, train, val, mask, names)
     log.info("fine-tuned best val %s (epoch %d)", json.dumps(tune_acc), best_epoch)
+    return head_acc, tune_acc, best_epoch
+
+
+def run(cfg: TrainConfig) -> Path:
+    """Train end to end; writes ``out_dir/cover_best.pt`` (weights + spec + val metrics)."""
+    torch.manual_seed(cfg.seed)
+    spec = CoverSpec(size=cfg.image_size)
+    net = CoverNet(len(spec.labels), cfg.image_size, cfg.cut)
+    train, val = prepare(cfg, net, spec)
+    head_acc, tune_acc, best_epoch = fit(cfg, net, spec, train, val)
     out = Path(cfg.out_dir) / "cover_best.pt"
     torch.save({"model": net.state_dict(), "spec": spec.to_json(), "config": asdict(cfg),
                 "val": {"head_only": head_acc, "fine_tuned": tune_acc, "best_epoch": best_epoch}},

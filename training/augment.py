@@ -30,6 +30,11 @@ def crop_seconds(config: TrainConfig, rng: np.random.Generator) -> float:
     raise ValueError(f"unknown crop distribution {config.crop_distribution!r}")
 
 
+def clip_db(images: np.ndarray, floor_db: float) -> np.ndarray:
+    """Whole clips [B, columns, M] in dB, as the engine sees a full context."""
+    return window_db(images, np.zeros(len(images), dtype=int), images.shape[1], floor_db)
+
+
 def window_db(images: np.ndarray, start: np.ndarray, length: int, floor_db: float,
               rng: np.random.Generator | None = None, tilt_db: np.ndarray | None = None) -> np.ndarray:
     """Crops [B, length, M] of index images, as re-referenced dB levels in [floor, 0].

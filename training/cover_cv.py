@@ -49,8 +49,8 @@ def fold_roles(k: int, i: int) -> tuple[list[int], int, int]:
     return [f for f in range(k) if f not in (i, val)], val, i
 
 
-def run_fold(cfg: TrainConfig, spec: CoverSpec, discogs: dict[str, tuple[list[CoverItem], torch.Tensor]], folds: list[list[int]],
-             spotify: list[CoverItem], spotify_feats: torch.Tensor, i: int) -> dict:
+def run_fold(cfg: TrainConfig, spec: CoverSpec, discogs: dict[str, tuple[list[CoverItem], torch.Tensor]],
+             folds: list[list[int]], spotify: list[CoverItem], spotify_feats: torch.Tensor, i: int) -> dict:
     """Train on all folds but i and i + 1, select on i + 1, score fold i."""
     train_folds, val_fold, _ = fold_roles(len(folds), i)
     pick = lambda idx: ([spotify[j] for j in idx], spotify_feats[idx])  # noqa: E731

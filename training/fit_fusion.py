@@ -37,7 +37,7 @@ from rich.progress import track
 from model.cover import CoverModel
 from model.fusion import COVER_TO_AUDIO, EPS, FUSION_FILE, SHARED, cover_on_shared
 from model.session import DEFAULT_GENRE_MODEL, GenreModel
-from training.augment import window_db
+from training.augment import clip_db
 from training.config import DEFAULT_DATA_ROOT, TrainConfig
 from training.covers import CoverItem, load_splits
 from training.fma import GENRES, FeatureSet, load_features
@@ -77,7 +77,7 @@ def audio_predictions(inputs: Inputs, split: str) -> tuple[np.ndarray, np.ndarra
     model, data = inputs.audio_model, inputs.tracks.subset(FMA_SPLIT[split])
     keep = np.isin(np.array(GENRES)[data.labels], SHARED)
     images, labels = data.images[keep], np.array(GENRES)[data.labels[keep]]
-    mel = window_db(images, np.zeros(len(images), dtype=int), images.shape[1], model.card.frontend.floor_db)
+    mel = clip_db(images, model.card.frontend.floor_db)
     probs = np.concatenate([model.probabilities(mel[i:i + 64]) for i in range(0, len(mel), 64)])
     shared = probs[:, [model.labels.index(g) for g in SHARED]]
     return shared / shared.sum(1, keepdims=True), np.array([SHARED.index(g) for g in labels])

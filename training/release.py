@@ -25,7 +25,7 @@ from model.export import export_genre_model
 from model.quantize import quantize_genre_model
 from model.session import GenreModel
 from model.spec import FrontendSpec
-from training.augment import window_db
+from training.augment import clip_db
 from training.config import TrainConfig
 from training.evaluate import window_logits
 from training.fma import GENRES, FeatureSet, load_features
@@ -50,12 +50,12 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(log_t.detach().exp())
 
 
-def calibration_windows(training: FeatureSet, floor_db: float, seed: int = 0) -> np.ndarray:
+def calibration_windows(data: FeatureSet, floor_db: float, seed: int = 0) -> np.ndarray:
     """Whole training clips in dB, as the engine feeds a full context."""
-    count = min(CALIBRATION_CLIPS, len(training.images))
-    chosen = np.random.default_rng(seed).choice(len(training.images), count, replace=False)
-    images = training.images[np.sort(chosen)]
-    return window_db(images, np.zeros(len(images), dtype=int), images.shape[1], floor_db)
+    training = np.flatnonzero(data.splits == "training")
+    count = min(CALIBRATION_CLIPS, len(training))
+    chosen = np.random.default_rng(seed).choice(len(training), count, replace=False)
+    return clip_db(data.images[training[np.sort(chosen)]], floor_db)
 
 
 def validation_accuracy(path: Path, validation: FeatureSet) -> tuple[float, np.ndarray]:
@@ -95,7 +95,7 @@ def write_model(model: torch.nn.Module, card: ModelCard, data: FeatureSet, preci
         accuracies = {"float32": round(accuracy, 4)}
         out.parent.mkdir(parents=True, exist_ok=True)
         if precision == "int8":
-            quantize_genre_model(float_path, out, calibration_windows(data.subset("training"), card.frontend.floor_db))
+            quantize_genre_model(float_path, out, calibration_windows(data, card.frontend.floor_db))
             accuracy, logits = validation_accuracy(out, validation)
             accuracies["int8"] = round(accuracy, 4)
         else:
@@ -109,7 +109,7 @@ def run_export(args: argparse.Namespace) -> int:
     data = load_features(config)
     card = describe(model, checkpoint, config, data, args.version, args.precision)
     difference, accuracies, logits = write_model(model, card, data, args.precision, args.out)
-    temperature = fit_temperature(logits, data.subset("validation").labels)
+    temperature = fit_temperature(logits, data.labels[data.splits == "validation"])
     training = {**card.training, "validation_accuracy_by_precision": accuracies}
     update_card(args.out, replace(card, temperature=temperature, training=training))
     print(f"wrote {args.out} ({args.precision}, {args.out.stat().st_size / 1e6:.1f} MB); temperature "

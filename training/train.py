@@ -26,8 +26,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from model.crnn import CRNNConfig, GenreCRNN
 from model.frontend import default_device
 from model.spec import FrontendSpec
-from training.augment import training_batch, window_db
-from training.config import TrainConfig
+from training.augment import clip_db, training_batch
+from training.config import TrainConfig, from_arguments
 from training.fma import GENRES, FeatureSet, load_features
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,7 @@ def clip_logits(model: nn.Module, images: np.ndarray, device: torch.device, floo
     model.eval()
     out = []
     for i in range(0, len(images), batch_size):
-        chunk = images[i:i + batch_size]
-        x = window_db(chunk, np.zeros(len(chunk), dtype=int), chunk.shape[1], floor_db)
+        x = clip_db(images[i:i + batch_size], floor_db)
         out.append(model(torch.from_numpy(x).to(device)).float().cpu().numpy())
     return np.concatenate(out)
 
@@ -190,7 +189,5 @@ def load_checkpoint_model(path: Path) -> tuple[GenreCRNN, dict]:
 
 def run_train(args: argparse.Namespace) -> int:
     """``genrescope train``: the flags (and ``--config`` YAML) → one run."""
-    from training.config import from_arguments
-
     print(f"best checkpoint: {train(from_arguments(args))}")
     return 0

@@ -21,25 +21,24 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, percentiles, save  # noqa: E402
+from stream.library import FileTags, start_worker, tag_file, tag_in_worker, tagging_engine  # noqa: E402
 
 
 def run_file(path: str, model_path: Path | None) -> tuple[float, float]:
     """(audio seconds, wall seconds) for one file, decode to last update, as `genrescope tag`."""
-    from stream.library import tag_file
-
-    engine = _engine(model_path)
+    engine = _engine(model_path, True)
     started = time.perf_counter()
-    tags = tag_file(engine, Path(path))
-    if tags.error:
-        raise SystemExit(tags.error)
+    tags = _checked(tag_file(engine, Path(path)))
     return tags.audio_seconds, time.perf_counter() - started
 
 
-@functools.cache  # loading is set-up, not per-file work
-def _engine(model_path: Path | None):
-    from stream.engine import EngineConfig, load_engine
+def _checked(tags: FileTags) -> FileTags:
+    if tags.error:
+        raise SystemExit(tags.error)
+    return tags
 
-    return load_engine(model_path, EngineConfig(frontend_device="cpu"), prefer_gpu=False)
+
+_engine = functools.cache(tagging_engine)  # loading is set-up, not per-file work
 
 
 def main() -> None:
@@ -57,17 +56,17 @@ def main() -> None:
             audio, wall = run_file(path, args.model)
             factors.append(audio / wall)
     jobs = [path for _ in range(args.repeat) for path in args.files]
-    with ProcessPoolExecutor(cores) as pool:
-        list(pool.map(run_file, jobs[:cores], [args.model] * cores))  # warm each worker
+    with ProcessPoolExecutor(cores, initializer=start_worker, initargs=(args.model, True)) as pool:
+        list(pool.map(tag_in_worker, jobs[:cores]))  # warm each worker
         started = time.perf_counter()
-        results = list(pool.map(run_file, jobs, [args.model] * len(jobs)))
+        results = [_checked(tags) for tags in pool.map(tag_in_worker, jobs)]
         wall = time.perf_counter() - started
     save({
         "machine": machine(),
         "model": str(args.model or "shipped"),
         "files": [Path(p).name for p in args.files],
         "single_file_realtime_factor": percentiles(factors),
-        "parallel_library_realtime_factor": sum(a for a, _ in results) / wall,
+        "parallel_library_realtime_factor": sum(tags.audio_seconds for tags in results) / wall,
         "parallel_workers": cores,
     }, args.json)
 

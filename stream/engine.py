@@ -127,10 +127,15 @@ class GenreEngine:
             yield from self.process(chunk)
         yield from self.flush()
 
+    @property
+    def audio_seconds(self) -> float:
+        """Audio received since the last reset, at the model's sample rate."""
+        return self._received / self.spec.sample_rate
+
     def summary(self) -> RunSummary:
         times = np.array(self._compute_ms) if self._compute_ms else np.zeros(1)
         return RunSummary(
-            audio_seconds=self._received / self.spec.sample_rate,
+            audio_seconds=self.audio_seconds,
             wall_seconds=time.monotonic() - self._started,
             updates=len(self._compute_ms),
             dropped_samples=self._dropped,
@@ -192,8 +197,8 @@ class GenreEngine:
             updates=len(self._compute_ms),
             dropped_samples=self._dropped,
             compute_ms=self._compute_ms[-1],
-            compute_ms_p50=float(p50),
-            compute_ms_p99=float(p99),
+            compute_ms_p50=p50,
+            compute_ms_p99=p99,
             provider=self.provider,
             updates_per_second=(len(self._wall_times) - 1) / span if span > 0 else 0.0,
         )

@@ -18,6 +18,11 @@ from typing import Any
 PROTOCOL_VERSION = 1
 
 
+def ranked(probabilities: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
+    """(genre, probability) pairs, most probable first."""
+    return sorted(probabilities, key=lambda pair: -pair[1])
+
+
 @dataclass(frozen=True)
 class StreamStats:
     """Running counters a user watches to trust the stream."""
@@ -51,7 +56,7 @@ class GenreUpdate:
 
     def ranked(self) -> list[tuple[str, float]]:
         """(genre, probability), most probable first."""
-        return sorted(zip(self.labels, self.probabilities), key=lambda pair: -pair[1])
+        return ranked(zip(self.labels, self.probabilities))
 
     def to_message(self) -> dict[str, Any]:
         """The ``update`` message (JSON-ready)."""

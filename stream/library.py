@@ -20,6 +20,7 @@ import numpy as np
 
 from stream.audio_file import AudioFileError
 from stream.engine import EngineConfig, GenreEngine, load_engine
+from stream.events import ranked
 from stream.filesource import FileSource
 
 # What a folder walk picks up; files named explicitly are tried whatever their suffix.
@@ -48,8 +49,8 @@ class FileTags:
             return f"error: {self.error}"
         if not self.probabilities:
             return f"too short to tag ({self.audio_seconds:.1f} s)  {self.path}"
-        ranked = sorted(self.probabilities.items(), key=lambda pair: -pair[1])[:top]
-        return "  ".join(f"{genre} {p:.0%}" for genre, p in ranked) + f"  {self.path}"
+        best = ranked(self.probabilities.items())[:top]
+        return "  ".join(f"{genre} {p:.0%}" for genre, p in best) + f"  {self.path}"
 
 
 def find_audio(paths: Iterable[str | Path]) -> list[Path]:
@@ -70,7 +71,7 @@ def tag_file(engine: GenreEngine, path: Path) -> FileTags:
         raw = [update.raw_probabilities for update in engine.run(FileSource(path))]
     except AudioFileError as error:
         return FileTags(str(path), error=str(error))
-    seconds = engine.summary().audio_seconds
+    seconds = engine.audio_seconds
     if not raw:
         return FileTags(str(path), seconds)
     mean = np.mean(raw, axis=0)
@@ -80,16 +81,19 @@ def tag_file(engine: GenreEngine, path: Path) -> FileTags:
 _WORKER_ENGINE: GenreEngine | None = None
 
 
-def _engine(model_path: Path | None, cpu: bool) -> GenreEngine:
+def tagging_engine(model_path: Path | None, cpu: bool) -> GenreEngine:
+    """The engine one tagging process uses (single-threaded, see load_engine)."""
     return load_engine(model_path, EngineConfig(frontend_device="cpu" if cpu else "auto"), prefer_gpu=not cpu)
 
 
-def _start_worker(model_path: Path | None, cpu: bool) -> None:
+def start_worker(model_path: Path | None, cpu: bool) -> None:
+    """Pool initializer: this worker process's engine, loaded once."""
     global _WORKER_ENGINE
-    _WORKER_ENGINE = _engine(model_path, cpu)
+    _WORKER_ENGINE = tagging_engine(model_path, cpu)
 
 
-def _tag_in_worker(path: Path) -> FileTags:
+def tag_in_worker(path: Path) -> FileTags:
+    """``tag_file`` on the worker's own engine (see start_worker)."""
     assert _WORKER_ENGINE is not None, "worker started without its engine"
     return tag_file(_WORKER_ENGINE, path)
 
@@ -105,11 +109,12 @@ def tag_library(paths: list[Path], model_path: Path | None = None, jobs: int = 1
     the model or CUDA, which keeps forking safe.
     """
     if jobs <= 1 or len(paths) <= 1:
-        return (tag_file(engine, path) for engine in [_engine(model_path, cpu)] for path in paths)
+        engine = tagging_engine(model_path, cpu)  # loaded now, not at the first next()
+        return (tag_file(engine, path) for path in paths)
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(min(jobs, len(paths)), mp_context=multiprocessing.get_context(method),
-                               initializer=_start_worker, initargs=(model_path, cpu))
-    futures = [pool.submit(_tag_in_worker, path) for path in paths]
+                               initializer=start_worker, initargs=(model_path, cpu))
+    futures = [pool.submit(tag_in_worker, path) for path in paths]
     return _finished(pool, futures)
 
 

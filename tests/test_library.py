@@ -7,14 +7,17 @@ import numpy as np
 import pytest
 
 from support import run_cli, write_tone
-from stream.engine import EngineConfig, load_engine
 from stream.filesource import FileSource
-from stream.library import find_audio, tag_file
+from stream.library import find_audio, tag_file, tagging_engine
 
 
-def test_tags_are_the_mean_of_the_updates(test_model_path, tmp_path):
+@pytest.fixture(scope="module")
+def engine(test_model_path):
+    return tagging_engine(test_model_path, cpu=True)
+
+
+def test_tags_are_the_mean_of_the_updates(engine, tmp_path):
     path = write_tone(tmp_path / "tone.flac", 4.0, rate=48_000, channels=2)
-    engine = load_engine(test_model_path, EngineConfig(frontend_device="cpu"), prefer_gpu=False)
     raw = np.array([u.raw_probabilities for u in engine.run(FileSource(path))])
     tags = tag_file(engine, path)  # the same engine again: tagging resets it first
     assert tags.error is None and tags.audio_seconds == pytest.approx(4.0, abs=0.05)
@@ -22,9 +25,8 @@ def test_tags_are_the_mean_of_the_updates(test_model_path, tmp_path):
     assert tags.genre == engine.labels[int(raw.mean(0).argmax())]
 
 
-def test_a_file_too_short_for_an_update_has_no_tags(test_model_path, tmp_path):
+def test_a_file_too_short_for_an_update_has_no_tags(engine, tmp_path):
     path = write_tone(tmp_path / "blip.wav", 0.3)
-    engine = load_engine(test_model_path, EngineConfig(frontend_device="cpu"), prefer_gpu=False)
     tags = tag_file(engine, path)
     assert tags.probabilities == {} and tags.genre is None and "too short" in tags.text()
 

@@ -27,7 +27,7 @@ LABEL_SETS: dict[str, tuple[str, ...]] = {"discogs5": DISCOGS5, "spotify5": SPOT
 class CoverSpec:
     """Preprocessing and labels of a cover model; serialised into the model file."""
 
-    size: int = 192
+    size: int = 320
     # EfficientNet-Lite's TF weights expect (x - 127) / 128, i.e. mean = std = 0.5 on [0, 1].
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)

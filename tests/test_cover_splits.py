@@ -9,7 +9,7 @@ from collections import defaultdict
 import pytest
 
 from training.config import DEFAULT_DATA_ROOT
-from training.cover_cv import fold_roles
+from training.cover_cv import training_folds
 from training.covers import SPLITS, SplitConfig, group_folds, load_splits
 
 ROOT = DEFAULT_DATA_ROOT
@@ -60,14 +60,12 @@ def test_every_label_in_every_split_and_seeded(splits):
 
 
 def test_cross_validation_folds_keep_artists_apart(splits):
-    """training.cover_cv: whole artists per fold, every cover tested once, roles disjoint."""
+    """training.cover_cv: whole artists per fold, every cover tested once, never trained on."""
     items = [it for s in SPLITS for it in splits["spotify5"][s]]
     folds = group_folds(items, 5, seed=0)
     assert sorted(it.path for f in folds for it in f) == sorted(it.path for it in items)
     group_fold = owners(dict(enumerate(folds)), lambda it: it.group)
     assert all(len(f) == 1 for f in group_fold.values())
     assert all({it.label for it in f} == {it.label for it in items} for f in folds)
-    rounds = [fold_roles(5, i) for i in range(5)]
-    assert sorted(test for _, _, test in rounds) == list(range(5))
-    for train, val, test in rounds:
-        assert sorted([*train, val, test]) == list(range(5))
+    for test in range(5):
+        assert sorted([*training_folds(5, test), test]) == list(range(5))

@@ -18,50 +18,29 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
-from rich.progress import track
 
 from model.cover_net import CoverNet
-from model.cover_spec import CoverSpec, preprocess
-from training.cover_cache import cached
+from model.cover_spec import CoverSpec
+from training.cover_cache import cached, describe_covers
 from training.config import DEFAULT_DATA_ROOT
 from training.covers import CoverItem, group_folds, load_splits
+from training.train_cover import fit_linear
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 
-@torch.no_grad()
 def embeddings(items: list[CoverItem], size: int, batch: int = 32) -> torch.Tensor:
     """Pooled 1280-d ImageNet features of the plain (uncropped) covers."""
     spec = CoverSpec(size=size)
-    net = CoverNet(len(spec.labels), size).eval()
-    out = []
-    for i in track(range(0, len(items), batch), description="anchor features"):
-        x = np.stack([preprocess(Image.open(it.path), spec) for it in items[i:i + batch]])
-        out.append(net.embed(net.stem(torch.from_numpy(x))))
-    return torch.cat(out)
-
-
-def fit_logreg(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float) -> torch.nn.Linear:
-    """Multinomial logistic regression by full-batch L-BFGS (features standardised by caller)."""
-    torch.manual_seed(0)
-    model = torch.nn.Linear(x.shape[1], n_classes)
-    opt = torch.optim.LBFGS(model.parameters(), max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), y) + l2 * model.weight.square().sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return model
+    net = CoverNet(len(spec.labels), scales=(size,), taps=())  # the pooled embedding alone
+    return describe_covers(net, items, spec, batch, desc="anchor features")
 
 
 def score(train_x, train_y, test_x, test_y, n_classes: int, l2: float) -> float:
     """Accuracy of a logistic regression fitted on train, standardised with train stats."""
     mu, sd = train_x.mean(0), train_x.std(0) + 1e-6
-    model = fit_logreg((train_x - mu) / sd, train_y, n_classes, l2)
+    everywhere = torch.ones(len(train_y), n_classes, dtype=torch.bool)
+    model = fit_linear((train_x - mu) / sd, train_y, everywhere, torch.ones(len(train_y)), l2)
     with torch.no_grad():
         return (model((test_x - mu) / sd).argmax(1) == test_y).float().mean().item()
 

@@ -25,14 +25,14 @@ from model.cover_spec import CoverSpec
 from model.export import OPSET, PARITY_TOLERANCE
 from model.session import create_session
 
-VERSION = "cover-effnetlite0-1"
+VERSION = "cover-effnetlite0-frozen2scale-2"
 
 
 def load_trained(checkpoint: Path) -> tuple[CoverNet, CoverSpec, dict]:
-    """The fine-tuned network (eval mode), its spec and its validation metrics."""
+    """The trained network (eval mode), its spec and its validation metrics."""
     saved = torch.load(checkpoint)
     spec = CoverSpec.from_json(saved["spec"])
-    net = CoverNet(len(spec.labels), spec.size, saved["config"]["cut"], pretrained=False)
+    net = CoverNet(len(spec.labels), tuple(saved["config"]["scales"]), pretrained=False)
     net.load_state_dict(saved["model"])
     return net.eval(), spec, saved["val"]
 

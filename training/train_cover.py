@@ -1,12 +1,11 @@
-"""Fine-tune the cover model on discogs5 + spotify5 (one model over the union of labels).
+"""Train the cover model on discogs5 + spotify5 (one model over the union of labels).
 
-Recipe (fast.ai's transfer-learning lessons, sized for two shared CPU cores):
-
-1. cache the frozen stem's output for ``views`` augmented views per training cover;
-2. train the head alone on frozen pooled features (a good head first, so the
-   randomly initialised classifier does not send large gradients into the backbone);
-3. unfreeze the tail (last three stages + 1×1 head conv) with discriminative learning
-   rates — earlier layers move less — under a one-cycle schedule.
+Recipe (why: docs/cover.md): the ImageNet backbone stays frozen and describes each cover
+at two scales (model/cover_net.py); a linear head over the union of labels is fitted on
+those descriptors as a multinomial logistic regression (full-batch L-BFGS), its L2
+strength chosen by group-wise k-fold cross-validation on the training covers
+(artists for spotify5, release ∪ md5 for discogs5), so the validation split stays
+unused until the fitted model is scored on it.
 
 One model, per-set objective: each cover's softmax runs over its own data set's labels
 only (the other labels are masked out), so the head learns exactly the two
@@ -14,9 +13,6 @@ classification tasks the data define and never "which data set does this look li
 At inference the same logits give a distribution over the union (8 genres), or over
 one set's labels by renormalising (``CoverModel.predict(..., label_set=...)``).
 Each set weighs equally in the loss, whatever its size.
-
-Selection uses validation covers only (mean of the per-set accuracies); the test split
-is left to ``training.eval_cover``.
 
     PYTHONPATH=. nice -n 10 python -m training.train_cover [--data ../shared/data]
 """
@@ -31,13 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import track
 
-from model.cover_net import DEFAULT_CUT, CoverNet
+from model.cover_net import SCALES, CoverNet
 from model.cover_spec import CoverSpec
-from training.cover_cache import cached, stem_cache
+from training.cover_cache import cached, describe_covers
 from training.config import DEFAULT_DATA_ROOT
-from training.covers import CoverItem, SplitConfig, load_splits
+from training.covers import CoverItem, SplitConfig, group_folds, load_splits
 
 log = logging.getLogger("train_cover")
 
@@ -48,29 +43,38 @@ class TrainConfig:
 
     data_root: str = str(DEFAULT_DATA_ROOT)
     out_dir: str = "runs/cover"
-    image_size: int = 192
-    cut: int = DEFAULT_CUT
-    views: int = 6
-    head_views: int = 2  # views embedded for the head phase (plain + one augmented: cheap)
+    scales: tuple[int, ...] = SCALES  # the backbone reads each cover at these sizes; the first is the input
     seed: int = 0
-    batch_size: int = 64
-    label_smoothing: float = 0.1
-    head_epochs: int = 25
-    head_lr: float = 3e-3
-    tune_epochs: int = 10
-    # One-cycle peak learning rates: early tail, late tail + head conv, classifier.
-    tune_lrs: tuple[float, float, float] = (1e-4, 3e-4, 1e-3)
-    weight_decay: float = 1e-2
+    l2_grid: tuple[float, ...] = (1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
+    inner_folds: int = 4  # group-wise folds of the training covers that choose the L2
+    lbfgs_iterations: int = 200
     splits: SplitConfig = field(default_factory=SplitConfig)
 
 
 @dataclass
-class Batches:
-    """Cached stem views plus, per cover, its label index and data-set index."""
+class Described:
+    """Covers as descriptors, with each one's label index and data-set index."""
 
-    feats: torch.Tensor  # float16 [n, views, C, H, W]
+    items: list[CoverItem]
+    feats: torch.Tensor  # float [n, feature_dim]
     labels: torch.Tensor  # long [n]
     sets: torch.Tensor  # long [n]
+
+    def take(self, index: list[int]) -> "Described":
+        pick = torch.tensor(index, dtype=torch.long)
+        return Described([self.items[i] for i in index], self.feats[pick], self.labels[pick], self.sets[pick])
+
+
+def described(spec: CoverSpec, items: list[CoverItem], feats: torch.Tensor) -> Described:
+    """Descriptors of ``items`` with their label and data-set indices."""
+    names = list(spec.label_sets)
+    return Described(items, feats, torch.tensor([spec.labels.index(it.label) for it in items]),
+                     torch.tensor([names.index(it.dataset) for it in items]))
+
+
+def join(parts: list[Described]) -> Described:
+    return Described([it for p in parts for it in p.items], torch.cat([p.feats for p in parts]),
+                     torch.cat([p.labels for p in parts]), torch.cat([p.sets for p in parts]))
 
 
 def set_masks(spec: CoverSpec) -> tuple[list[str], torch.Tensor]:
@@ -81,13 +85,11 @@ def set_masks(spec: CoverSpec) -> tuple[list[str], torch.Tensor]:
 
 
 def masked_loss(logits: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor,
-                weights: torch.Tensor, smoothing: float) -> torch.Tensor:
-    """Label-smoothed cross-entropy over each sample's allowed labels, sample-weighted."""
+                weights: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over each sample's allowed labels, sample-weighted."""
     logp = torch.log_softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
     nll = -logp.gather(1, labels[:, None]).squeeze(1)
-    smooth = -torch.where(allowed, logp, 0.0).sum(1) / allowed.sum(1)
-    per_sample = (1 - smoothing) * nll + smoothing * smooth
-    return (weights * per_sample).sum() / weights.sum()
+    return (weights * nll).sum() / weights.sum()
 
 
 def set_weights(sets: torch.Tensor) -> torch.Tensor:
@@ -96,181 +98,100 @@ def set_weights(sets: torch.Tensor) -> torch.Tensor:
     return (1.0 / counts)[sets]
 
 
-def accuracy_per_set(logits: torch.Tensor, data: Batches, mask: torch.Tensor,
+def accuracy_per_set(logits: torch.Tensor, data: Described, mask: torch.Tensor,
                      names: list[str]) -> dict[str, float]:
-    """Accuracy of the argmax over each cover's own set's labels, per set."""
+    """Accuracy of the argmax over each cover's own set's labels, per set present."""
     pred = logits.masked_fill(~mask[data.sets], float("-inf")).argmax(1)
     correct = (pred == data.labels).float()
-    return {n: correct[data.sets == i].mean().item() for i, n in enumerate(names)}
+    return {n: correct[data.sets == i].mean().item() for i, n in enumerate(names) if (data.sets == i).any()}
 
 
-def batches(spec: CoverSpec, items: list[CoverItem], feats: torch.Tensor) -> Batches:
-    """Cached stem views of ``items`` with their label and data-set indices."""
-    names = list(spec.label_sets)
-    return Batches(feats, torch.tensor([spec.labels.index(it.label) for it in items]),
-                   torch.tensor([names.index(it.dataset) for it in items]))
+def fit_linear(x: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor, weights: torch.Tensor,
+               l2: float, iterations: int = 200) -> torch.nn.Linear:
+    """Multinomial logistic regression (each sample's softmax over its ``allowed`` labels,
+    sample-weighted, L2 on the weights) by full-batch L-BFGS, from a fixed initialisation."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(x.shape[1], allowed.shape[1])
+    opt = torch.optim.LBFGS(model.parameters(), max_iter=iterations, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = masked_loss(model(x), labels, allowed, weights) + l2 * model.weight.square().sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return model.requires_grad_(False)
 
 
-def prepare(cfg: TrainConfig, net: CoverNet, spec: CoverSpec) -> tuple[Batches, Batches]:
-    """Cached train (all views) and val (plain view) batches."""
-    splits = load_splits(Path(cfg.data_root), cfg.splits)
-    out = []
-    for split, views in (("train", cfg.views), ("val", 1)):
-        items = [it for n in spec.label_sets for it in splits[n][split]]
-        path = Path(cfg.out_dir) / f"cache_{split}_{cfg.image_size}_{cfg.cut}_{views}.pt"
-        feats = cached(path, lambda: stem_cache(net, items, views, spec, cfg.seed,
-                                                desc=f"stem cache {split}"))
-        out.append(batches(spec, items, feats))
-    return out[0], out[1]
+def fit_head(net: CoverNet, data: Described, mask: torch.Tensor, l2: float, iterations: int) -> None:
+    """Standardisation statistics and the linear head of ``net``, fitted on ``data``."""
+    net.feature_mean.copy_(data.feats.mean(0))
+    net.feature_std.copy_(data.feats.std(0) + 1e-6)
+    x = (data.feats - net.feature_mean) / net.feature_std
+    fitted = fit_linear(x, data.labels, mask[data.sets], set_weights(data.sets), l2, iterations)
+    net.classifier.load_state_dict(fitted.state_dict())
 
 
-@torch.no_grad()
-def embed_all(net: CoverNet, feats: torch.Tensor, batch: int = 128) -> torch.Tensor:
-    """Frozen tail embeddings of cached maps [n, C, H, W] → [n, 1280]."""
-    net.eval()
-    return torch.cat([net.embed(feats[i:i + batch].float())
-                      for i in track(range(0, len(feats), batch), description="embedding")])
+def choose_l2(cfg: TrainConfig, net: CoverNet, data: Described, mask: torch.Tensor,
+              names: list[str]) -> tuple[float, dict[float, float]]:
+    """The L2 with the best mean per-set accuracy over group-wise folds of ``data``."""
+    position = {it.path: i for i, it in enumerate(data.items)}
+    folds = [[position[it.path] for it in f] for f in group_folds(data.items, cfg.inner_folds, cfg.seed + 1)]
+    scores = {}
+    for l2 in cfg.l2_grid:
+        fold_scores = []
+        for k, held_out in enumerate(folds):
+            train = data.take([i for j, f in enumerate(folds) if j != k for i in f])
+            test = data.take(held_out)
+            fit_head(net, train, mask, l2, cfg.lbfgs_iterations)
+            fold_scores.append(np.mean(list(accuracy_per_set(net.logits(test.feats), test, mask, names).values())))
+        scores[l2] = float(np.mean(fold_scores))
+        log.info("L2 %g: grouped %d-fold accuracy %.4f", l2, cfg.inner_folds, scores[l2])
+    return max(scores, key=scores.get), scores
 
 
-def train_head(cfg: TrainConfig, net: CoverNet, train: Batches, val: Batches,
-               mask: torch.Tensor, names: list[str]) -> dict[str, float]:
-    """Phase 1: the classifier alone on frozen embeddings of every cached view."""
-    v = min(cfg.head_views, train.feats.shape[1])
-    emb = cached(Path(cfg.out_dir) / f"emb_train_{cfg.image_size}_{cfg.cut}_{v}.pt",
-                 lambda: embed_all(net, train.feats[:, :v].flatten(0, 1)))
-    val_emb = embed_all(net, val.feats[:, 0])
-    labels, sets = train.labels.repeat_interleave(v), train.sets.repeat_interleave(v)
-    weights = set_weights(sets)
-    opt = torch.optim.AdamW(net.classifier.parameters(), lr=cfg.head_lr, weight_decay=cfg.weight_decay)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    best, best_state, best_acc = -1.0, None, {}
-    for epoch in range(cfg.head_epochs):
-        net.classifier.train()
-        for idx in torch.randperm(len(emb), generator=gen).split(cfg.batch_size * 4):
-            loss = masked_loss(net.classifier(emb[idx]), labels[idx], mask[sets[idx]],
-                               weights[idx], cfg.label_smoothing)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        net.classifier.eval()
-        with torch.no_grad():
-            acc = accuracy_per_set(net.classifier(val_emb), val, mask, names)
-        score = float(np.mean(list(acc.values())))
-        log.info("head epoch %d val %s", epoch, json.dumps(acc))
-        if score > best:
-            best, best_state = score, {k: t.clone() for k, t in net.classifier.state_dict().items()}
-            best_acc = acc
-    net.classifier.load_state_dict(best_state)
-    return best_acc
-
-
-def tune_optimizer(cfg: TrainConfig, net: CoverNet, steps: int):
-    """AdamW with one parameter group per depth, and a one-cycle schedule over them."""
-    groups = [{"params": ps, "lr": lr} for ps, lr in zip(net.param_groups(), cfg.tune_lrs)]
-    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=list(cfg.tune_lrs), total_steps=steps,
-                                                pct_start=0.3)
-    return opt, sched
-
-
-@torch.no_grad()
-def val_logits(net: CoverNet, val: Batches, batch: int = 128) -> torch.Tensor:
-    net.eval()
-    return torch.cat([net.logits(val.feats[i:i + batch, 0].float())
-                      for i in range(0, len(val.labels), batch)])
-
-
-def tune(cfg: TrainConfig, net: CoverNet, train: Batches, val: Batches, mask: torch.Tensor,
-         names: list[str]) -> tuple[dict[str, float], int]:
-    """Phase 2: tail + classifier, one random cached view per cover and epoch; resumable."""
-    ckpt_path = Path(cfg.out_dir) / "tune_ckpt.pt"
-    n, v = train.feats.shape[:2]
-    steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
-    opt, sched = tune_optimizer(cfg, net, steps_per_epoch * cfg.tune_epochs)
-    state = {"epoch": 0, "best": -1.0, "best_acc": {}, "best_epoch": -1, "best_model": None}
-    if ckpt_path.exists():
-        saved = torch.load(ckpt_path)
-        net.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        sched.load_state_dict(saved["sched"])
-        state = saved["state"]
-        log.info("resumed at epoch %d", state["epoch"])
-    weights = set_weights(train.sets)
-    for epoch in range(state["epoch"], cfg.tune_epochs):
-        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
-        order = torch.randperm(n, generator=gen)
-        view = torch.randint(0, v, (n,), generator=gen)
-        net.train()
-        losses = []
-        for idx in track(order.split(cfg.batch_size), description=f"tune epoch {epoch}"):
-            logits = net.logits(train.feats[idx, view[idx]].float())
-            loss = masked_loss(logits, train.labels[idx], mask[train.sets[idx]], weights[idx],
-                               cfg.label_smoothing)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-        acc = accuracy_per_set(val_logits(net, val), val, mask, names)
-        score = float(np.mean(list(acc.values())))
-        log.info("tune epoch %d loss %.4f val %s", epoch, np.mean(losses), json.dumps(acc))
-        if score > state["best"]:
-            state.update(best=score, best_acc=acc, best_epoch=epoch,
-                         best_model={k: t.clone() for k, t in net.state_dict().items()})
-        state["epoch"] = epoch + 1
-        torch.save({"model": net.state_dict(), "opt": opt.state_dict(),
-                    "sched": sched.state_dict(), "state": state}, ckpt_path)
-    net.load_state_dict(state["best_model"])
-    return state["best_acc"], state["best_epoch"]
-
-
-def fit(cfg: TrainConfig, net: CoverNet, spec: CoverSpec, train: Batches, val: Batches
-        ) -> tuple[dict[str, float], dict[str, float], int]:
-    """The recipe on cached stem views: head alone, then the tail; returns the head's and
-    the fine-tune's validation accuracies and the fine-tune's best epoch (loaded in ``net``)."""
+def fit(cfg: TrainConfig, net: CoverNet, spec: CoverSpec, train: Described) -> dict:
+    """The recipe on descriptors: choose the L2 on folds of ``train``, then fit on all of it."""
     names, mask = set_masks(spec)
-    net.requires_grad_(False)
-    net.classifier.requires_grad_(True)
-    head_acc = train_head(cfg, net, train, val, mask, names)
-    log.info("head-only best val %s", json.dumps(head_acc))
-    for group in net.param_groups():
-        for p in group:
-            p.requires_grad_(True)  # the stem stays frozen: its outputs are cached
-    tune_acc, best_epoch = tune(cfg, net, train, val, mask, names)
-    log.info("fine-tuned best val %s (epoch %d)", json.dumps(tune_acc), best_epoch)
-    return head_acc, tune_acc, best_epoch
+    l2, scores = choose_l2(cfg, net, train, mask, names)
+    fit_head(net, train, mask, l2, cfg.lbfgs_iterations)
+    return {"l2": l2, "l2_grouped_cv": {str(k): v for k, v in scores.items()}}
+
+
+def describe_split(cfg: TrainConfig, net: CoverNet, spec: CoverSpec,
+                   splits: dict[str, dict[str, list[CoverItem]]], dataset: str, split: str) -> Described:
+    """Descriptors of one data set's split, cached in the run directory."""
+    items = splits[dataset][split]
+    path = Path(cfg.out_dir) / f"descriptors_{dataset}_{split}_{'_'.join(map(str, cfg.scales))}.pt"
+    return described(spec, items, cached(path, lambda: describe_covers(net, items, spec, desc=f"{dataset} {split}")))
 
 
 def run(cfg: TrainConfig) -> Path:
     """Train end to end; writes ``out_dir/cover_best.pt`` (weights + spec + val metrics)."""
-    torch.manual_seed(cfg.seed)
-    spec = CoverSpec(size=cfg.image_size)
-    net = CoverNet(len(spec.labels), cfg.image_size, cfg.cut)
-    train, val = prepare(cfg, net, spec)
-    head_acc, tune_acc, best_epoch = fit(cfg, net, spec, train, val)
+    spec = CoverSpec(size=cfg.scales[0])
+    net = CoverNet(len(spec.labels), scales=cfg.scales)
+    splits = load_splits(Path(cfg.data_root), cfg.splits)
+    train, val = (join([describe_split(cfg, net, spec, splits, n, s) for n in spec.label_sets])
+                  for s in ("train", "val"))
+    selection = fit(cfg, net, spec, train)
+    names, mask = set_masks(spec)
+    val_acc = accuracy_per_set(net.logits(val.feats), val, mask, names)
+    log.info("L2 %g, validation %s", selection["l2"], json.dumps(val_acc))
     out = Path(cfg.out_dir) / "cover_best.pt"
     torch.save({"model": net.state_dict(), "spec": spec.to_json(), "config": asdict(cfg),
-                "val": {"head_only": head_acc, "fine_tuned": tune_acc, "best_epoch": best_epoch}},
-               out)
+                "val": {**val_acc, **selection}}, out)
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=TrainConfig.data_root, help="shared data root")
-    parser.add_argument("--out", default=TrainConfig.out_dir, help="run directory (caches, checkpoints)")
-    parser.add_argument("--tune-epochs", type=int, default=TrainConfig.tune_epochs)
-    parser.add_argument("--views", type=int, default=TrainConfig.views)
-    parser.add_argument("--head-views", type=int, default=TrainConfig.head_views)
-    parser.add_argument("--tune-lrs", type=float, nargs=3, default=TrainConfig.tune_lrs,
-                        help="one-cycle peak rates: early tail, late tail, classifier")
-    parser.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
+    parser.add_argument("--out", default=TrainConfig.out_dir, help="run directory (descriptor caches, checkpoint)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    cfg = TrainConfig(data_root=args.data, out_dir=args.out, tune_epochs=args.tune_epochs,
-                      views=args.views, head_views=args.head_views, tune_lrs=tuple(args.tune_lrs),
-                      weight_decay=args.weight_decay)
+    cfg = TrainConfig(data_root=args.data, out_dir=args.out)
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
     print(run(cfg))
 

@@ -1,6 +1,6 @@
 """The frozen-feature anchor: logistic regression on ImageNet EfficientNet-Lite0 embeddings.
 
-Reproduces the numbers the fine-tuned model must beat (33.6 % on deduplicated discogs5,
+Reproduces the numbers the cover model must beat (33.6 % on deduplicated discogs5,
 56.4 % on artist-grouped spotify5), as a sanity check of the data handling: if this
 anchor came out far higher, a split would be leaking. Reported two ways per set:
 

@@ -7,7 +7,7 @@ import pytest
 
 from support import DATA_ROOT, write_tone
 from model.spec import FrontendSpec
-from training.augment import shift_mels, tempo_columns, training_batch, window_db
+from training.augment import training_batch, window_db
 from training.config import TrainConfig
 from training.fma import GENRES, load_fma_audio, read_fma_tracks, read_thumbnail
 from training.thumbnail import index_to_db
@@ -83,29 +83,3 @@ def test_training_batches_have_crop_lengths_in_range():
         x, y = training_batch(images, labels, config, SPEC.column_seconds, SPEC.floor_db, 8, rng)
         assert 13 <= x.shape[1] <= 128 and x.shape[2] == 128
         np.testing.assert_allclose(y.sum(1).numpy(), 1.0, rtol=1e-5)
-
-
-def test_mel_shift_moves_the_spectrum_and_floors_what_it_vacates():
-    x = np.full((2, 3, 8), -80.0, dtype=np.float32)
-    x[:, :, 4] = 0.0  # one loud band
-    moved = shift_mels(x, np.array([2, -3]), -80.0)
-    assert (moved[0, :, 6] == 0).all() and (moved[1, :, 1] == 0).all()
-    assert (moved[0, :, :2] == -80).all() and (moved[1, :, -3:] == -80).all()
-
-
-def test_tempo_change_reads_more_or_fewer_source_columns():
-    rng = np.random.default_rng(0)
-    spans = [tempo_columns(40, 128, 0.2, rng)[-1] + 1 for _ in range(200)]
-    assert min(spans) >= 32 and max(spans) <= 48 and len(set(spans)) > 5
-    np.testing.assert_array_equal(tempo_columns(40, 128, 0.0, rng), np.arange(40))
-
-
-def test_pitch_and_tempo_augmented_crops_stay_in_the_engine_range():
-    rng = np.random.default_rng(2)
-    config = TrainConfig(mel_shift_bins=4, tempo_change=0.2)
-    images = rng.integers(0, 256, size=(8, 128, 128), dtype=np.uint8)
-    for _ in range(5):
-        x, _ = training_batch(images, rng.integers(0, 8, size=8), config, SPEC.column_seconds,
-                              SPEC.floor_db, 8, rng)
-        assert x.shape[0] == 8 and x.shape[2] == 128
-        assert x.min() >= SPEC.floor_db and x.max() <= 0.0

@@ -36,16 +36,12 @@ def clip_db(images: np.ndarray, floor_db: float) -> np.ndarray:
 
 
 def window_db(images: np.ndarray, start: np.ndarray, length: int, floor_db: float,
-              rng: np.random.Generator | None = None, tilt_db: np.ndarray | None = None,
-              offsets: np.ndarray | None = None) -> np.ndarray:
+              rng: np.random.Generator | None = None, tilt_db: np.ndarray | None = None) -> np.ndarray:
     """Crops [B, length, M] of index images, as re-referenced dB levels in [floor, 0].
 
-    ``start`` holds one start column per image; ``tilt_db`` one spectral tilt each;
-    ``offsets`` (default 0..length-1) the columns read after each start, which is how a
-    tempo change resamples a crop before it is re-referenced.
+    ``start`` holds one start column per image; ``tilt_db`` one spectral tilt each.
     """
-    offsets = np.arange(length) if offsets is None else offsets
-    rows = offsets[None, :] + start[:, None]
+    rows = np.arange(length)[None, :] + start[:, None]
     index = images[np.arange(len(images))[:, None], rows]  # [B, L, M]
     db = index_to_db(index, floor_db, rng)
     if tilt_db is not None:
@@ -71,37 +67,14 @@ def apply_masks(x: np.ndarray, config: TrainConfig, floor_db: float, rng: np.ran
             x[b, first:first + width, :] = floor_db
 
 
-def shift_mels(x: np.ndarray, shifts: np.ndarray, floor_db: float) -> np.ndarray:
-    """Each crop [L, M] moved ``shifts[b]`` mel bins up (or down), vacated bins at the floor."""
-    mels = x.shape[-1]
-    source = np.arange(mels)[None, :] - shifts[:, None]  # [B, M]: which bin lands where
-    inside = (source >= 0) & (source < mels)
-    moved = np.take_along_axis(x, np.clip(source, 0, mels - 1)[:, None, :], axis=2)
-    return np.where(inside[:, None, :], moved, floor_db).astype(np.float32)
-
-
-def tempo_columns(length: int, columns: int, change: float, rng: np.random.Generator) -> np.ndarray:
-    """Offsets of ``length`` output columns read from a crop played at a random tempo.
-
-    A rate r > 1 reads ``length * r`` source columns into ``length`` (faster music).
-    """
-    rate = rng.uniform(1.0 - change, 1.0 + change) if change > 0 else 1.0
-    source = int(np.clip(round(length * rate), 1, columns))
-    return np.round(np.linspace(0, source - 1, length)).astype(int)
-
-
 def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, column_seconds: float,
                    floor_db: float, n_classes: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """One augmented batch: inputs [B, L, M] and soft targets [B, n_classes]."""
     columns = images.shape[1]
     length = crop_columns(crop_seconds(config, rng), column_seconds, columns)
-    offsets = tempo_columns(length, columns, config.tempo_change, rng)
-    start = rng.integers(0, columns - offsets[-1], size=len(images))
+    start = rng.integers(0, columns - length + 1, size=len(images))
     tilt = rng.uniform(-config.eq_tilt_db, config.eq_tilt_db, size=len(images)).astype(np.float32)
-    x = window_db(images, start, length, floor_db, rng, tilt, offsets)
-    if config.mel_shift_bins:
-        shifts = rng.integers(-config.mel_shift_bins, config.mel_shift_bins + 1, size=len(images))
-        x = shift_mels(x, shifts, floor_db)
+    x = window_db(images, start, length, floor_db, rng, tilt)
     apply_masks(x, config, floor_db, rng)
     smooth = config.label_smoothing
     y = np.full((len(labels), n_classes), smooth / n_classes, dtype=np.float32)

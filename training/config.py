@@ -47,10 +47,6 @@ class TrainConfig:
     time_masks: int = 2
     time_mask_fraction: float = 0.1
     eq_tilt_db: float = 6.0  # random spectral tilt, ± this many dB across the mel range
-    # Pitch and tempo as artists differ: shift the mel axis by up to ± this many bins
-    # (vacated bins at the floor), and play the crop up to ± this fraction faster/slower.
-    mel_shift_bins: int = 0
-    tempo_change: float = 0.0
     pretrained: bool = True
     device: str = "auto"  # auto → cuda when present
     threads: int = 2

@@ -7,10 +7,12 @@ import hashlib
 from collections import defaultdict
 
 import pytest
+import torch
 
+from model.cover_spec import CoverSpec
 from training.config import DEFAULT_DATA_ROOT
-from training.cover_cv import training_folds
 from training.covers import SPLITS, SplitConfig, group_folds, load_splits
+from training.train_cover import described, group_splits
 
 ROOT = DEFAULT_DATA_ROOT
 pytestmark = pytest.mark.skipif(not (ROOT / "covers").exists(),
@@ -67,5 +69,7 @@ def test_cross_validation_folds_keep_artists_apart(splits):
     group_fold = owners(dict(enumerate(folds)), lambda it: it.group)
     assert all(len(f) == 1 for f in group_fold.values())
     assert all({it.label for it in f} == {it.label for it in items} for f in folds)
-    for test in range(5):
-        assert sorted([*training_folds(5, test), test]) == list(range(5))
+    data = described(CoverSpec(), items, torch.zeros(len(items), 1))
+    for train, test in group_splits(data, 5, seed=0):
+        assert sorted(it.path for it in [*train.items, *test.items]) == sorted(it.path for it in items)
+        assert not {it.group for it in train.items} & {it.group for it in test.items}

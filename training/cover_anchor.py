@@ -24,7 +24,7 @@ from model.cover_spec import CoverSpec
 from training.cover_cache import cached, describe_covers
 from training.config import DEFAULT_DATA_ROOT
 from training.covers import CoverItem, group_folds, load_splits
-from training.train_cover import fit_linear
+from training.train_cover import fit_linear, standardiser
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
@@ -38,7 +38,7 @@ def embeddings(items: list[CoverItem], size: int, batch: int = 32) -> torch.Tens
 
 def score(train_x, train_y, test_x, test_y, n_classes: int, l2: float) -> float:
     """Accuracy of a logistic regression fitted on train, standardised with train stats."""
-    mu, sd = train_x.mean(0), train_x.std(0) + 1e-6
+    mu, sd = standardiser(train_x)
     everywhere = torch.ones(len(train_y), n_classes, dtype=torch.bool)
     model = fit_linear((train_x - mu) / sd, train_y, everywhere, torch.ones(len(train_y)), l2)
     with torch.no_grad():

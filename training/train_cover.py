@@ -124,30 +124,41 @@ def fit_linear(x: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor, wei
     return model.requires_grad_(False)
 
 
+def standardiser(feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and (floored) standard deviation per feature, from the fitting rows only."""
+    return feats.mean(0), feats.std(0) + 1e-6
+
+
 def fit_head(net: CoverNet, data: Described, mask: torch.Tensor, l2: float, iterations: int) -> None:
     """Standardisation statistics and the linear head of ``net``, fitted on ``data``."""
-    net.feature_mean.copy_(data.feats.mean(0))
-    net.feature_std.copy_(data.feats.std(0) + 1e-6)
-    x = (data.feats - net.feature_mean) / net.feature_std
+    mean, std = standardiser(data.feats)
+    net.feature_mean.copy_(mean)
+    net.feature_std.copy_(std)
+    x = (data.feats - mean) / std
     fitted = fit_linear(x, data.labels, mask[data.sets], set_weights(data.sets), l2, iterations)
     net.classifier.load_state_dict(fitted.state_dict())
+
+
+def group_splits(data: Described, k: int, seed: int) -> list[tuple[Described, Described]]:
+    """(training part, held-out part) for each of k stratified folds of whole groups."""
+    position = {it.path: i for i, it in enumerate(data.items)}
+    folds = [[position[it.path] for it in fold] for fold in group_folds(data.items, k, seed)]
+    return [(data.take([i for j, fold in enumerate(folds) if j != held for i in fold]), data.take(folds[held]))
+            for held in range(k)]
 
 
 def choose_l2(cfg: TrainConfig, net: CoverNet, data: Described, mask: torch.Tensor,
               names: list[str]) -> tuple[float, dict[float, float]]:
     """The L2 with the best mean per-set accuracy over group-wise folds of ``data``."""
-    position = {it.path: i for i, it in enumerate(data.items)}
-    folds = [[position[it.path] for it in f] for f in group_folds(data.items, cfg.inner_folds, cfg.seed + 1)]
-    scores = {}
-    for l2 in cfg.l2_grid:
-        fold_scores = []
-        for k, held_out in enumerate(folds):
-            train = data.take([i for j, f in enumerate(folds) if j != k for i in f])
-            test = data.take(held_out)
+    fold_scores: dict[float, list[float]] = {l2: [] for l2 in cfg.l2_grid}
+    for train, held_out in group_splits(data, cfg.inner_folds, cfg.seed + 1):
+        for l2 in cfg.l2_grid:
             fit_head(net, train, mask, l2, cfg.lbfgs_iterations)
-            fold_scores.append(np.mean(list(accuracy_per_set(net.logits(test.feats), test, mask, names).values())))
-        scores[l2] = float(np.mean(fold_scores))
-        log.info("L2 %g: grouped %d-fold accuracy %.4f", l2, cfg.inner_folds, scores[l2])
+            accuracy = accuracy_per_set(net.logits(held_out.feats), held_out, mask, names)
+            fold_scores[l2].append(float(np.mean(list(accuracy.values()))))
+    scores = {l2: float(np.mean(values)) for l2, values in fold_scores.items()}
+    for l2, score in scores.items():
+        log.info("L2 %g: grouped %d-fold accuracy %.4f", l2, cfg.inner_folds, score)
     return max(scores, key=scores.get), scores
 
 
@@ -164,14 +175,22 @@ def describe_split(cfg: TrainConfig, net: CoverNet, spec: CoverSpec,
     """Descriptors of one data set's split, cached in the run directory."""
     items = splits[dataset][split]
     path = Path(cfg.out_dir) / f"descriptors_{dataset}_{split}_{'_'.join(map(str, cfg.scales))}.pt"
-    return described(spec, items, cached(path, lambda: describe_covers(net, items, spec, desc=f"{dataset} {split}")))
+    feats = cached(path, lambda: describe_covers(net, items, spec, desc=f"{dataset} {split}"))
+    if len(feats) != len(items):
+        raise ValueError(f"{path} holds {len(feats)} descriptors for {len(items)} covers: "
+                         "written under other split settings; delete it")
+    return described(spec, items, feats)
+
+
+def setup(cfg: TrainConfig) -> tuple[CoverSpec, CoverNet, dict[str, dict[str, list[CoverItem]]]]:
+    """The spec, the (untrained) network and the honest splits a run works with."""
+    spec = CoverSpec(size=cfg.scales[0])
+    return spec, CoverNet(len(spec.labels), scales=cfg.scales), load_splits(Path(cfg.data_root), cfg.splits)
 
 
 def run(cfg: TrainConfig) -> Path:
     """Train end to end; writes ``out_dir/cover_best.pt`` (weights + spec + val metrics)."""
-    spec = CoverSpec(size=cfg.scales[0])
-    net = CoverNet(len(spec.labels), scales=cfg.scales)
-    splits = load_splits(Path(cfg.data_root), cfg.splits)
+    spec, net, splits = setup(cfg)
     train, val = (join([describe_split(cfg, net, spec, splits, n, s) for n in spec.label_sets])
                   for s in ("train", "val"))
     selection = fit(cfg, net, spec, train)
@@ -184,16 +203,25 @@ def run(cfg: TrainConfig) -> Path:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The flags every cover training script takes."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=TrainConfig.data_root, help="shared data root")
-    parser.add_argument("--out", default=TrainConfig.out_dir, help="run directory (descriptor caches, checkpoint)")
-    args = parser.parse_args()
+    parser.add_argument("--out", default=TrainConfig.out_dir, help="run directory (descriptor caches, results)")
+    return parser
+
+
+def start(args: argparse.Namespace) -> TrainConfig:
+    """Threads, logging and the run directory for a script's parsed ``arguments``."""
     torch.set_num_threads(2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = TrainConfig(data_root=args.data, out_dir=args.out)
     Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
-    print(run(cfg))
+    return cfg
+
+
+def main() -> None:
+    print(run(start(arguments(__doc__).parse_args())))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Per-cover time of the shipped cover model, as `genrescope cover` runs it.
 
 Real covers from ``../shared/data/covers`` (JPEG files, 300×300), one at a time through
-the runtime path: decode (PIL), preprocess (squash-resize, normalise), onnxruntime
-(one thread, the default session), with p50/p99 of each stage and covers per second.
+the runtime path: decode to RGB (``stream.artwork.open_rgb``, as ``genrescope cover``
+does), preprocess (squash-resize, normalise), onnxruntime (one thread, the default
+session), with p50/p99 of each stage and covers per second.
 
     python bench/cover.py [--covers 200] [--data ../shared/data] [--json bench/cover-cpu.json]
 """
@@ -17,11 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from bench.common import machine, percentiles, save  # noqa: E402
 from model.cover import CoverModel  # noqa: E402
 from model.cover_spec import preprocess  # noqa: E402
+from stream.artwork import open_rgb  # noqa: E402
 from training.config import DEFAULT_DATA_ROOT  # noqa: E402
 
 
@@ -36,11 +37,10 @@ def cover_files(data: Path, count: int) -> list[Path]:
 def measure(model: CoverModel, files: list[Path]) -> dict:
     stages: dict[str, list[float]] = {"decode_ms": [], "preprocess_ms": [], "model_ms": [], "total_ms": []}
     name = model.session.get_inputs()[0].name
-    model.session.run(None, {name: preprocess(Image.open(files[0]), model.spec)[None]})  # warm-up
+    model.session.run(None, {name: preprocess(open_rgb(files[0]), model.spec)[None]})  # warm-up
     for path in files:
         t0 = time.perf_counter()
-        image = Image.open(path)
-        image.load()
+        image = open_rgb(path)
         t1 = time.perf_counter()
         x = preprocess(image, model.spec)[None]
         t2 = time.perf_counter()

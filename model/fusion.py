@@ -60,17 +60,11 @@ def pool(audio_shared: dict[str, float], cover_shared: dict[str, float], weight:
 
 def fuse(audio: dict[str, float], cover: dict[str, float], weight: float) -> dict[str, float]:
     """Fused distribution over the audio model's genres (see the module docstring)."""
-    return fuse_shared(audio, cover_on_shared(cover), weight)
-
-
-def fuse_shared(audio: dict[str, float], cover_shared: dict[str, float], weight: float) -> dict[str, float]:
-    """``fuse`` with the cover already mapped onto the shared genres (a stream maps its
-    fixed cover once, not at every update)."""
     shared_mass = sum(audio[g] for g in SHARED)
     if shared_mass <= 0:
         return dict(audio)
     audio_shared = {g: audio[g] / shared_mass for g in SHARED}
-    fused_shared = pool(audio_shared, cover_shared, weight)
+    fused_shared = pool(audio_shared, cover_on_shared(cover), weight)
     return {g: shared_mass * fused_shared[g] if g in fused_shared else p for g, p in audio.items()}
 
 

@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from model.cover import CoverModel
 from stream.artwork import ArtworkError, extract_artwork, open_rgb
+from stream.events import ranked
 
 
 class InputError(Exception):
@@ -58,8 +59,8 @@ def classify(model: CoverModel, path: Path, label_set: str | None) -> dict[str, 
     except InputError as exc:
         return {"input": str(path), "error": str(exc)}
     probs = model.predict(image, label_set=label_set)
-    ranked = dict(sorted(probs.items(), key=lambda kv: -kv[1]))
-    return {"input": str(path), "source": source, "top": next(iter(ranked)), "probabilities": ranked}
+    ordered = dict(ranked(probs.items()))
+    return {"input": str(path), "source": source, "top": next(iter(ordered)), "probabilities": ordered}
 
 
 def run_cover(args: argparse.Namespace) -> int:

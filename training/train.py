@@ -47,23 +47,11 @@ def build_model(config: TrainConfig) -> GenreCRNN:
     return model
 
 
-def freeze_early_layers(model: GenreCRNN, blocks: int) -> None:
-    """Keep the CNN's stem and first ``blocks`` MBConv blocks at their ImageNet weights.
-
-    Why: the cover model found frozen ImageNet features generalising across artists
-    better than fine-tuned ones; early layers (edges, textures) are the most generic and,
-    at full resolution, the costliest to back-propagate through. Their batch-norm
-    statistics still adapt to spectrograms (train mode), only the weights stay.
-    """
-    for layer in [model.cnn.stem, *model.cnn.blocks[:blocks]] if blocks else []:
-        layer.requires_grad_(False)
-
-
 def make_optimizer(model: GenreCRNN, config: TrainConfig) -> torch.optim.Optimizer:
     """AdamW with a slower learning rate for the pretrained CNN than for the new layers."""
-    backbone = [p for p in model.cnn.parameters() if p.requires_grad]
-    cnn = {id(p) for p in model.cnn.parameters()}
-    head = [p for p in model.parameters() if id(p) not in cnn]
+    backbone = list(model.cnn.parameters())
+    ids = {id(p) for p in backbone}
+    head = [p for p in model.parameters() if id(p) not in ids]
     return torch.optim.AdamW(
         [{"params": backbone, "lr_scale": config.backbone_lr_scale}, {"params": head, "lr_scale": 1.0}],
         lr=config.lr, weight_decay=config.weight_decay,
@@ -116,7 +104,6 @@ def train(config: TrainConfig) -> Path:
     log.info("data: %d training, %d validation tracks; device %s", len(train_set.labels), len(val_set.labels), device)
 
     model = build_model(config).to(device)
-    freeze_early_layers(model, config.frozen_blocks)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(EMA_DECAY), use_buffers=True)
     optimizer = make_optimizer(model, config)
     steps_per_epoch = len(train_set.labels) // config.batch_size

@@ -9,7 +9,7 @@ from support import DATA_ROOT, write_tone
 from model.spec import FrontendSpec
 from training.augment import training_batch, window_db
 from training.config import TrainConfig
-from training.fma import GENRES, load_fma_audio, read_fma_tracks, read_thumbnail
+from training.fma import GENRES, FeatureSet, load_fma_audio, read_fma_tracks, read_thumbnail
 from training.thumbnail import index_to_db
 
 SPEC = FrontendSpec()
@@ -83,3 +83,22 @@ def test_training_batches_have_crop_lengths_in_range():
         x, y = training_batch(images, labels, config, SPEC.column_seconds, SPEC.floor_db, 8, rng)
         assert 13 <= x.shape[1] <= 128 and x.shape[2] == 128
         np.testing.assert_allclose(y.sum(1).numpy(), 1.0, rtol=1e-5)
+
+
+def test_artist_sample_keeps_whole_artists_from_every_genre():
+    # 8 genres × 10 artists × 3 tracks; one prolific artist per genre holds 6 more.
+    labels, artists = [], []
+    for genre in range(len(GENRES)):
+        for artist in range(10):
+            tracks = 9 if artist == 0 else 3
+            labels += [genre] * tracks
+            artists += [f"{genre}-{artist}"] * tracks
+    n = len(labels)
+    data = FeatureSet(images=np.zeros((n, 2, 2), np.uint8), labels=np.array(labels), splits=np.full(n, "training"),
+                      track_ids=np.arange(n), artists=np.array(artists))
+    half = data.artist_sample(0.5, seed=0)
+    for genre in range(len(GENRES)):
+        assert len(np.unique(half.artists[half.labels == genre])) == 5
+    for artist in np.unique(half.artists):
+        assert (half.artists == artist).sum() == (data.artists == artist).sum()  # all its tracks, or none
+    assert np.array_equal(half.track_ids, data.artist_sample(0.5, seed=0).track_ids)  # seeded

@@ -48,6 +48,8 @@ class TrainConfig:
     time_mask_fraction: float = 0.1
     eq_tilt_db: float = 6.0  # random spectral tilt, ± this many dB across the mel range
     pretrained: bool = True
+    # Share of each genre's training artists to train on (learning curves); 1 = all.
+    training_artists: float = 1.0
     device: str = "auto"  # auto → cuda when present
     threads: int = 2
 

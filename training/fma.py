@@ -57,7 +57,20 @@ class FeatureSet:
     artists: np.ndarray  # str [N]
 
     def subset(self, split: str) -> "FeatureSet":
-        keep = self.splits == split
+        return self._rows(self.splits == split)
+
+    def artist_sample(self, share: float, seed: int) -> "FeatureSet":
+        """The tracks of a seeded ``share`` of each genre's artists (whole artists, so that
+        a learning curve measures what more *artists* buy, the axis the split is cut on)."""
+        rng = np.random.default_rng(seed)
+        keep = np.zeros(len(self.labels), bool)
+        for genre in np.unique(self.labels):
+            artists = np.unique(self.artists[self.labels == genre])
+            chosen = rng.choice(artists, max(1, round(share * len(artists))), replace=False)
+            keep |= (self.labels == genre) & np.isin(self.artists, chosen)
+        return self._rows(keep)
+
+    def _rows(self, keep: np.ndarray) -> "FeatureSet":
         return FeatureSet(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
 
     def save(self, path: Path) -> None:

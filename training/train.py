@@ -101,6 +101,8 @@ def train(config: TrainConfig) -> Path:
 
     features = load_features(config)
     train_set, val_set = features.subset("training"), features.subset("validation")
+    if config.training_artists < 1:
+        train_set = train_set.artist_sample(config.training_artists, config.seed)
     log.info("data: %d training, %d validation tracks; device %s", len(train_set.labels), len(val_set.labels), device)
 
     model = build_model(config).to(device)

@@ -1,0 +1,99 @@
+"""How validation accuracy grows with the number of training artists: table, fit and plot.
+
+Reads finished runs (their ``config.yaml`` and ``history.jsonl``), each trained on a
+share of the training artists (``genrescope train --training-artists``), and reports
+per run the best validation accuracy over its epochs (what selection would keep; it
+flatters noisy runs) and the mean of its last five epochs (a steadier level). A
+straight line in log2(artists) gives the gain per doubling of artists: the question
+it answers is how much more *data* a bar would take, recipe unchanged. Validation
+only; the test split is not read.
+
+    python -m training.learning_curve runs/curve-25 runs/curve-50 runs/genre-short runs/genre-seed2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from training.config import TrainConfig
+from training.fma import load_features
+
+LAST_EPOCHS = 5
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    run: str
+    artists: int
+    tracks: int
+    best: float
+    last: float
+
+
+def curve_point(run_dir: Path) -> CurvePoint:
+    """One run's size (training artists and tracks, as its config drew them) and accuracy."""
+    config = TrainConfig.from_checkpoint(yaml.safe_load((run_dir / "config.yaml").read_text()))  # older runs too
+    training = load_features(config).subset("training")
+    if config.training_artists < 1:
+        training = training.artist_sample(config.training_artists, config.seed)
+    history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    accuracies = [epoch["val_accuracy"] for epoch in history]
+    return CurvePoint(str(run_dir), len(np.unique(training.artists)), len(training.labels),
+                      max(accuracies), float(np.mean(accuracies[-LAST_EPOCHS:])))
+
+
+def gain_per_doubling(points: list[CurvePoint]) -> tuple[float, float]:
+    """Least-squares line of the last-epochs accuracy in log2(artists): (slope, intercept)."""
+    slope, intercept = np.polyfit(np.log2([p.artists for p in points]), [p.last for p in points], 1)
+    return float(slope), float(intercept)
+
+
+def plot(points: list[CurvePoint], line: tuple[float, float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    artists = np.array([p.artists for p in points])
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.scatter(artists, [100 * p.best for p in points], marker="^", label="best epoch (selection)")
+    axes.scatter(artists, [100 * p.last for p in points], marker="o", label=f"mean of last {LAST_EPOCHS} epochs")
+    span = np.geomspace(artists.min(), 4 * artists.max(), 50)
+    slope, intercept = line
+    axes.plot(span, 100 * (intercept + slope * np.log2(span)), "--", color="grey",
+              label=f"fit: {100 * slope:+.1f} points per doubling")
+    axes.set_xscale("log", base=2)
+    axes.set_xlabel("training artists (FMA-small official training split)")
+    axes.set_ylabel("validation accuracy, whole clip (%)")
+    axes.set_title("Genre CRNN: accuracy against training artists")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", type=Path, nargs="+", help="finished run directories")
+    parser.add_argument("--plot", type=Path, default=Path("docs/learning_curve.png"))
+    args = parser.parse_args()
+    points = sorted((curve_point(run) for run in args.runs), key=lambda p: p.artists)
+    line = gain_per_doubling(points)
+    print(f"{'artists':>7} {'tracks':>6} {'best':>6} {'last5':>6}  run")
+    for p in points:
+        print(f"{p.artists:7d} {p.tracks:6d} {p.best:6.1%} {p.last:6.1%}  {p.run}")
+    print(f"gain per doubling of artists: {100 * line[0]:+.1f} points (last-{LAST_EPOCHS} mean, least squares)")
+    plot(points, line, args.plot)
+    print(f"plot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()

@@ -102,3 +102,5 @@ def test_artist_sample_keeps_whole_artists_from_every_genre():
     for artist in np.unique(half.artists):
         assert (half.artists == artist).sum() == (data.artists == artist).sum()  # all its tracks, or none
     assert np.array_equal(half.track_ids, data.artist_sample(0.5, seed=0).track_ids)  # seeded
+    with pytest.raises(ValueError, match="share of artists"):
+        data.artist_sample(1.5, seed=0)

@@ -62,6 +62,8 @@ class FeatureSet:
     def artist_sample(self, share: float, seed: int) -> "FeatureSet":
         """The tracks of a seeded ``share`` of each genre's artists (whole artists, so that
         a learning curve measures what more *artists* buy, the axis the split is cut on)."""
+        if not 0 < share <= 1:
+            raise ValueError(f"the share of artists must be in (0, 1], not {share}")
         rng = np.random.default_rng(seed)
         keep = np.zeros(len(self.labels), bool)
         for genre in np.unique(self.labels):

@@ -8,7 +8,7 @@ checkpoints, so a run can be resumed or reproduced from it alone.
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
@@ -16,42 +16,46 @@ import yaml
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def setting(default, help: str):
+    """A config field whose help text is its ``genrescope train --help`` line."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig:
     """Hyper-parameters and paths of one training run."""
 
-    data_root: str = str(DEFAULT_DATA_ROOT)
-    # "thumbnails": the shipped FMA-small log-mel images; "audio": a user's FMA download
-    # (fma_metadata + fma_small/...) decoded with the project's frontend.
-    source: str = "thumbnails"
-    fma_audio_root: str = ""  # folder holding fma_metadata/ and fma_small/ (source=audio)
-    run_dir: str = "runs/genre"
-    seed: int = 0
-    epochs: int = 40
-    batch_size: int = 32
-    lr: float = 1e-3
-    backbone_lr_scale: float = 0.3  # the pretrained CNN learns slower than the new head
-    weight_decay: float = 0.02
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.05
-    # Crops: seconds of context, uniform over [min, max]; re-referenced to the crop max.
-    crop_min_seconds: float = 3.0
-    crop_max_seconds: float = 30.0
-    # "uniform" over [min, max] seconds, or "log_uniform", which trains short contexts
-    # (the first seconds of a stream) as often as long ones.
-    crop_distribution: str = "uniform"
-    mixup_alpha: float = 0.4
-    mixup_prob: float = 0.5
-    freq_masks: int = 2
-    freq_mask_bins: int = 16
-    time_masks: int = 2
-    time_mask_fraction: float = 0.1
-    eq_tilt_db: float = 6.0  # random spectral tilt, ± this many dB across the mel range
-    pretrained: bool = True
-    # Share of each genre's training artists to train on (learning curves); 1 = all.
-    training_artists: float = 1.0
-    device: str = "auto"  # auto → cuda when present
-    threads: int = 2
+    data_root: str = setting(str(DEFAULT_DATA_ROOT), "folder holding fma_small/ (the shared thumbnails)")
+    source: str = setting("thumbnails", "'thumbnails': the shared FMA-small log-mel images; 'audio': your own FMA "
+                                        "download (fma_metadata/ + fma_small/...), decoded with the project's frontend")
+    fma_audio_root: str = setting("", "folder holding fma_metadata/ and fma_small/ (with --source audio)")
+    run_dir: str = setting("runs/genre", "checkpoints, config and history go here; re-running resumes")
+    seed: int = setting(0, "seeds the weights, batches and augmentation")
+    epochs: int = setting(40, "passes over the training tracks (cosine schedule over all of them)")
+    batch_size: int = setting(32, "clips per step")
+    lr: float = setting(1e-3, "peak learning rate of the new layers (AdamW)")
+    backbone_lr_scale: float = setting(0.3, "the pretrained CNN learns this much slower than the new head")
+    weight_decay: float = setting(0.02, "AdamW weight decay")
+    warmup_epochs: float = setting(1.0, "linear warm-up before the cosine decay")
+    label_smoothing: float = setting(0.05, "share of each target spread over the other genres")
+    crop_min_seconds: float = setting(3.0, "shortest training crop; each crop is re-referenced to its own "
+                                           "maximum, as the streaming engine does")
+    crop_max_seconds: float = setting(30.0, "longest training crop (the whole clip)")
+    crop_distribution: str = setting("uniform", "crop lengths 'uniform' over [min, max] seconds, or 'log_uniform', "
+                                                "which trains short contexts (a stream's first seconds) as often "
+                                                "as long ones")
+    mixup_alpha: float = setting(0.4, "Beta(alpha, alpha) mixing weight of mixup")
+    mixup_prob: float = setting(0.5, "share of batches mixed up")
+    freq_masks: int = setting(2, "SpecAugment frequency masks per crop")
+    freq_mask_bins: int = setting(16, "widest frequency mask, in mel bins")
+    time_masks: int = setting(2, "SpecAugment time masks per crop")
+    time_mask_fraction: float = setting(0.1, "widest time mask, as a share of the crop")
+    eq_tilt_db: float = setting(6.0, "random spectral tilt, up to this many dB across the mel range")
+    pretrained: bool = setting(True, "start the CNN from ImageNet EfficientNet-Lite0 weights")
+    training_artists: float = setting(1.0, "train on this share of each genre's training artists "
+                                           "(learning curves); 1 = all")
+    device: str = setting("auto", "'auto' (CUDA when present), 'cpu' or 'cuda'")
+    threads: int = setting(2, "CPU threads for torch")
 
     @property
     def cache_dir(self) -> Path:
@@ -90,12 +94,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="YAML file with any of the settings below")
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
+        text = f"{f.metadata['help']} (default: {'none' if f.default == '' else f.default})"
         if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                                help=f"default {f.default}")
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
             kind = {"int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, type=kind, default=None, help=f"default {f.default}")
+            parser.add_argument(flag, type=kind, default=None, help=text)
 
 
 def from_arguments(args: argparse.Namespace) -> TrainConfig:

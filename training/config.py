@@ -37,7 +37,7 @@ class TrainConfig:
     backbone_lr_scale: float = setting(0.3, "the pretrained CNN learns this much slower than the new head")
     weight_decay: float = setting(0.02, "AdamW weight decay")
     warmup_epochs: float = setting(1.0, "linear warm-up before the cosine decay")
-    label_smoothing: float = setting(0.05, "share of each target spread over the other genres")
+    label_smoothing: float = setting(0.05, "share of each target spread evenly over all genres")
     crop_min_seconds: float = setting(3.0, "shortest training crop; each crop is re-referenced to its own "
                                            "maximum, as the streaming engine does")
     crop_max_seconds: float = setting(30.0, "longest training crop (the whole clip)")

@@ -9,7 +9,7 @@ from support import DATA_ROOT, write_tone
 from model.spec import FrontendSpec
 from training.augment import training_batch, window_db
 from training.config import TrainConfig
-from training.fma import GENRES, FeatureSet, load_fma_audio, read_fma_tracks, read_thumbnail
+from training.fma import GENRES, FeatureSet, load_fma_audio, read_fma_tracks, read_thumbnail, training_tracks
 from training.thumbnail import index_to_db
 
 SPEC = FrontendSpec()
@@ -85,7 +85,7 @@ def test_training_batches_have_crop_lengths_in_range():
         np.testing.assert_allclose(y.sum(1).numpy(), 1.0, rtol=1e-5)
 
 
-def test_artist_sample_keeps_whole_artists_from_every_genre():
+def test_artist_sample_keeps_a_share_of_each_genres_artists_with_all_their_tracks():
     # 8 genres × 10 artists × 3 tracks; one prolific artist per genre holds 6 more.
     labels, artists = [], []
     for genre in range(len(GENRES)):
@@ -104,3 +104,14 @@ def test_artist_sample_keeps_whole_artists_from_every_genre():
     assert np.array_equal(half.track_ids, data.artist_sample(0.5, seed=0).track_ids)  # seeded
     with pytest.raises(ValueError, match="share of artists"):
         data.artist_sample(1.5, seed=0)
+
+
+def test_a_run_trains_on_all_training_tracks_or_a_checked_share(tmp_path):
+    n = 6
+    data = FeatureSet(images=np.zeros((n, 2, 2), np.uint8), labels=np.zeros(n, np.int64),
+                      splits=np.array(["training"] * 4 + ["validation"] * 2), track_ids=np.arange(n),
+                      artists=np.array(["a", "b", "c", "d", "e", "f"]))
+    assert len(training_tracks(data, TrainConfig()).labels) == 4
+    assert len(training_tracks(data, TrainConfig(training_artists=0.5)).labels) == 2
+    with pytest.raises(ValueError, match="share of artists"):
+        training_tracks(data, TrainConfig(training_artists=25))  # a percentage typed by mistake

@@ -32,7 +32,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train the genre model on FMA-small",
                                 description="Train the genre CRNN (CPU by default, CUDA when present).\n"
                                             "Re-running the same command resumes from the last epoch.",
-                                epilog="example (the shipped model's run, about 25 min on 2 CPU cores):\n"
+                                epilog="example (the shipped model's run: 20 epochs of 1-3 min each on 2 CPU cores):\n"
                                        "  genrescope train --run-dir runs/genre-short --epochs 20 --seed 1 "
                                        "--crop-distribution log_uniform\n"
                                        "  genrescope export runs/genre-short/best.pt && genrescope evaluate",

@@ -30,11 +30,11 @@ class TrainConfig:
                                         "download (fma_metadata/ + fma_small/...), decoded with the project's frontend")
     fma_audio_root: str = setting("", "folder holding fma_metadata/ and fma_small/ (with --source audio)")
     run_dir: str = setting("runs/genre", "checkpoints, config and history go here; re-running resumes")
-    seed: int = setting(0, "seeds the weights, batches and augmentation")
+    seed: int = setting(0, "seeds the weights, batches, augmentation and the --training-artists sample")
     epochs: int = setting(40, "passes over the training tracks (cosine schedule over all of them)")
     batch_size: int = setting(32, "clips per step")
     lr: float = setting(1e-3, "peak learning rate of the new layers (AdamW)")
-    backbone_lr_scale: float = setting(0.3, "the pretrained CNN learns this much slower than the new head")
+    backbone_lr_scale: float = setting(0.3, "the pretrained CNN's learning rate is --lr times this")
     weight_decay: float = setting(0.02, "AdamW weight decay")
     warmup_epochs: float = setting(1.0, "linear warm-up before the cosine decay")
     label_smoothing: float = setting(0.05, "share of each target spread evenly over all genres")
@@ -50,10 +50,11 @@ class TrainConfig:
     freq_mask_bins: int = setting(16, "widest frequency mask, in mel bins")
     time_masks: int = setting(2, "SpecAugment time masks per crop")
     time_mask_fraction: float = setting(0.1, "widest time mask, as a share of the crop")
-    eq_tilt_db: float = setting(6.0, "random spectral tilt, up to this many dB across the mel range")
+    eq_tilt_db: float = setting(6.0, "random spectral tilt: the lowest and highest mel bands move by up to "
+                                       "this many dB, in opposite directions")
     pretrained: bool = setting(True, "start the CNN from ImageNet EfficientNet-Lite0 weights")
-    training_artists: float = setting(1.0, "train on this share of each genre's training artists "
-                                           "(learning curves); 1 = all")
+    training_artists: float = setting(1.0, "train on this share (0-1] of each genre's training artists, "
+                                           "all their tracks of that genre (learning curves); 1 = all")
     device: str = setting("auto", "'auto' (CUDA when present), 'cpu' or 'cuda'")
     threads: int = setting(2, "CPU threads for torch")
 

@@ -60,8 +60,10 @@ class FeatureSet:
         return self._rows(self.splits == split)
 
     def artist_sample(self, share: float, seed: int) -> "FeatureSet":
-        """The tracks of a seeded ``share`` of each genre's artists (whole artists, so that
-        a learning curve measures what more *artists* buy, the axis the split is cut on)."""
+        """The tracks of a seeded ``share`` of each genre's artists, all of an artist's tracks
+        in that genre, so that a learning curve measures what more *artists* buy (the axis
+        the split is cut on). Sampled genre by genre to keep the genres balanced: the few
+        artists with tracks in two genres may be kept in one and not the other."""
         if not 0 < share <= 1:
             raise ValueError(f"the share of artists must be in (0, 1], not {share}")
         rng = np.random.default_rng(seed)
@@ -99,6 +101,12 @@ def load_features(config: TrainConfig) -> FeatureSet:
         root = Path(config.fma_audio_root)
         return load_fma_audio(root, cache_path(config.cache_dir, "fma_audio_thumbnails", root))
     raise ValueError(f"unknown source {config.source!r}: use 'thumbnails' or 'audio'")
+
+
+def training_tracks(features: FeatureSet, config: TrainConfig) -> FeatureSet:
+    """The training split a run learns from: all of it, or its ``training_artists`` share."""
+    training = features.subset("training")
+    return training if config.training_artists == 1 else training.artist_sample(config.training_artists, config.seed)
 
 
 def cache_path(cache_dir: Path, name: str, root: Path) -> Path:

@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 
 from training.config import TrainConfig
-from training.fma import load_features
+from training.fma import load_features, training_tracks
 
 LAST_EPOCHS = 5
 
@@ -29,6 +29,7 @@ LAST_EPOCHS = 5
 @dataclass(frozen=True)
 class CurvePoint:
     run: str
+    share: float  # of each genre's training artists (--training-artists)
     artists: int
     tracks: int
     best: float
@@ -38,19 +39,19 @@ class CurvePoint:
 def curve_point(run_dir: Path) -> CurvePoint:
     """One run's size (training artists and tracks, as its config drew them) and accuracy."""
     config = TrainConfig.from_checkpoint(yaml.safe_load((run_dir / "config.yaml").read_text()))  # older runs too
-    training = load_features(config).subset("training")
-    if config.training_artists < 1:
-        training = training.artist_sample(config.training_artists, config.seed)
+    training = training_tracks(load_features(config), config)
     history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
     accuracies = [epoch["val_accuracy"] for epoch in history]
-    return CurvePoint(str(run_dir), len(np.unique(training.artists)), len(training.labels),
+    return CurvePoint(str(run_dir), config.training_artists, len(np.unique(training.artists)), len(training.labels),
                       max(accuracies), float(np.mean(accuracies[-LAST_EPOCHS:])))
 
 
-def size_means(points: list[CurvePoint]) -> list[tuple[int, float]]:
-    """(artists, mean last-epochs accuracy) per training size, smallest first (seeds pooled)."""
-    sizes = sorted({p.artists for p in points})
-    return [(n, float(np.mean([p.last for p in points if p.artists == n]))) for n in sizes]
+def size_means(points: list[CurvePoint]) -> list[tuple[float, float]]:
+    """(mean artists, mean last-epochs accuracy) per share, smallest first: seeds pooled (a
+    seed draws its own artists, so their counts differ by a few)."""
+    shares = sorted({p.share for p in points})
+    return [(float(np.mean([p.artists for p in points if p.share == share])),
+             float(np.mean([p.last for p in points if p.share == share]))) for share in shares]
 
 
 def doubling_gains(means: list[tuple[int, float]]) -> list[float]:
@@ -62,7 +63,7 @@ def doubling_gains(means: list[tuple[int, float]]) -> list[float]:
     return [(b - a) / np.log2(m / n) for (n, a), (m, b) in zip(means, means[1:])]
 
 
-def plot(points: list[CurvePoint], means: list[tuple[int, float]], path: Path) -> None:
+def plot(points: list[CurvePoint], means: list[tuple[float, float]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,7 +99,7 @@ def main() -> None:
         print(f"{p.artists:7d} {p.tracks:6d} {p.best:6.1%} {p.last:6.1%}  {p.run}")
     means = size_means(points)
     for ((n, _), (m, _)), gain in zip(zip(means, means[1:]), doubling_gains(means)):
-        print(f"{n} → {m} artists: {100 * gain:+.1f} points per doubling (last-{LAST_EPOCHS} means)")
+        print(f"{n:.0f} → {m:.0f} artists: {100 * gain:+.1f} points per doubling (last-{LAST_EPOCHS} means)")
     plot(points, means, args.plot)
     print(f"plot: {args.plot}")
 

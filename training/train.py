@@ -28,7 +28,7 @@ from model.frontend import default_device
 from model.spec import FrontendSpec
 from training.augment import clip_db, training_batch
 from training.config import TrainConfig, from_arguments
-from training.fma import GENRES, FeatureSet, load_features
+from training.fma import GENRES, FeatureSet, load_features, training_tracks
 
 log = logging.getLogger(__name__)
 EMA_DECAY = 0.998  # ≈ the last 500 steps (2.5 epochs) of weights
@@ -100,9 +100,7 @@ def train(config: TrainConfig) -> Path:
     spec = FrontendSpec()
 
     features = load_features(config)
-    train_set, val_set = features.subset("training"), features.subset("validation")
-    if config.training_artists < 1:
-        train_set = train_set.artist_sample(config.training_artists, config.seed)
+    train_set, val_set = training_tracks(features, config), features.subset("validation")
     log.info("data: %d training, %d validation tracks; device %s", len(train_set.labels), len(val_set.labels), device)
 
     model = build_model(config).to(device)

@@ -106,7 +106,7 @@ def test_artist_sample_keeps_a_share_of_each_genres_artists_with_all_their_track
         data.artist_sample(1.5, seed=0)
 
 
-def test_a_run_trains_on_all_training_tracks_or_a_checked_share(tmp_path):
+def test_a_run_trains_on_all_training_tracks_or_a_checked_share():
     n = 6
     data = FeatureSet(images=np.zeros((n, 2, 2), np.uint8), labels=np.zeros(n, np.int64),
                       splits=np.array(["training"] * 4 + ["validation"] * 2), track_ids=np.arange(n),

@@ -18,21 +18,17 @@ import numpy as np
 import torch
 
 from model.spec import FrontendSpec
-from training.fma import FeatureSet, load_features
+from training.fma import FeatureSet, load_features_once
 from training.train import clip_logits, load_checkpoint_model, run_config
 
 
 def compare(checkpoints: list[Path], data_root: Path | None = None) -> dict[str, float]:
     """Validation accuracy of each checkpoint and of each ensemble of two or more."""
-    validation_sets: dict[tuple, FeatureSet] = {}  # runs of one data set share one load
+    loaded: dict[tuple, FeatureSet] = {}
     scored, labels = [], None
     for path in checkpoints:
         model, record = load_checkpoint_model(path)
-        config = run_config(record, data_root)
-        key = (config.source, config.data_root, config.fma_audio_root, config.cache_dir)
-        if key not in validation_sets:
-            validation_sets[key] = load_features(config).subset("validation")
-        validation = validation_sets[key]
+        validation = load_features_once(run_config(record, data_root), loaded).subset("validation")
         if labels is not None and not np.array_equal(validation.labels, labels):
             raise ValueError("the runs were validated on different data; compare runs of one data set")
         labels = validation.labels

@@ -103,10 +103,18 @@ def load_features(config: TrainConfig) -> FeatureSet:
     raise ValueError(f"unknown source {config.source!r}: use 'thumbnails' or 'audio'")
 
 
+def load_features_once(config: TrainConfig, loaded: dict[tuple, FeatureSet]) -> FeatureSet:
+    """``load_features``, kept in ``loaded`` under what it reads: scripts that look at many
+    runs of one data set (compare, learning_curve) load its cache once, not once per run."""
+    key = (config.source, config.data_root, config.fma_audio_root, config.cache_dir)
+    if key not in loaded:
+        loaded[key] = load_features(config)
+    return loaded[key]
+
+
 def training_tracks(features: FeatureSet, config: TrainConfig) -> FeatureSet:
-    """The training split a run learns from: all of it, or its ``training_artists`` share."""
-    training = features.subset("training")
-    return training if config.training_artists == 1 else training.artist_sample(config.training_artists, config.seed)
+    """The training split a run learns from: its ``training_artists`` share (1 = all of it)."""
+    return features.subset("training").artist_sample(config.training_artists, config.seed)
 
 
 def cache_path(cache_dir: Path, name: str, root: Path) -> Path:

@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 
 from training.config import TrainConfig
-from training.fma import load_features, training_tracks
+from training.fma import FeatureSet, load_features_once, training_tracks
 
 LAST_EPOCHS = 5
 
@@ -36,10 +36,10 @@ class CurvePoint:
     last: float
 
 
-def curve_point(run_dir: Path) -> CurvePoint:
+def curve_point(run_dir: Path, loaded: dict[tuple, FeatureSet]) -> CurvePoint:
     """One run's size (training artists and tracks, as its config drew them) and accuracy."""
     config = TrainConfig.from_checkpoint(yaml.safe_load((run_dir / "config.yaml").read_text()))  # older runs too
-    training = training_tracks(load_features(config), config)
+    training = training_tracks(load_features_once(config, loaded), config)
     history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
     accuracies = [epoch["val_accuracy"] for epoch in history]
     return CurvePoint(str(run_dir), config.training_artists, len(np.unique(training.artists)), len(training.labels),
@@ -54,7 +54,7 @@ def size_means(points: list[CurvePoint]) -> list[tuple[float, float]]:
              float(np.mean([p.last for p in points if p.share == share]))) for share in shares]
 
 
-def doubling_gains(means: list[tuple[int, float]]) -> list[float]:
+def doubling_gains(means: list[tuple[float, float]]) -> list[float]:
     """Accuracy gained per doubling of artists between each pair of neighbouring sizes.
 
     Neighbour by neighbour rather than one straight line: if the gain shrinks as the
@@ -93,7 +93,8 @@ def main() -> None:
     parser.add_argument("runs", type=Path, nargs="+", help="finished run directories")
     parser.add_argument("--plot", type=Path, default=Path("docs/learning_curve.png"))
     args = parser.parse_args()
-    points = sorted((curve_point(run) for run in args.runs), key=lambda p: p.artists)
+    loaded: dict[tuple, FeatureSet] = {}
+    points = sorted((curve_point(run, loaded) for run in args.runs), key=lambda p: p.artists)
     print(f"{'artists':>7} {'tracks':>6} {'best':>6} {'last5':>6}  run")
     for p in points:
         print(f"{p.artists:7d} {p.tracks:6d} {p.best:6.1%} {p.last:6.1%}  {p.run}")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from rich.progress import track
 
 from model.cover_net import CoverNet
 from model.cover_spec import CoverSpec, preprocess
+from stream.artwork import open_rgb
 from training.covers import CoverItem
 
 
@@ -26,7 +26,7 @@ def describe_covers(net: CoverNet, items: list[CoverItem], spec: CoverSpec, batc
     net.eval()
     chunks = []
     for start in track(range(0, len(items), batch), description=desc):
-        x = np.stack([preprocess(Image.open(it.path), spec) for it in items[start:start + batch]])
+        x = np.stack([preprocess(open_rgb(it.path), spec) for it in items[start:start + batch]])
         chunks.append(net.describe(torch.from_numpy(x)))
     return torch.cat(chunks)
 

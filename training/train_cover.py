@@ -129,12 +129,18 @@ def standardiser(feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return feats.mean(0), feats.std(0) + 1e-6
 
 
-def fit_head(net: CoverNet, data: Described, mask: torch.Tensor, l2: float, iterations: int) -> None:
-    """Standardisation statistics and the linear head of ``net``, fitted on ``data``."""
-    mean, std = standardiser(data.feats)
+def fit_standardisation(net: CoverNet, feats: torch.Tensor) -> torch.Tensor:
+    """Set ``net``'s standardisation statistics from ``feats``; returns them standardised
+    (once per fold: they do not depend on the L2 being tried)."""
+    mean, std = standardiser(feats)
     net.feature_mean.copy_(mean)
     net.feature_std.copy_(std)
-    x = (data.feats - mean) / std
+    return (feats - mean) / std
+
+
+def fit_classifier(net: CoverNet, x: torch.Tensor, data: Described, mask: torch.Tensor, l2: float,
+                   iterations: int) -> None:
+    """The linear head of ``net``, fitted on ``data``'s standardised descriptors ``x``."""
     fitted = fit_linear(x, data.labels, mask[data.sets], set_weights(data.sets), l2, iterations)
     net.classifier.load_state_dict(fitted.state_dict())
 
@@ -152,8 +158,9 @@ def choose_l2(cfg: TrainConfig, net: CoverNet, data: Described, mask: torch.Tens
     """The L2 with the best mean per-set accuracy over group-wise folds of ``data``."""
     fold_scores: dict[float, list[float]] = {l2: [] for l2 in cfg.l2_grid}
     for train, held_out in group_splits(data, cfg.inner_folds, cfg.seed + 1):
+        x = fit_standardisation(net, train.feats)
         for l2 in cfg.l2_grid:
-            fit_head(net, train, mask, l2, cfg.lbfgs_iterations)
+            fit_classifier(net, x, train, mask, l2, cfg.lbfgs_iterations)
             accuracy = accuracy_per_set(net.logits(held_out.feats), held_out, mask, names)
             fold_scores[l2].append(float(np.mean(list(accuracy.values()))))
     scores = {l2: float(np.mean(values)) for l2, values in fold_scores.items()}
@@ -166,7 +173,7 @@ def fit(cfg: TrainConfig, net: CoverNet, spec: CoverSpec, train: Described) -> d
     """The recipe on descriptors: choose the L2 on folds of ``train``, then fit on all of it."""
     names, mask = set_masks(spec)
     l2, scores = choose_l2(cfg, net, train, mask, names)
-    fit_head(net, train, mask, l2, cfg.lbfgs_iterations)
+    fit_classifier(net, fit_standardisation(net, train.feats), train, mask, l2, cfg.lbfgs_iterations)
     return {"l2": l2, "l2_grouped_cv": {str(k): v for k, v in scores.items()}}
 
 

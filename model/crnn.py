@@ -62,11 +62,21 @@ class GenreCRNN(nn.Module):
         self.attention = nn.Linear(width, 1)
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(width, config.n_classes))
 
-    def forward(self, mel_db: torch.Tensor) -> torch.Tensor:
+    @property
+    def pooled_width(self) -> int:
+        """Width of the attention-pooled clip vector the genre head reads."""
+        return 2 * self.config.gru_hidden
+
+    def pooled(self, mel_db: torch.Tensor) -> torch.Tensor:
+        """The clip vector [B, pooled_width] before the genre head; training-only heads
+        (the embedding regression) read it too, and are not part of the exported graph."""
         half_range = -self.config.floor_db / 2
         x = (mel_db.transpose(1, 2).unsqueeze(1) + half_range) / half_range  # [B,1,M,T] in [-1,1]
         x = self.cnn(x)  # [B, C, M/32, T/16]
         x = self.projection(x.permute(0, 3, 1, 2).flatten(2))  # [B, T/16, C·M/32] → [B, T/16, P]
         x, _ = self.gru(x)
         weights = torch.softmax(self.attention(x), dim=1)
-        return self.head((weights * x).sum(dim=1))
+        return (weights * x).sum(dim=1)
+
+    def forward(self, mel_db: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pooled(mel_db))

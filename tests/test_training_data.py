@@ -80,7 +80,7 @@ def test_training_batches_have_crop_lengths_in_range():
     images = rng.integers(0, 256, size=(8, 128, 128), dtype=np.uint8)
     labels = rng.integers(0, 8, size=8)
     for _ in range(5):
-        x, y = training_batch(images, labels, config, SPEC.column_seconds, SPEC.floor_db, 8, rng)
+        x, y, _ = training_batch(images, labels, config, SPEC.column_seconds, SPEC.floor_db, 8, rng)
         assert 13 <= x.shape[1] <= 128 and x.shape[2] == 128
         np.testing.assert_allclose(y.sum(1).numpy(), 1.0, rtol=1e-5)
 

@@ -68,8 +68,10 @@ def apply_masks(x: np.ndarray, config: TrainConfig, floor_db: float, rng: np.ran
 
 
 def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, column_seconds: float,
-                   floor_db: float, n_classes: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """One augmented batch: inputs [B, L, M] and soft targets [B, n_classes]."""
+                   floor_db: float, n_classes: int, rng: np.random.Generator,
+                   side: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One augmented batch: inputs [B, L, M], soft targets [B, n_classes] and, when given,
+    the clips' training-only ``side`` targets [B, D], mixed up with the same draw."""
     columns = images.shape[1]
     length = crop_columns(crop_seconds(config, rng), column_seconds, columns)
     start = rng.integers(0, columns - length + 1, size=len(images))
@@ -84,4 +86,5 @@ def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, 
         order = rng.permutation(len(labels))
         x = lam * x + (1 - lam) * x[order]
         y = lam * y + (1 - lam) * y[order]
-    return torch.from_numpy(x), torch.from_numpy(y)
+        side = None if side is None else lam * side + (1 - lam) * side[order]
+    return torch.from_numpy(x), torch.from_numpy(y), None if side is None else torch.from_numpy(side)

@@ -52,11 +52,23 @@ class TrainConfig:
     time_mask_fraction: float = setting(0.1, "widest time mask, as a share of the crop")
     eq_tilt_db: float = setting(6.0, "random spectral tilt: the lowest and highest mel bands move by up to "
                                        "this many dB, in opposite directions")
+    distill_weight: float = setting(0.0, "weight of distillation from the VGGish teacher's out-of-fold genre "
+                                         "probabilities (training-only signal; 0 = off)")
+    distill_temperature: float = setting(2.0, "softening temperature of teacher and student in distillation")
+    embedding_weight: float = setting(0.0, "weight of the auxiliary head regressing each clip's standardised "
+                                           "VGGish embedding (training-only, dropped at export; 0 = off)")
     pretrained: bool = setting(True, "start the CNN from ImageNet EfficientNet-Lite0 weights")
     training_artists: float = setting(1.0, "train on this share (0-1] of each genre's training artists, "
                                            "all their tracks of that genre (learning curves); 1 = all")
+    validate_every: int = setting(1, "score the validation split every this many epochs (and always after the "
+                                     "last); cross-validation scores only the last")
     device: str = setting("auto", "'auto' (CUDA when present), 'cpu' or 'cuda'")
     threads: int = setting(2, "CPU threads for torch")
+
+    @property
+    def uses_side_targets(self) -> bool:
+        """Whether the run reads the VGGish embeddings (distillation or the auxiliary head)."""
+        return self.distill_weight > 0 or self.embedding_weight > 0
 
     @property
     def cache_dir(self) -> Path:

@@ -57,7 +57,7 @@ class FeatureSet:
     artists: np.ndarray  # str [N]
 
     def subset(self, split: str) -> "FeatureSet":
-        return self._rows(self.splits == split)
+        return self.rows(self.splits == split)
 
     def artist_sample(self, share: float, seed: int) -> "FeatureSet":
         """The tracks of a seeded ``share`` of each genre's artists, all of an artist's tracks
@@ -72,9 +72,10 @@ class FeatureSet:
             artists = np.unique(self.artists[self.labels == genre])
             chosen = rng.choice(artists, max(1, round(share * len(artists))), replace=False)
             keep |= (self.labels == genre) & np.isin(self.artists, chosen)
-        return self._rows(keep)
+        return self.rows(keep)
 
-    def _rows(self, keep: np.ndarray) -> "FeatureSet":
+    def rows(self, keep: np.ndarray) -> "FeatureSet":
+        """The rows where the boolean mask ``keep`` is true."""
         return FeatureSet(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
 
     def save(self, path: Path) -> None:

@@ -29,6 +29,7 @@ from model.spec import FrontendSpec
 from training.augment import clip_db, training_batch
 from training.config import TrainConfig, from_arguments
 from training.fma import GENRES, FeatureSet, load_features, training_tracks
+from training.teacher import side_targets
 
 log = logging.getLogger(__name__)
 EMA_DECAY = 0.998  # ≈ the last 500 steps (2.5 epochs) of weights
@@ -47,11 +48,12 @@ def build_model(config: TrainConfig) -> GenreCRNN:
     return model
 
 
-def make_optimizer(model: GenreCRNN, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW with a slower learning rate for the pretrained CNN than for the new layers."""
+def make_optimizer(model: GenreCRNN, config: TrainConfig, extra: nn.Module | None = None) -> torch.optim.Optimizer:
+    """AdamW with a slower learning rate for the pretrained CNN than for the new layers
+    (``extra``, the training-only heads, count as new layers)."""
     backbone = list(model.cnn.parameters())
     ids = {id(p) for p in backbone}
-    head = [p for p in model.parameters() if id(p) not in ids]
+    head = [p for p in model.parameters() if id(p) not in ids] + ([] if extra is None else list(extra.parameters()))
     return torch.optim.AdamW(
         [{"params": backbone, "lr_scale": config.backbone_lr_scale}, {"params": head, "lr_scale": 1.0}],
         lr=config.lr, weight_decay=config.weight_decay,
@@ -89,8 +91,39 @@ def _soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Te
     return -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 
+def _soften(probabilities: torch.Tensor, temperature: float) -> torch.Tensor:
+    """softmax(log p / T): the teacher's probabilities at the distillation temperature."""
+    return torch.softmax(torch.log(probabilities.clamp_min(1e-8)) / temperature, dim=1)
+
+
+def batch_loss(model: GenreCRNN, embedding_head: nn.Module | None, x: torch.Tensor, y: torch.Tensor,
+               side: torch.Tensor | None, config: TrainConfig) -> torch.Tensor:
+    """Cross-entropy on the labels, plus, with side targets, distillation from the teacher
+    (T²-scaled, so its gradients keep their size across temperatures) and the embedding
+    regression."""
+    pooled = model.pooled(x)
+    logits = model.head(pooled)
+    loss = _soft_cross_entropy(logits, y)
+    if side is None:
+        return loss
+    teacher, embedding = side[:, :logits.shape[1]], side[:, logits.shape[1]:]
+    if config.distill_weight > 0:
+        t = config.distill_temperature
+        loss = loss + config.distill_weight * t * t * _soft_cross_entropy(logits / t, _soften(teacher, t))
+    if embedding_head is not None:
+        loss = loss + config.embedding_weight * nn.functional.mse_loss(embedding_head(pooled), embedding)
+    return loss
+
+
 def train(config: TrainConfig) -> Path:
-    """Run (or resume) training; returns the path of the best checkpoint."""
+    """Run (or resume) training on the official split; returns the path of the best checkpoint."""
+    features = load_features(config)
+    return fit(config, training_tracks(features, config), features.subset("validation"))
+
+
+def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet) -> Path:
+    """Train on ``train_set``, scoring every epoch on ``val_set`` (the official validation
+    split, or a held-out cross-validation fold); resumes from the run directory."""
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.save(run_dir / "config.yaml")
@@ -98,14 +131,17 @@ def train(config: TrainConfig) -> Path:
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     spec = FrontendSpec()
-
-    features = load_features(config)
-    train_set, val_set = training_tracks(features, config), features.subset("validation")
     log.info("data: %d training, %d validation tracks; device %s", len(train_set.labels), len(val_set.labels), device)
 
+    side = None
+    if config.uses_side_targets:
+        side = side_targets(config.data_root, train_set.track_ids, train_set.labels, train_set.artists,
+                            config.seed).stacked()
     model = build_model(config).to(device)
+    embedding_head = (nn.Linear(model.pooled_width, side.shape[1] - len(GENRES)).to(device)
+                      if side is not None and config.embedding_weight > 0 else None)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(EMA_DECAY), use_buffers=True)
-    optimizer = make_optimizer(model, config)
+    optimizer = make_optimizer(model, config, embedding_head)
     steps_per_epoch = len(train_set.labels) // config.batch_size
     total_steps = steps_per_epoch * config.epochs
     warmup = int(config.warmup_epochs * steps_per_epoch)
@@ -116,6 +152,8 @@ def train(config: TrainConfig) -> Path:
         checkpoint = torch.load(last, map_location=device, weights_only=False)
         model.load_state_dict(checkpoint["model"])
         ema.load_state_dict(checkpoint["ema"])
+        if embedding_head is not None:
+            embedding_head.load_state_dict(checkpoint["embedding_head"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         state = checkpoint["state"]
         log.info("resuming %s at epoch %d", last, state["epoch"])
@@ -131,12 +169,14 @@ def train(config: TrainConfig) -> Path:
             task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=steps_per_epoch)
             for b in range(steps_per_epoch):
                 pick = order[b * config.batch_size:(b + 1) * config.batch_size]
-                x, y = training_batch(train_set.images[pick], train_set.labels[pick], config,
-                                      spec.column_seconds, spec.floor_db, len(GENRES), rng)
+                x, y, side_batch = training_batch(train_set.images[pick], train_set.labels[pick], config,
+                                                  spec.column_seconds, spec.floor_db, len(GENRES), rng,
+                                                  None if side is None else side[pick])
                 lr = learning_rate(state["step"], total_steps, warmup, config.lr)
                 for group in optimizer.param_groups:
                     group["lr"] = lr * group["lr_scale"]
-                loss = _soft_cross_entropy(model(x.to(device)), y.to(device))
+                loss = batch_loss(model, embedding_head, x.to(device), y.to(device),
+                                  None if side_batch is None else side_batch.to(device), config)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -146,23 +186,24 @@ def train(config: TrainConfig) -> Path:
                 losses.append(loss.item())
                 progress.advance(task)
 
-        scores = {name: _validate(candidate, val_set, device, spec.floor_db)
-                  for name, candidate in (("ema", ema.module), ("raw", model))}
-        chosen = max(scores, key=lambda name: scores[name][0])
-        val_accuracy, val_loss = scores[chosen]
-        record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_accuracy": val_accuracy,
-                  "val_loss": val_loss, "weights": chosen, "val_accuracy_raw": scores["raw"][0],
-                  "val_accuracy_ema": scores["ema"][0], "lr": lr, "seconds": round(time.time() - started, 1)}
-        log.info("epoch %(epoch)d: train loss %(train_loss).3f, val acc raw %(val_accuracy_raw).3f / "
-                 "EMA %(val_accuracy_ema).3f, %(seconds).0f s", record)
+        record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "lr": lr}
+        state.update(epoch=epoch + 1, rng=rng.bit_generator.state)
+        if (epoch + 1) % config.validate_every == 0 or epoch + 1 == config.epochs:
+            scores = {name: _validate(candidate, val_set, device, spec.floor_db)
+                      for name, candidate in (("ema", ema.module), ("raw", model))}
+            chosen = max(scores, key=lambda name: scores[name][0])
+            record.update(val_accuracy=scores[chosen][0], val_loss=scores[chosen][1], weights=chosen,
+                          val_accuracy_raw=scores["raw"][0], val_accuracy_ema=scores["ema"][0])
+            if scores[chosen][0] > state["best_accuracy"]:
+                state["best_accuracy"] = scores[chosen][0]
+                _save_model(config.best_checkpoint, ema.module if chosen == "ema" else model, config, record)
+        record["seconds"] = round(time.time() - started, 1)
+        log.info("epoch %d: %s", epoch + 1, ", ".join(f"{k} {v:.3f}" for k, v in record.items()
+                                                     if isinstance(v, float)))
         with open(run_dir / "history.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
-
-        state.update(epoch=epoch + 1, rng=rng.bit_generator.state)
-        if val_accuracy > state["best_accuracy"]:
-            state["best_accuracy"] = val_accuracy
-            _save_model(config.best_checkpoint, ema.module if chosen == "ema" else model, config, record)
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                    "embedding_head": None if embedding_head is None else embedding_head.state_dict(),
                     "state": state}, last)
     return config.best_checkpoint
 

@@ -1,15 +1,19 @@
-# The two commands: `make test` and `make demo` (each sets up first; see scripts/setup.sh).
+# The two commands: `make demo` (the runtime alone, no torch) and `make test` (+ training
+# and test tools). Each sets up first; see scripts/setup.sh.
 VENV := .venv
 # Extra pytest arguments, e.g. make test PYTEST_ARGS="-k ringbuffer"
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo
+.PHONY: setup setup-runtime test demo
 
 setup:
-	bash scripts/setup.sh
+	bash scripts/setup.sh dev
+
+setup-runtime:
+	bash scripts/setup.sh runtime
 
 test: setup
 	$(VENV)/bin/python -m pytest -v --durations=10 $(PYTEST_ARGS)
 
-demo: setup
+demo: setup-runtime
 	$(VENV)/bin/genrescope serve --source demo

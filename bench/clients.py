@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import machine  # noqa: E402
-from model.spec import FrontendSpec  # noqa: E402
+from genrescope.model.spec import FrontendSpec  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -65,7 +65,7 @@ HEADER = ("| clients | engine/s | min/s | median/s | max/s | spread p50 ms | spr
 
 
 def start_server(model: Path | None) -> tuple[subprocess.Popen[str], int]:
-    command = [sys.executable, "-m", "stream.cli", "serve", "--source", "demo", "--port", "0"]
+    command = [sys.executable, "-m", "genrescope.stream.cli", "serve", "--source", "demo", "--port", "0"]
     if model is not None:
         command += ["--model", str(model)]
     process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)

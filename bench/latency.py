@@ -18,9 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, percentiles, save  # noqa: E402
-from model.session import cuda_present  # noqa: E402
-from stream.demo import DemoSource  # noqa: E402
-from stream.engine import EngineConfig, load_engine  # noqa: E402
+from genrescope.model.session import cuda_present  # noqa: E402
+from genrescope.stream.demo import DemoSource  # noqa: E402
+from genrescope.stream.engine import EngineConfig, load_engine  # noqa: E402
 
 
 def measure(model_path: Path | None, seconds: float, gpu: bool) -> dict:

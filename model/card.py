@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from model.spec import FrontendSpec
+from genrescope.model.spec import FrontendSpec
 
 if TYPE_CHECKING:
     import onnx

@@ -21,8 +21,8 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from model.cover_spec import CoverSpec, preprocess
-from model.session import create_session
+from genrescope.model.cover_spec import CoverSpec, preprocess
+from genrescope.model.session import create_session
 
 DEFAULT_MODEL = Path(__file__).with_name("cover_efficientnet_lite0.onnx")
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from model.efficientnet_lite import FREQ_STRIDE, OUT_CHANNELS, EfficientNetLite0Features
+from genrescope.model.efficientnet_lite import FREQ_STRIDE, OUT_CHANNELS, EfficientNetLite0Features
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ import numpy as np
 import onnx
 import torch
 
-from model.card import ModelCard, write_card
-from model.crnn import GenreCRNN
-from model.session import create_session
+from genrescope.model.card import ModelCard, write_card
+from genrescope.model.crnn import GenreCRNN
+from genrescope.model.session import create_session
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-4

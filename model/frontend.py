@@ -1,9 +1,11 @@
-"""Log-mel frontend on torch/torchaudio: audio → absolute dB columns.
+"""Log-mel frontend in numpy: audio → absolute dB columns, with no torch in the runtime.
 
 The model never sees a full STFT: each column is a single STFT frame (see spec.py), so
 the streaming path computes one 2048-point FFT per update and nothing else. Offline
 paths gather every column of a file in one batched call. Both go through
-``MelFrontend.columns_db`` so they agree to the last bit.
+``MelFrontend.frames_db`` so they agree to the last bit. ``model/frontend_torch.py``
+runs the same computation on a GPU (the ``[gpu]`` extra); a test holds the two to
+1e-3 dB of each other.
 
 Levels here are *absolute* dB (10·log10 power). Referencing them to a maximum and
 flooring them (``relative_db``) is a separate step because the reference depends on the
@@ -12,51 +14,107 @@ context: the whole clip for the thumbnails, the context seen so far when streami
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-import torchaudio.functional as AF
+import logging
 
-from model.spec import FrontendSpec
+import numpy as np
+
+from genrescope.model.spec import FrontendSpec
+
+log = logging.getLogger(__name__)
 
 # Power below this (≈ −100 dB re full scale²) is treated as this, so silence gives a
 # finite level instead of −inf.
 POWER_FLOOR = 1e-10
 
+# Slaney's mel scale (Auditory Toolbox; librosa's and torchaudio's "slaney"): linear at
+# 200/3 Hz per mel up to 1 kHz, then logarithmic, 27 mels per factor 6.4 (= 2^(log2 6.4)).
+SLANEY_HZ_PER_MEL = 200.0 / 3.0
+SLANEY_BREAK_HZ = 1000.0
+SLANEY_LOG_STEP = np.log(6.4) / 27.0
 
-def default_device() -> torch.device:
-    """The GPU when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+def hz_to_mel(hz: np.ndarray, scale: str) -> np.ndarray:
+    hz = np.asarray(hz, dtype=np.float64)
+    if scale == "htk":
+        return 2595.0 * np.log10(1.0 + hz / 700.0)
+    if scale != "slaney":
+        raise ValueError(f"unknown mel scale {scale!r}: use 'slaney' or 'htk'")
+    linear = hz / SLANEY_HZ_PER_MEL
+    break_mel = SLANEY_BREAK_HZ / SLANEY_HZ_PER_MEL
+    logarithmic = break_mel + np.log(np.maximum(hz, 1e-10) / SLANEY_BREAK_HZ) / SLANEY_LOG_STEP
+    return np.where(hz >= SLANEY_BREAK_HZ, logarithmic, linear)
+
+
+def mel_to_hz(mel: np.ndarray, scale: str) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    if scale == "htk":
+        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+    if scale != "slaney":
+        raise ValueError(f"unknown mel scale {scale!r}: use 'slaney' or 'htk'")
+    break_mel = SLANEY_BREAK_HZ / SLANEY_HZ_PER_MEL
+    return np.where(mel >= break_mel, SLANEY_BREAK_HZ * np.exp(SLANEY_LOG_STEP * (mel - break_mel)),
+                    SLANEY_HZ_PER_MEL * mel)
+
+
+def mel_filterbank(spec: FrontendSpec) -> np.ndarray:
+    """Triangular mel filters [n_freqs, n_mels] on the rfft bins of ``spec``.
+
+    Triangles join n_mels + 2 points equally spaced in mel between f_min and f_max; with
+    Slaney normalisation each is scaled to unit area (2 / its width in Hz), so a band's
+    level does not grow with its width.
+    """
+    bins_hz = np.linspace(0.0, spec.sample_rate / 2, spec.n_freqs)
+    edges = mel_to_hz(np.linspace(hz_to_mel(spec.f_min, spec.mel_scale), hz_to_mel(spec.f_max, spec.mel_scale),
+                                  spec.n_mels + 2), spec.mel_scale)
+    widths = np.diff(edges)
+    offsets = edges[None, :] - bins_hz[:, None]  # [n_freqs, n_mels + 2]
+    rising = -offsets[:, :-2] / widths[:-1]
+    falling = offsets[:, 2:] / widths[1:]
+    filters = np.maximum(0.0, np.minimum(rising, falling))
+    if spec.mel_norm == "slaney":
+        filters *= 2.0 / (edges[2:] - edges[:-2])
+    elif spec.mel_norm != "none":
+        raise ValueError(f"unknown mel norm {spec.mel_norm!r}: use 'slaney' or 'none'")
+    return filters.astype(np.float32)
+
+
+def power_to_db(power: np.ndarray) -> np.ndarray:
+    return 10.0 * np.log10(np.maximum(power, POWER_FLOOR))
 
 
 class MelFrontend:
-    """Computes log-mel columns for a spec, on a chosen device."""
+    """Log-mel columns of a spec, computed on the CPU with numpy."""
 
-    def __init__(self, spec: FrontendSpec, device: torch.device | str | None = None):
+    device = "cpu"
+
+    def __init__(self, spec: FrontendSpec):
         self.spec = spec
-        self.device = torch.device(device) if device is not None else default_device()
-        self.window = torch.hann_window(spec.n_fft, periodic=True, device=self.device)
-        self.mel_filters = AF.melscale_fbanks(
-            n_freqs=spec.n_freqs,
-            f_min=spec.f_min,
-            f_max=spec.f_max,
-            n_mels=spec.n_mels,
-            sample_rate=spec.sample_rate,
-            norm=spec.mel_norm if spec.mel_norm != "none" else None,
-            mel_scale=spec.mel_scale,
-        ).to(self.device)
+        # Float64 up to the dB: in float32 the FFT's rounding noise (≈1e-7 of a frame's
+        # peak) moves bands 80–100 dB below the peak by hundredths of a dB.
+        self.window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(spec.n_fft) / spec.n_fft)  # periodic Hann
+        self.mel_filters = mel_filterbank(spec).astype(np.float64)
 
-    def frames_db_tensor(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Absolute log-mel levels of windows of ``n_fft`` samples, [n, n_fft] → [n, n_mels],
-        left on the frontend's device (the engine keeps its context there)."""
-        x = torch.as_tensor(frames, dtype=torch.float32, device=self.device)
-        spectrum = torch.fft.rfft(x * self.window, n=self.spec.n_fft)
-        power = spectrum.abs().pow(self.spec.power)
-        mel = power @ self.mel_filters
-        return 10.0 * torch.log10(mel.clamp_min(POWER_FLOOR))
+    def frames_db(self, frames: np.ndarray) -> np.ndarray:
+        """Absolute log-mel levels of windows of ``n_fft`` samples, [n, n_fft] → [n, n_mels]."""
+        spectrum = np.fft.rfft(np.asarray(frames, dtype=np.float64) * self.window, n=self.spec.n_fft)
+        power = np.abs(spectrum) ** self.spec.power
+        return power_to_db(power @ self.mel_filters).astype(np.float32)
 
-    def frames_db(self, frames: np.ndarray | torch.Tensor) -> np.ndarray:
-        """``frames_db_tensor`` as a numpy array."""
-        return self.frames_db_tensor(frames).cpu().numpy()
+    # The streaming engine keeps its context in the frontend's own arrays (numpy here,
+    # device tensors in the torch frontend) through these four operations.
+    def empty_context(self) -> np.ndarray:
+        return np.empty((0, self.spec.n_mels), dtype=np.float32)
+
+    def append_columns(self, context: np.ndarray, windows: np.ndarray, keep: int) -> np.ndarray:
+        """``context`` [T, M] with the columns of ``windows`` appended, the newest ``keep`` kept."""
+        return np.concatenate([context, self.frames_db(windows)])[-keep:]
+
+    def relative_context(self, context: np.ndarray) -> np.ndarray:
+        """The context re-referenced to its own maximum and floored, as the model expects."""
+        return np.maximum(context - context.max(), self.spec.floor_db)
+
+    def to_numpy(self, array: np.ndarray) -> np.ndarray:
+        return array
 
     def columns_db(self, audio: np.ndarray, first: int, count: int) -> np.ndarray:
         """Columns ``first`` … ``first+count-1`` of mono ``audio`` (spec rate), absolute dB.
@@ -64,7 +122,7 @@ class MelFrontend:
         Windows reaching past either end of ``audio`` are zero-padded, as librosa's
         ``center=True`` framing does at the start of a clip.
         """
-        centers = np.array([self.spec.column_center(c) for c in range(first, first + count)])
+        centers = np.array([self.spec.column_center(c) for c in range(first, first + count)], dtype=np.int64)
         return self.frames_db(frame_windows(audio, centers, self.spec.n_fft))
 
     def all_columns_db(self, audio: np.ndarray) -> np.ndarray:
@@ -80,6 +138,33 @@ class MelFrontend:
         n_frames = 1 + len(audio) // self.spec.hop_length
         centers = np.arange(n_frames) * self.spec.hop_length
         return self.frames_db(frame_windows(audio, centers, self.spec.n_fft))
+
+
+def make_frontend(spec: FrontendSpec, device: str = "auto") -> MelFrontend:
+    """The frontend for ``device``: 'cpu' → numpy; 'cuda' → torch on the GPU (the ``[gpu]``
+    extra); 'auto' → the GPU only where torch is installed and sees one."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown frontend device {device!r}: use auto, cpu or cuda")
+    if device == "auto":
+        device = "cuda" if _torch_sees_a_gpu() else "cpu"
+    if device == "cpu":
+        log.info("mel frontend: numpy on the CPU")
+        return MelFrontend(spec)
+    try:
+        from genrescope.model.frontend_torch import TorchMelFrontend
+    except ImportError as error:
+        raise RuntimeError(f"the GPU frontend needs torch (pip install 'genrescope[gpu]'): {error}")
+    frontend = TorchMelFrontend(spec, device)
+    log.info("mel frontend: torch on %s", frontend.device)
+    return frontend
+
+
+def _torch_sees_a_gpu() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
 
 
 def count_columns(spec: FrontendSpec, n_samples: int) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from model.card import ModelCard, ModelCardError
+from genrescope.model.card import ModelCard, ModelCardError
 
 if TYPE_CHECKING:
     import torch

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# One-command set-up for genrescope on Debian/Ubuntu (`make setup` runs it):
+# One-command set-up for genrescope on Debian/Ubuntu: `scripts/setup.sh runtime` (what
+# `make demo` needs) or `scripts/setup.sh dev` (`make test`: + training and test tools).
 #   1. system packages: PortAudio, ffmpeg (tests write M4A with it), PulseAudio and ALSA's pulse plugin (the
 #      capture tests record through a real daemon), chromium (dashboard tests);
 #      installed when running as root, otherwise listed;
 #   2. the project's virtual environment, .venv in the repository root;
-#   3. the Python packages, torch first (see install_python_packages).
+#   3. the Python packages: runtime = genrescope alone (numpy + onnxruntime, no torch,
+#      ≈0.5 GB); dev = + [train,test] (torch); with an NVIDIA GPU, + [gpu].
 # Safe to re-run: each step checks before acting, and step 3 is skipped while
-# pyproject.toml and this script are unchanged (a stamp in .venv records their hash).
+# pyproject.toml and this script are unchanged (a stamp per mode in .venv records their hash).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +16,8 @@ APT_PACKAGES=(make libportaudio2 ffmpeg pulseaudio pulseaudio-utils alsa-utils
               libasound2-plugins chromium)
 PYTHON=${PYTHON:-python3}
 VENV=.venv
-STAMP=$VENV/.setup-stamp
+MODE=${1:-dev}
+case "$MODE" in runtime|dev) ;; *) echo "usage: scripts/setup.sh [runtime|dev]" >&2; exit 2 ;; esac
 
 say() { echo "setup: $*"; }
 
@@ -56,29 +59,37 @@ create_venv() {
 }
 
 pinned() {  # the exact requirement pyproject.toml pins for package $1, e.g. torch==2.9.1
-    sed -n "s/^ *\"\($1==[^\"]*\)\".*/\1/p" pyproject.toml
+    sed -n "s/^ *\"\($1==[^\"]*\)\".*/\1/p" pyproject.toml | head -n 1
 }
 
+has_gpu() { command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; }
+
 install_python_packages() {
-    local key
+    local key extras
     key=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
-    if [ "$(cat "$STAMP" 2>/dev/null)" = "$key" ]; then
-        say "Python packages up to date (pyproject.toml unchanged)"
+    # dev includes runtime: either stamp satisfies a runtime set-up.
+    if [ "$(cat "$VENV/.setup-$MODE" 2>/dev/null)" = "$key" ] \
+        || { [ "$MODE" = runtime ] && [ "$(cat "$VENV/.setup-dev" 2>/dev/null)" = "$key" ]; }; then
+        say "Python packages up to date ($MODE; pyproject.toml unchanged)"
         return
     fi
-    local torch torchaudio
-    torch=$(pinned torch)
-    torchaudio=$(pinned torchaudio)
-    : "${torch:?no torch== pin in pyproject.toml}" "${torchaudio:?no torchaudio== pin in pyproject.toml}"
-    # torch alone first, then the pair: pip then never picks a torchaudio that drags a
-    # different torch in, nor resolves torch through the rest of the dependencies.
-    say "installing $torch"
-    "$VENV/bin/pip" install "$torch"
-    say "installing $torch $torchaudio"
-    "$VENV/bin/pip" install "$torch" "$torchaudio"
-    say "installing genrescope (editable) with [train,test]"
-    "$VENV/bin/pip" install -e '.[train,test]'
-    echo "$key" >"$STAMP"
+    extras=""
+    [ "$MODE" = dev ] && extras="train,test"
+    if [ "$MODE" = dev ]; then
+        # torch alone first: pip then never resolves it through the rest of the dependencies.
+        say "installing $(pinned torch)"
+        "$VENV/bin/pip" install "$(pinned torch)"
+    fi
+    say "installing genrescope (editable)${extras:+ with [$extras]}"
+    "$VENV/bin/pip" install -e ".${extras:+[$extras]}"
+    if has_gpu; then
+        # onnxruntime-gpu and onnxruntime are one module: the GPU build must replace the CPU one.
+        say "NVIDIA GPU found: adding [gpu] (torch with CUDA, onnxruntime-gpu in place of onnxruntime)"
+        "$VENV/bin/pip" install "$(pinned torch)"
+        "$VENV/bin/pip" uninstall -y onnxruntime
+        "$VENV/bin/pip" install --force-reinstall --no-deps "$(pinned onnxruntime-gpu)"
+    fi
+    echo "$key" >"$VENV/.setup-$MODE"
 }
 
 install_system_packages

@@ -17,8 +17,8 @@ import av
 import numpy as np
 import soundfile as sf
 
-from stream.conditioning import Conditioner
-from stream.source import AudioChunk
+from genrescope.stream.conditioning import Conditioner
+from genrescope.stream.source import AudioChunk
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from model.spec import FrontendSpec
-from stream.ringbuffer import RingBuffer
-from stream.source import AudioChunk
+from genrescope.model.spec import FrontendSpec
+from genrescope.stream.ringbuffer import RingBuffer
+from genrescope.stream.source import AudioChunk
 
 MODEL_SAMPLE_RATE = FrontendSpec().sample_rate
 MAX_CHANNELS = 2  # the engine down-mixes; a stereo pair is all a mono model needs

@@ -16,17 +16,17 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
-from stream.cover_link import CoverLink, link_cover
-from stream.cover_cli import add_cover_arguments, run_cover
-from stream.engine_config import EngineConfig
-from stream.events import GenreUpdate
-from stream.server import ServerConfig, ServerError, run_server
-from stream.source import AudioChunk
-from training.commands import add_commands as add_training_commands
+from genrescope.stream.cover_link import CoverLink, link_cover
+from genrescope.stream.cover_cli import add_cover_arguments, run_cover
+from genrescope.stream.engine_config import EngineConfig
+from genrescope.stream.events import GenreUpdate
+from genrescope.stream.server import ServerConfig, ServerError, run_server
+from genrescope.stream.source import AudioChunk
+from genrescope.training.commands import add_commands as add_training_commands
 
 if TYPE_CHECKING:  # the engine (torch) loads only for the commands that run it
-    from stream.engine import GenreEngine
-    from stream.terminal import TerminalView
+    from genrescope.stream.engine import GenreEngine
+    from genrescope.stream.terminal import TerminalView
 
 log = logging.getLogger("genrescope")
 
@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_engine(args: argparse.Namespace) -> GenreEngine:
     """The engine for a command, with the engine flags applied (see load_engine)."""
-    from stream.engine import load_engine
+    from genrescope.stream.engine import load_engine
 
     config = EngineConfig(smoothing_seconds=args.smoothing, context_seconds=args.context,
                           frontend_device="cpu" if args.cpu else "auto")
@@ -184,8 +184,8 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
     With ``--serve`` the server runs the stream in its engine thread and keeps serving
     after the end until Ctrl-C or SIGTERM (or ``--exit-at-end``), the normal way out.
     """
-    from stream.plot import plot_timeline
-    from stream.terminal import TerminalView
+    from genrescope.stream.plot import plot_timeline
+    from genrescope.stream.terminal import TerminalView
 
     server_config = _server_config(args) if args.serve else None
     updates: list[GenreUpdate] = []
@@ -251,7 +251,7 @@ def _print_summary(engine: GenreEngine, updates: list[GenreUpdate], interrupted:
 
 
 def run_file(args: argparse.Namespace) -> int:
-    from stream.filesource import FileSource
+    from genrescope.stream.filesource import FileSource
 
     paced = args.realtime or args.serve  # a served file plays at 1× for its watchers
     source = FileSource(args.path, realtime=paced)
@@ -263,7 +263,7 @@ def run_tag(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import track
 
-    from stream.library import find_audio, tag_library
+    from genrescope.stream.library import find_audio, tag_library
 
     paths = find_audio(args.paths)
     if not paths:
@@ -289,7 +289,7 @@ def run_tag(args: argparse.Namespace) -> int:
 
 
 def run_live(args: argparse.Namespace) -> int:
-    from stream.capture import MicrophoneSource
+    from genrescope.stream.capture import MicrophoneSource
 
     engine = make_engine(args)
     with MicrophoneSource(args.device) as microphone:
@@ -310,13 +310,13 @@ def _limit(source: Iterable[AudioChunk], seconds: float | None) -> Iterable[Audi
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from stream.demo import DemoSource
-    from stream.filesource import FileSource
+    from genrescope.stream.demo import DemoSource
+    from genrescope.stream.filesource import FileSource
 
     config = _server_config(args)
     engine = make_engine(args)
     if args.source == "mic":
-        from stream.capture import MicrophoneSource
+        from genrescope.stream.capture import MicrophoneSource
 
         with MicrophoneSource(args.device) as microphone:  # the device is released on the way out
             serve_stream(engine, engine.run(microphone), microphone.name, config)
@@ -331,7 +331,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_devices(args: argparse.Namespace) -> int:
-    from stream.capture import format_devices, list_input_devices
+    from genrescope.stream.capture import format_devices, list_input_devices
 
     print(format_devices(list_input_devices()))
     return 0
@@ -339,9 +339,9 @@ def run_devices(args: argparse.Namespace) -> int:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean bad input, not a bug: one line, exit 2."""
-    from model.card import ModelCardError
-    from stream.audio_file import AudioFileError
-    from stream.capture import CaptureError
+    from genrescope.model.card import ModelCardError
+    from genrescope.stream.audio_file import AudioFileError
+    from genrescope.stream.capture import CaptureError
 
     return (UserError, AudioFileError, ModelCardError, FileNotFoundError, ServerError, CaptureError)
 

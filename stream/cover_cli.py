@@ -15,9 +15,9 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from model.cover import CoverModel
-from stream.artwork import ArtworkError, extract_artwork, open_rgb
-from stream.events import ranked
+from genrescope.model.cover import CoverModel
+from genrescope.stream.artwork import ArtworkError, extract_artwork, open_rgb
+from genrescope.stream.events import ranked
 
 
 class InputError(Exception):

@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from stream.events import GenreUpdate
+from genrescope.stream.events import GenreUpdate
 
 log = logging.getLogger(__name__)
 PREVIEW_PIXELS = 256
@@ -36,7 +36,7 @@ class CoverLink:
 
     def attach(self, updates: Iterator[GenreUpdate]) -> Iterator[GenreUpdate]:
         """The updates, each with its fused estimate."""
-        from model.fusion import fuse
+        from genrescope.model.fusion import fuse
 
         for update in updates:
             audio = dict(zip(update.labels, update.probabilities))
@@ -45,9 +45,9 @@ class CoverLink:
 
 def link_cover(path: Path) -> CoverLink | None:
     """The cover link of an audio file, or None when it has no usable embedded artwork."""
-    from model.cover import CoverModel
-    from model.fusion import fitted_weight
-    from stream.artwork import ArtworkError, extract_artwork
+    from genrescope.model.cover import CoverModel
+    from genrescope.model.fusion import fitted_weight
+    from genrescope.stream.artwork import ArtworkError, extract_artwork
 
     try:
         image = extract_artwork(path)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from stream.source import AudioChunk
+from genrescope.stream.source import AudioChunk
 
 RATE = 44_100
 BPM = 126

@@ -10,6 +10,7 @@ so the CLI, the websocket server and the tests drive the very same code.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -18,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from model.frontend import MelFrontend, frame_windows
-from model.session import CUDA, GenreModel
-from stream.conditioning import Conditioner
-from stream.engine_config import EngineConfig
-from stream.events import GenreUpdate, StreamStats, hello_message
-from stream.source import AudioChunk
+from genrescope.model.frontend import frame_windows, make_frontend
+from genrescope.model.session import CUDA, GenreModel
+from genrescope.stream.conditioning import Conditioner
+from genrescope.stream.engine_config import EngineConfig
+from genrescope.stream.events import GenreUpdate, StreamStats, hello_message
+from genrescope.stream.source import AudioChunk
 
 RATE_WINDOW = 20  # updates over which the live update rate is measured
 PERCENTILE_WINDOW = 500  # updates over which the live p50/p99 compute time is taken
@@ -70,14 +70,14 @@ class GenreEngine:
         self.model = model
         self.config = config
         self.spec = model.card.frontend
-        device = None if config.frontend_device == "auto" else config.frontend_device
-        self.frontend = MelFrontend(self.spec, device)
+        self.frontend = make_frontend(self.spec, config.frontend_device)
         self.context_columns = min(self.spec.context_columns,
                                    max(1, round(config.context_seconds / self.spec.column_seconds)))
         self.min_columns = max(1, math.ceil(config.min_context_seconds / self.spec.column_seconds))
         tau = config.smoothing_seconds
         self.alpha = 1.0 if tau == 0 else 1.0 - math.exp(-self.spec.column_seconds / tau)
-        self._bind = self.frontend.device.type == "cuda" and model.provider == CUDA
+        # Device tensors go to the CUDA provider without a host round trip.
+        self._bind = str(self.frontend.device) != "cpu" and model.provider == CUDA
         self.reset()
 
     def reset(self) -> None:
@@ -87,7 +87,7 @@ class GenreEngine:
         self._buffer_start = 0  # absolute index of _buffer[0] at the model rate
         self._received = 0
         self._next_column = 0
-        self._context = torch.empty(0, self.spec.n_mels, device=self.frontend.device)
+        self._context = self.frontend.empty_context()
         self._smoothed: np.ndarray | None = None
         self._dropped = 0
         self._compute_ms: list[float] = []
@@ -173,20 +173,20 @@ class GenreEngine:
     def _step(self, column: int) -> GenreUpdate | None:
         started = time.perf_counter()
         center = np.array([self.spec.column_center(column) - self._buffer_start])
-        newest = self.frontend.frames_db_tensor(frame_windows(self._buffer, center, self.spec.n_fft))
-        self._context = torch.cat([self._context, newest])[-self.context_columns:]
+        windows = frame_windows(self._buffer, center, self.spec.n_fft)
+        self._context = self.frontend.append_columns(self._context, windows, self.context_columns)
         if len(self._context) < self.min_columns:
             return None
-        relative = (self._context - self._context.max()).clamp_min(self.spec.floor_db)
+        relative = self.frontend.relative_context(self._context)
         if self._bind:
             logits = self.model.logits_bound(relative[None])
         else:
-            logits = self.model.logits(relative[None].cpu().numpy())
+            logits = self.model.logits(self.frontend.to_numpy(relative)[None])
         raw = self.model.calibrated(logits[0])
         self._smoothed = raw if self._smoothed is None else self._smoothed + self.alpha * (raw - self._smoothed)
         self._compute_ms.append((time.perf_counter() - started) * 1e3)
         self._wall_times.append(time.monotonic())
-        return self._update(column, raw, relative[-1].cpu().numpy())
+        return self._update(column, raw, self.frontend.to_numpy(relative[-1]))
 
     def _update(self, column: int, raw: np.ndarray, newest_db: np.ndarray) -> GenreUpdate:
         if len(self._compute_ms) % PERCENTILE_EVERY == 1:
@@ -217,12 +217,13 @@ class GenreEngine:
 
 def load_engine(model_path: Path | None = None, config: EngineConfig = EngineConfig(),
                 prefer_gpu: bool = True) -> GenreEngine:
-    """An engine on one CPU thread (torch and onnxruntime), paced or not.
+    """An engine on one CPU thread (numpy or torch, and onnxruntime), paced or not.
 
     One update is too small to split across cores: with a second thread every one of the
     model's small operators pays a thread-pool hand-off, and a whole file streamed at 60×
     real time against 220× on one thread. Libraries go faster one file per core
     (stream.library).
     """
-    torch.set_num_threads(1)
+    if "torch" in sys.modules:  # the GPU frontend's process: keep torch on one thread too
+        sys.modules["torch"].set_num_threads(1)
     return GenreEngine(GenreModel.load(model_path, threads=1, prefer_gpu=prefer_gpu), config)

@@ -6,8 +6,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from stream.audio_file import BLOCK_SECONDS, check_readable, decode_blocks
-from stream.source import AudioChunk
+from genrescope.stream.audio_file import BLOCK_SECONDS, check_readable, decode_blocks
+from genrescope.stream.source import AudioChunk
 
 
 class FileSource:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from stream.events import history_text
+from genrescope.stream.events import history_text
 
 
 class Subscriber:

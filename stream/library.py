@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from stream.audio_file import AudioFileError
-from stream.engine import EngineConfig, GenreEngine, load_engine
-from stream.events import ranked
-from stream.filesource import FileSource
+from genrescope.stream.audio_file import AudioFileError
+from genrescope.stream.engine import EngineConfig, GenreEngine, load_engine
+from genrescope.stream.events import ranked
+from genrescope.stream.filesource import FileSource
 
 # What a folder walk picks up; files named explicitly are tried whatever their suffix.
 AUDIO_SUFFIXES = frozenset({".mp3", ".flac", ".ogg", ".oga", ".opus", ".wav", ".m4a", ".aac", ".wma",

@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from stream.events import GenreUpdate  # noqa: E402
-from stream.palette import genre_colours  # noqa: E402
+from genrescope.stream.events import GenreUpdate  # noqa: E402
+from genrescope.stream.palette import genre_colours  # noqa: E402
 
 
 def plot_timeline(updates: list[GenreUpdate], path: Path, title: str) -> None:

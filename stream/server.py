@@ -31,13 +31,13 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
-from stream.access import AccessPolicy, generate_token, is_loopback
-from stream.events import GenreUpdate, end_message, lag_message
-from stream.hub import Hub, Subscriber
-from stream.webstatic import StaticSite
+from genrescope.stream.access import AccessPolicy, generate_token, is_loopback
+from genrescope.stream.events import GenreUpdate, end_message, lag_message
+from genrescope.stream.hub import Hub, Subscriber
+from genrescope.stream.webstatic import StaticSite
 
 if TYPE_CHECKING:
-    from stream.engine import RunSummary
+    from genrescope.stream.engine import RunSummary
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 WS_PATH = "/ws"

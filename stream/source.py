@@ -1,7 +1,8 @@
-"""The unit of audio every source yields and the engine consumes."""
+"""The unit of audio every source yields and the engine consumes, and the sources by name."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,3 +29,20 @@ class AudioChunk:
     @property
     def seconds(self) -> float:
         return len(self.samples) / self.sample_rate
+
+
+def open_source(spec: str, realtime: bool = False, device: str | int | None = None) -> Iterable[AudioChunk]:
+    """The source a user names: ``demo`` (a synthesised loop), ``mic`` or ``mic:DEVICE``
+    (an input device; a context manager that releases it), or an audio file path (write
+    ``./mic`` for a file named mic). ``realtime`` paces files like a live source."""
+    if spec == "demo":
+        from genrescope.stream.demo import DemoSource
+
+        return DemoSource(realtime=True)
+    if spec == "mic" or spec.startswith("mic:"):
+        from genrescope.stream.capture import MicrophoneSource
+
+        return MicrophoneSource(spec.partition(":")[2] or device)
+    from genrescope.stream.filesource import FileSource
+
+    return FileSource(spec, realtime=realtime)

@@ -7,7 +7,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from stream.events import GenreUpdate
+from genrescope.stream.events import GenreUpdate
 
 BAR_WIDTH = 40
 

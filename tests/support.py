@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from training.config import DEFAULT_DATA_ROOT
+from genrescope.training.config import DEFAULT_DATA_ROOT
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = Path(os.environ.get("GENRESCOPE_DATA", DEFAULT_DATA_ROOT))
@@ -30,7 +30,7 @@ def write_tone(path: Path, seconds: float, rate: int = 44_100, channels: int = 1
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """``genrescope ARGS`` as a real process from the repository root, output captured."""
-    return subprocess.run([sys.executable, "-m", "stream.cli", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "genrescope.stream.cli", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout)
 
 

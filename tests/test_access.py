@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from websockets.datastructures import Headers
 
-from stream.access import AccessPolicy, is_loopback
+from genrescope.stream.access import AccessPolicy, is_loopback
 
 LOCAL = AccessPolicy(token=None)
 REMOTE = AccessPolicy(token="s3cret", loopback_only=False)

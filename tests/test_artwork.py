@@ -15,7 +15,7 @@ from mutagen.mp4 import MP4, MP4Cover
 from mutagen.oggvorbis import OggVorbis
 from PIL import Image
 
-from stream.artwork import ArtworkError, extract_artwork
+from genrescope.stream.artwork import ArtworkError, extract_artwork
 from support import silence
 
 COLOUR = (200, 30, 60)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from support import write_tone
-from stream.audio_file import AudioFileError, decode_blocks, read_audio
+from genrescope.stream.audio_file import AudioFileError, decode_blocks, read_audio
 
 
 @pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from stream.capture import (
+from genrescope.stream.capture import (
     MODEL_SAMPLE_RATE,
     DeviceLostError,
     MicrophoneSource,
@@ -25,7 +25,7 @@ from stream.capture import (
     format_devices,
     list_input_devices,
 )
-from stream.source import AudioChunk
+from genrescope.stream.source import AudioChunk
 from pulse import PulseServer
 
 TONE_HZ = 1000.0

@@ -9,9 +9,9 @@ import pytest
 from mutagen.flac import FLAC, Picture
 from PIL import Image
 
-from model.cover import DEFAULT_MODEL, CoverModel, restrict
-from model.cover_spec import LABEL_SETS, UNION_LABELS, CoverSpec
-from stream.cover_cli import main as cover_main
+from genrescope.model.cover import DEFAULT_MODEL, CoverModel, restrict
+from genrescope.model.cover_spec import LABEL_SETS, UNION_LABELS, CoverSpec
+from genrescope.stream.cover_cli import main as cover_main
 from cover_fixtures import write_tiny_cover_model
 from support import silence
 
@@ -102,7 +102,7 @@ def test_shipped_model_metadata_and_sanity():
 
 
 def test_main_cli_has_the_cover_command(tiny_model, tmp_path, capsys):
-    from stream.cli import main as genrescope_main
+    from genrescope.stream.cli import main as genrescope_main
 
     image = tmp_path / "cover.jpg"
     red_image().save(image)

@@ -9,10 +9,10 @@ from collections import defaultdict
 import pytest
 import torch
 
-from model.cover_spec import CoverSpec
-from training.config import DEFAULT_DATA_ROOT
-from training.covers import SPLITS, SplitConfig, group_folds, load_splits
-from training.train_cover import described, group_splits
+from genrescope.model.cover_spec import CoverSpec
+from genrescope.training.config import DEFAULT_DATA_ROOT
+from genrescope.training.covers import SPLITS, SplitConfig, group_folds, load_splits
+from genrescope.training.train_cover import described, group_splits
 
 ROOT = DEFAULT_DATA_ROOT
 pytestmark = pytest.mark.skipif(not (ROOT / "covers").exists(),

@@ -9,10 +9,10 @@ import torch
 
 pytest.importorskip("efficientnet_lite_pytorch")
 
-from model.cover_net import CoverNet  # noqa: E402
-from model.cover_spec import CoverSpec  # noqa: E402
-from training.covers import CoverItem  # noqa: E402
-from training.train_cover import TrainConfig, accuracy_per_set, described, fit, set_masks  # noqa: E402
+from genrescope.model.cover_net import CoverNet  # noqa: E402
+from genrescope.model.cover_spec import CoverSpec  # noqa: E402
+from genrescope.training.covers import CoverItem  # noqa: E402
+from genrescope.training.train_cover import TrainConfig, accuracy_per_set, described, fit, set_masks  # noqa: E402
 
 SPEC = CoverSpec(size=64)
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from model.session import GenreModel
-from stream.engine import EngineConfig, GenreEngine
-from stream.filesource import FileSource
-from stream.source import AudioChunk
+from genrescope.model.session import GenreModel
+from genrescope.stream.engine import EngineConfig, GenreEngine
+from genrescope.stream.filesource import FileSource
+from genrescope.stream.source import AudioChunk
 
 RATE = 44_100
 

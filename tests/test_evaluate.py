@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from training.evaluate import (artist_interval, classification_report, crop_ensemble_logits,
+from genrescope.training.evaluate import (artist_interval, classification_report, crop_ensemble_logits,
                                expected_calibration_error)
-from training.release import fit_temperature
+from genrescope.training.release import fit_temperature
 
 
 def test_classification_report_counts():

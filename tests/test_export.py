@@ -5,10 +5,10 @@ import onnx
 import pytest
 import torch
 
-from model.card import ModelCardError
-from model.session import GenreModel
-from model.spec import FrontendSpec
-from training.fma import GENRES
+from genrescope.model.card import ModelCardError
+from genrescope.model.session import GenreModel
+from genrescope.model.spec import FrontendSpec
+from genrescope.training.fma import GENRES
 
 
 def test_card_travels_inside_the_model(test_model_path):

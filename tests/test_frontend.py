@@ -2,11 +2,12 @@
 
 import librosa
 import numpy as np
+import pytest
 
-from model.frontend import MelFrontend, count_columns, relative_db
-from model.spec import FrontendSpec
-from stream.audio_file import read_audio
-from training.thumbnail import LEVELS, db_to_index, render_thumbnail
+from genrescope.model.frontend import MelFrontend, count_columns, mel_filterbank, relative_db
+from genrescope.model.spec import FrontendSpec
+from genrescope.stream.audio_file import read_audio
+from genrescope.training.thumbnail import LEVELS, db_to_index, render_thumbnail
 
 SPEC = FrontendSpec()
 
@@ -27,7 +28,7 @@ def librosa_thumbnail(audio: np.ndarray, sr: int) -> np.ndarray:
 def test_mel_columns_match_librosa():
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(SPEC.sample_rate * 3)).astype(np.float32)
-    ours = MelFrontend(SPEC, "cpu").all_columns_db(audio)
+    ours = MelFrontend(SPEC).all_columns_db(audio)
     mel = librosa.feature.melspectrogram(y=audio, sr=SPEC.sample_rate, n_fft=2048, hop_length=512, n_mels=128,
                                          power=2.0, center=True, pad_mode="constant")
     frames = [SPEC.column_frame(c) for c in range(len(ours))]
@@ -38,7 +39,7 @@ def test_mel_columns_match_librosa():
 
 def test_frontend_reproduces_the_thumbnails_from_real_audio(music_clips):
     """The streaming frontend, fed the original audio, yields what the thumbnails hold."""
-    frontend = MelFrontend(SPEC, "cpu")
+    frontend = MelFrontend(SPEC)
     shares = []
     for clip in music_clips:
         audio = read_audio(clip, SPEC.sample_rate, max_seconds=30.0)
@@ -58,5 +59,58 @@ def test_relative_levels_are_referenced_and_floored():
 
 
 def test_silence_gives_finite_levels():
-    columns = MelFrontend(SPEC, "cpu").all_columns_db(np.zeros(SPEC.sample_rate, dtype=np.float32))
+    columns = MelFrontend(SPEC).all_columns_db(np.zeros(SPEC.sample_rate, dtype=np.float32))
     assert np.isfinite(columns).all()
+
+
+@pytest.mark.parametrize("scale,norm", [("slaney", "slaney"), ("slaney", "none"), ("htk", "slaney"), ("htk", "none")])
+@pytest.mark.parametrize("sample_rate,f_max", [(44_100, 22_050.0), (16_000, 8_000.0), (22_050, 6_000.0)])
+def test_mel_filterbank_matches_librosa(scale, norm, sample_rate, f_max):
+    spec = FrontendSpec(sample_rate=sample_rate, f_max=f_max, mel_scale=scale, mel_norm=norm)
+    reference = librosa.filters.mel(sr=sample_rate, n_fft=spec.n_fft, n_mels=spec.n_mels, fmin=spec.f_min,
+                                    fmax=f_max, htk=scale == "htk", norm="slaney" if norm == "slaney" else None)
+    np.testing.assert_allclose(mel_filterbank(spec), reference.T, rtol=1e-4, atol=1e-7)
+
+
+def synthetic_signals() -> dict[str, np.ndarray]:
+    """A chirp with harmonics, white noise at two levels, clicks and near-silence."""
+    rate, rng = SPEC.sample_rate, np.random.default_rng(3)
+    t = np.arange(4 * rate) / rate
+    chirp = sum(0.2 / k * np.sin(2 * np.pi * k * (100 * t + 400 * t ** 2)) for k in range(1, 6))
+    clicks = np.zeros_like(t)
+    clicks[:: rate // 7] = 0.9
+    return {"chirp": chirp, "noise": 0.3 * rng.standard_normal(len(t)), "quiet-noise": 1e-4 * rng.standard_normal(len(t)),
+            "clicks": clicks, "silence": np.zeros_like(t)}
+
+
+torch_frontend = pytest.importorskip("genrescope.model.frontend_torch", reason="the torch frontend needs [gpu] or [train]")
+
+
+@pytest.mark.parametrize("name", sorted(synthetic_signals()))
+def test_numpy_frontend_matches_the_torch_frontend_on_synthetic_audio(name):
+    audio = synthetic_signals()[name].astype(np.float32)
+    ours = MelFrontend(SPEC).hop_grid_db(audio)
+    theirs = torch_frontend.TorchMelFrontend(SPEC, "cpu").hop_grid_db(audio)
+    np.testing.assert_allclose(ours, theirs, atol=1e-3)
+
+
+def test_numpy_frontend_matches_the_torch_frontend_on_real_audio(music_clips):
+    for clip in music_clips:
+        audio = read_audio(clip, SPEC.sample_rate, max_seconds=30.0)
+        ours = MelFrontend(SPEC).hop_grid_db(audio)
+        theirs = torch_frontend.TorchMelFrontend(SPEC, "cpu").hop_grid_db(audio)
+        assert ours.shape == theirs.shape and len(ours) > 2000
+        np.testing.assert_allclose(ours, theirs, atol=1e-3)
+
+
+def test_both_frontends_give_the_same_probabilities_through_the_shipped_model(music_clips):
+    from genrescope.model.session import GenreModel
+
+    model = GenreModel.load()
+    for clip in music_clips:
+        audio = read_audio(clip, SPEC.sample_rate, max_seconds=30.0)
+        contexts = [relative_db(frontend.all_columns_db(audio)[-SPEC.context_columns:], SPEC.floor_db)
+                    for frontend in (MelFrontend(SPEC), torch_frontend.TorchMelFrontend(SPEC, "cpu"))]
+        ours, theirs = (model.probabilities(c[None])[0] for c in contexts)
+        np.testing.assert_allclose(ours, theirs, atol=1e-4)
+        assert ours.argmax() == theirs.argmax()

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from model.fusion import AUDIO_GENRES, SHARED, cover_on_shared, fuse, pool
+from genrescope.model.fusion import AUDIO_GENRES, SHARED, cover_on_shared, fuse, pool
 
 AUDIO = dict(zip(AUDIO_GENRES, (0.30, 0.05, 0.05, 0.10, 0.05, 0.05, 0.20, 0.20)))
 COVER = {"Classical": 0.05, "Country": 0.05, "Electronic": 0.05, "HipHop": 0.60,
@@ -55,7 +55,7 @@ def test_zero_probabilities_do_not_veto_and_bad_weight_rejected():
 
 
 def test_shipped_weight_is_a_weight():
-    from model.fusion import FUSION_FILE, fitted_weight
+    from genrescope.model.fusion import FUSION_FILE, fitted_weight
 
     if not FUSION_FILE.exists():
         pytest.skip("fusion weight not fitted yet (python -m training.fit_fusion)")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from stream.hub import Hub, Subscriber
+from genrescope.stream.hub import Hub, Subscriber
 
 
 def drain(subscriber: Subscriber) -> list[str]:

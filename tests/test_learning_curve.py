@@ -2,7 +2,7 @@
 
 import pytest
 
-from training.learning_curve import CurvePoint, doubling_gains, size_means
+from genrescope.training.learning_curve import CurvePoint, doubling_gains, size_means
 
 
 def test_gains_are_per_doubling_between_neighbouring_sizes():

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from support import run_cli, write_tone
-from stream.filesource import FileSource
-from stream.library import find_audio, tag_file, tagging_engine
+from genrescope.stream.filesource import FileSource
+from genrescope.stream.library import find_audio, tag_file, tagging_engine
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import numpy as np
 import onnx
 import pytest
 
-from model.quantize import STEM_PREFIX, quantize_genre_model
-from model.session import GenreModel
+from genrescope.model.quantize import STEM_PREFIX, quantize_genre_model
+from genrescope.model.session import GenreModel
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from stream.ringbuffer import RingBuffer
+from genrescope.stream.ringbuffer import RingBuffer
 
 
 def ramp(start: int, stop: int, channels: int = 2) -> np.ndarray:

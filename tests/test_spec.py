@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from model.spec import FrontendSpec
+from genrescope.model.spec import FrontendSpec
 
 
 def test_columns_follow_the_thumbnail_recipe():

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from dataclasses import fields
 
-from training.config import TrainConfig, add_arguments
+from genrescope.training.config import TrainConfig, add_arguments
 
 
 def test_every_training_setting_has_a_help_line():
@@ -18,7 +18,7 @@ def test_every_training_setting_has_a_help_line():
 
 
 def test_train_help_runs_and_shows_an_example():
-    result = subprocess.run([sys.executable, "-m", "stream.cli", "train", "--help"],
+    result = subprocess.run([sys.executable, "-m", "genrescope.stream.cli", "train", "--help"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--crop-distribution" in result.stdout

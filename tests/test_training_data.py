@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from support import DATA_ROOT, write_tone
-from model.spec import FrontendSpec
-from training.augment import training_batch, window_db
-from training.config import TrainConfig
-from training.fma import GENRES, FeatureSet, load_fma_audio, read_fma_tracks, read_thumbnail, training_tracks
-from training.thumbnail import index_to_db
+from genrescope.model.spec import FrontendSpec
+from genrescope.training.augment import training_batch, window_db
+from genrescope.training.config import TrainConfig
+from genrescope.training.fma import GENRES, FeatureSet, load_fma_audio, read_fma_tracks, read_thumbnail, training_tracks
+from genrescope.training.thumbnail import index_to_db
 
 SPEC = FrontendSpec()
 

@@ -4,9 +4,9 @@ import argparse
 import json
 
 from test_training_data import write_fma_archive
-from model.session import GenreModel
-from training.config import TrainConfig
-from training.train import load_checkpoint_model, train
+from genrescope.model.session import GenreModel
+from genrescope.training.config import TrainConfig
+from genrescope.training.train import load_checkpoint_model, train
 
 TRACKS = [(2, "training", "small", "Hip-Hop"), (3, "training", "small", "Rock"),
           (4, "training", "small", "Folk"), (5, "training", "small", "Pop"),
@@ -15,10 +15,10 @@ TRACKS = [(2, "training", "small", "Hip-Hop"), (3, "training", "small", "Rock"),
 
 def test_train_resume_and_export(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # evaluate caches under ./runs/cache: the test's, not the repository's
-    from model.card import ModelCard
-    from model.export import export_genre_model
-    from model.spec import FrontendSpec
-    from training.fma import GENRES
+    from genrescope.model.card import ModelCard
+    from genrescope.model.export import export_genre_model
+    from genrescope.model.spec import FrontendSpec
+    from genrescope.training.fma import GENRES
 
     write_fma_archive(tmp_path / "fma", TRACKS)
     config = TrainConfig(source="audio", fma_audio_root=str(tmp_path / "fma"), run_dir=str(tmp_path / "runs" / "t"),
@@ -39,7 +39,7 @@ def test_train_resume_and_export(tmp_path, monkeypatch):
     assert GenreModel.load(tmp_path / "tiny.onnx").card.version == "tiny-run"
 
     # `genrescope export`: the run's own data (a user's FMA download here), int8, temperature.
-    from training.release import run_export
+    from genrescope.training.release import run_export
 
     out = tmp_path / "tiny-int8.onnx"
     run_export(argparse.Namespace(checkpoint=best, out=out, data_root=None, version="tiny-int8", precision="int8"))
@@ -49,7 +49,7 @@ def test_train_resume_and_export(tmp_path, monkeypatch):
     assert shipped.training["trained_on"] == "training (4 tracks)" and "(audio)" in shipped.training["data"]
 
     # `genrescope evaluate` on the same download: metrics, confusion matrix, metrics in the card.
-    from training.evaluate import run_evaluate
+    from genrescope.training.evaluate import run_evaluate
 
     run_evaluate(argparse.Namespace(model=out, data_root=tmp_path, fma_audio_root=tmp_path / "fma",
                                     out_dir=tmp_path / "eval", threads=1, no_card=False))
@@ -60,7 +60,7 @@ def test_train_resume_and_export(tmp_path, monkeypatch):
     assert stored["test"]["clip_30s"]["accuracy"] == round(metrics["test"]["clip_30s"]["accuracy"], 4)
 
     # Comparing runs on validation: an ensemble of a run with itself scores as the run.
-    from training.compare import compare
+    from genrescope.training.compare import compare
 
     twin = tmp_path / "twin.pt"
     twin.write_bytes(best.read_bytes())

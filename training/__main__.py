@@ -4,8 +4,8 @@ import argparse
 import logging
 import sys
 
-from training.config import add_arguments
-from training.train import run_train
+from genrescope.training.config import add_arguments
+from genrescope.training.train import run_train
 
 
 def main() -> int:

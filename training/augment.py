@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from training.config import TrainConfig
-from training.thumbnail import index_to_db
+from genrescope.training.config import TrainConfig
+from genrescope.training.thumbnail import index_to_db
 
 
 def crop_columns(seconds: float, column_seconds: float, available: int) -> int:

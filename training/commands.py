@@ -12,9 +12,9 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
-from model.session import DEFAULT_GENRE_MODEL, MODEL_DIR
-from training.config import DEFAULT_DATA_ROOT, TrainConfig
-from training.config import add_arguments as add_train_arguments
+from genrescope.model.session import DEFAULT_GENRE_MODEL, MODEL_DIR
+from genrescope.training.config import DEFAULT_DATA_ROOT, TrainConfig
+from genrescope.training.config import add_arguments as add_train_arguments
 
 DEFAULT_CHECKPOINT = TrainConfig().best_checkpoint  # where `genrescope train` keeps its best epoch
 MODEL_VERSION = "genre-crnn-effl0-1.1-int8"  # what the next export writes into the card
@@ -38,7 +38,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                                        "  genrescope export runs/genre-short/best.pt && genrescope evaluate",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     add_train_arguments(train)
-    train.set_defaults(handler=runs("training.train", "run_train"))
+    train.set_defaults(handler=runs("genrescope.training.train", "run_train"))
 
     cv = commands.add_parser("cv", help="rank training recipes by artist-grouped cross-validation",
                              description="Train each recipe (a YAML of train settings) K times over training + "
@@ -56,7 +56,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     cv.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default 2)")
     cv.add_argument("--out", type=Path, default=Path("runs/cv"), help="folds, runs and summary (default runs/cv)")
     cv.add_argument("--data-root", type=Path, default=None, help=f"folder holding fma_small/ (default {DEFAULT_DATA_ROOT})")
-    cv.set_defaults(handler=runs("training.cv", "run_cv"))
+    cv.set_defaults(handler=runs("genrescope.training.cv", "run_cv"))
 
     export = commands.add_parser("export", help="export a checkpoint to ONNX with its model card",
                                  description="Export to ONNX (float32, parity-checked against torch), quantize "
@@ -69,7 +69,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--version", default=MODEL_VERSION, help="model version stored in the card")
     export.add_argument("--precision", choices=PRECISIONS, default="int8",
                         help="int8: ≈2.5× faster on CPUs and a third of the size (default); float32: as trained")
-    export.set_defaults(handler=runs("training.release", "run_export"))
+    export.set_defaults(handler=runs("genrescope.training.release", "run_export"))
 
     evaluate = commands.add_parser("evaluate", help="evaluate a model on the official FMA test split",
                                    description="Clip- and window-level accuracy, macro-F1, confusion "
@@ -82,4 +82,4 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--out-dir", type=Path, default=MODEL_DIR, help="where metrics.json and PNGs go")
     evaluate.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
     evaluate.add_argument("--no-card", action="store_true", help="do not copy the metrics into the model card")
-    evaluate.set_defaults(handler=runs("training.evaluate", "run_evaluate"))
+    evaluate.set_defaults(handler=runs("genrescope.training.evaluate", "run_evaluate"))

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.spec import FrontendSpec
-from training.fma import FeatureSet, load_features_once
-from training.train import clip_logits, load_checkpoint_model, run_config
+from genrescope.model.spec import FrontendSpec
+from genrescope.training.fma import FeatureSet, load_features_once
+from genrescope.training.train import clip_logits, load_checkpoint_model, run_config
 
 
 def compare(checkpoints: list[Path], data_root: Path | None = None) -> dict[str, float]:

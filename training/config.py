@@ -8,12 +8,14 @@ checkpoints, so a run can be resumed or reproduced from it alone.
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
-DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# The shared data: $GENRESCOPE_DATA, else ../shared/data beside the repository.
+DEFAULT_DATA_ROOT = Path(os.environ.get("GENRESCOPE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 def setting(default, help: str):

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.cover_net import CoverNet
-from model.cover_spec import CoverSpec
-from training.cover_cache import cached, describe_covers
-from training.config import DEFAULT_DATA_ROOT
-from training.covers import CoverItem, group_folds, load_splits
-from training.train_cover import fit_linear, standardiser
+from genrescope.model.cover_net import CoverNet
+from genrescope.model.cover_spec import CoverSpec
+from genrescope.training.cover_cache import cached, describe_covers
+from genrescope.training.config import DEFAULT_DATA_ROOT
+from genrescope.training.covers import CoverItem, group_folds, load_splits
+from genrescope.training.train_cover import fit_linear, standardiser
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
 

@@ -13,10 +13,10 @@ import numpy as np
 import torch
 from rich.progress import track
 
-from model.cover_net import CoverNet
-from model.cover_spec import CoverSpec, preprocess
-from stream.artwork import open_rgb
-from training.covers import CoverItem
+from genrescope.model.cover_net import CoverNet
+from genrescope.model.cover_spec import CoverSpec, preprocess
+from genrescope.stream.artwork import open_rgb
+from genrescope.training.covers import CoverItem
 
 
 @torch.no_grad()

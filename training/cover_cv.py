@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.cover_net import CoverNet
-from model.cover_spec import CoverSpec
-from training.eval_cover import record_metrics
-from training.train_cover import (Described, TrainConfig, accuracy_per_set, arguments, describe_split, fit,
+from genrescope.model.cover_net import CoverNet
+from genrescope.model.cover_spec import CoverSpec
+from genrescope.training.eval_cover import record_metrics
+from genrescope.training.train_cover import (Described, TrainConfig, accuracy_per_set, arguments, describe_split, fit,
                                   group_splits, join, set_masks, setup, start)
 
 log = logging.getLogger("cover_cv")

@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.config import DEFAULT_DATA_ROOT
+from genrescope.training.config import DEFAULT_DATA_ROOT
 
 SPLITS = ("train", "val", "test")
 # Canonical (union) label for each spotify6 folder name.

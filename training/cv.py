@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import TrainConfig
-from training.fma import FeatureSet, load_features
+from genrescope.training.config import TrainConfig
+from genrescope.training.fma import FeatureSet, load_features
 
 log = logging.getLogger(__name__)
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
@@ -73,7 +73,7 @@ def fold_score(run_dir: Path) -> dict:
 
 def run_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int) -> dict:
     """Train one recipe with fold ``k`` held out (resuming), and score it."""
-    from training.train import fit
+    from genrescope.training.train import fit
 
     run_dir = Path(config.run_dir)
     result = run_dir / "result.json"

@@ -32,12 +32,12 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 from rich.progress import track  # noqa: E402
 
-from model.card import update_metadata  # noqa: E402
-from model.cover import DEFAULT_MODEL, CoverModel  # noqa: E402
-from model.session import MODEL_DIR  # noqa: E402
-from training.config import DEFAULT_DATA_ROOT
-from training.covers import CoverItem, load_splits  # noqa: E402
-from training.evaluate import classification_report  # noqa: E402
+from genrescope.model.card import update_metadata  # noqa: E402
+from genrescope.model.cover import DEFAULT_MODEL, CoverModel  # noqa: E402
+from genrescope.model.session import MODEL_DIR  # noqa: E402
+from genrescope.training.config import DEFAULT_DATA_ROOT
+from genrescope.training.covers import CoverItem, load_splits  # noqa: E402
+from genrescope.training.evaluate import classification_report  # noqa: E402
 
 METRICS = MODEL_DIR / "cover_metrics.json"
 

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from model.card import ModelCard, update_card
-from model.session import GenreModel, softmax
-from training.augment import crop_columns, window_db
-from training.config import TrainConfig
-from training.fma import FeatureSet, load_features
+from genrescope.model.card import ModelCard, update_card
+from genrescope.model.session import GenreModel, softmax
+from genrescope.training.augment import crop_columns, window_db
+from genrescope.training.config import TrainConfig
+from genrescope.training.fma import FeatureSet, load_features
 
 WINDOW_SECONDS = (3.0, 10.0)
 WINDOW_STRIDE_SECONDS = 1.0

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.card import update_metadata
-from model.cover import DEFAULT_MODEL
-from model.cover_net import CoverNet
-from model.cover_spec import CoverSpec
-from model.export import OPSET, PARITY_TOLERANCE
-from model.session import create_session
+from genrescope.model.card import update_metadata
+from genrescope.model.cover import DEFAULT_MODEL
+from genrescope.model.cover_net import CoverNet
+from genrescope.model.cover_spec import CoverSpec
+from genrescope.model.export import OPSET, PARITY_TOLERANCE
+from genrescope.model.session import create_session
 
 VERSION = "cover-effnetlite0-frozen2scale-2"
 

@@ -34,13 +34,13 @@ import numpy as np
 from PIL import Image
 from rich.progress import track
 
-from model.cover import CoverModel
-from model.fusion import COVER_TO_AUDIO, EPS, FUSION_FILE, SHARED, cover_on_shared
-from model.session import DEFAULT_GENRE_MODEL, GenreModel
-from training.augment import clip_db
-from training.config import DEFAULT_DATA_ROOT, TrainConfig
-from training.covers import CoverItem, load_splits
-from training.fma import GENRES, FeatureSet, load_features
+from genrescope.model.cover import CoverModel
+from genrescope.model.fusion import COVER_TO_AUDIO, EPS, FUSION_FILE, SHARED, cover_on_shared
+from genrescope.model.session import DEFAULT_GENRE_MODEL, GenreModel
+from genrescope.training.augment import clip_db
+from genrescope.training.config import DEFAULT_DATA_ROOT, TrainConfig
+from genrescope.training.covers import CoverItem, load_splits
+from genrescope.training.fma import GENRES, FeatureSet, load_features
 
 FMA_SPLIT = {"val": "validation", "test": "test"}
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from model.frontend import MelFrontend
-from model.spec import THUMBNAIL_SECONDS, FrontendSpec
-from training.config import TrainConfig
+from genrescope.model.frontend import MelFrontend
+from genrescope.model.spec import THUMBNAIL_SECONDS, FrontendSpec
+from genrescope.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -188,12 +188,12 @@ def load_fma_audio(audio_root: Path, cache: Path | None = None, subset: str = "s
     Tracks whose MP3 is missing or does not decode are skipped with a warning; FMA
     itself ships a handful of broken files.
     """
-    from stream.audio_file import AudioFileError, read_audio
-    from training.thumbnail import render_thumbnail
+    from genrescope.stream.audio_file import AudioFileError, read_audio
+    from genrescope.training.thumbnail import render_thumbnail
 
     if (cached := _from_cache(cache)) is not None:
         return cached
-    frontend = MelFrontend(FrontendSpec(), device="cpu")
+    frontend = MelFrontend(FrontendSpec())
     kept, images = [], []
     for track in _progress(read_fma_tracks(audio_root / "fma_metadata" / "tracks.csv", subset), "decoding"):
         path = audio_root / f"fma_{subset}" / f"{track.track_id // 1000:03d}" / f"{track.track_id:06d}.mp3"

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from training.config import TrainConfig
-from training.fma import FeatureSet, load_features_once, training_tracks
+from genrescope.training.config import TrainConfig
+from genrescope.training.fma import FeatureSet, load_features_once, training_tracks
 
 LAST_EPOCHS = 5
 

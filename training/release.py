@@ -20,16 +20,16 @@ import numpy as np
 import torch
 
 
-from model.card import ModelCard, update_card
-from model.export import export_genre_model
-from model.quantize import quantize_genre_model
-from model.session import GenreModel
-from model.spec import FrontendSpec
-from training.augment import clip_db
-from training.config import TrainConfig
-from training.evaluate import window_logits
-from training.fma import GENRES, FeatureSet, load_features
-from training.train import load_checkpoint_model, run_config
+from genrescope.model.card import ModelCard, update_card
+from genrescope.model.export import export_genre_model
+from genrescope.model.quantize import quantize_genre_model
+from genrescope.model.session import GenreModel
+from genrescope.model.spec import FrontendSpec
+from genrescope.training.augment import clip_db
+from genrescope.training.config import TrainConfig
+from genrescope.training.evaluate import window_logits
+from genrescope.training.fma import GENRES, FeatureSet, load_features
+from genrescope.training.train import load_checkpoint_model, run_config
 
 CALIBRATION_CLIPS = 200  # whole training clips (never validation or test)
 

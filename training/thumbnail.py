@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.frontend import MelFrontend, relative_db
+from genrescope.model.frontend import MelFrontend, relative_db
 
 LEVELS = 256
 

@@ -23,13 +23,13 @@ from rich.progress import Progress
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from model.crnn import CRNNConfig, GenreCRNN
-from model.frontend import default_device
-from model.spec import FrontendSpec
-from training.augment import clip_db, training_batch
-from training.config import TrainConfig, from_arguments
-from training.fma import GENRES, FeatureSet, load_features, training_tracks
-from training.teacher import side_targets
+from genrescope.model.crnn import CRNNConfig, GenreCRNN
+from genrescope.model.frontend_torch import default_device
+from genrescope.model.spec import FrontendSpec
+from genrescope.training.augment import clip_db, training_batch
+from genrescope.training.config import TrainConfig, from_arguments
+from genrescope.training.fma import GENRES, FeatureSet, load_features, training_tracks
+from genrescope.training.teacher import side_targets
 
 log = logging.getLogger(__name__)
 EMA_DECAY = 0.998  # ≈ the last 500 steps (2.5 epochs) of weights
@@ -42,7 +42,7 @@ def resolve_device(name: str) -> torch.device:
 def build_model(config: TrainConfig) -> GenreCRNN:
     model = GenreCRNN(CRNNConfig(n_classes=len(GENRES)))
     if config.pretrained:
-        from model.efficientnet_lite import imagenet_weights_path
+        from genrescope.model.efficientnet_lite import imagenet_weights_path
 
         model.cnn.load_imagenet_weights(imagenet_weights_path())
     return model

@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model.cover_net import SCALES, CoverNet
-from model.cover_spec import CoverSpec
-from training.cover_cache import cached, describe_covers
-from training.config import DEFAULT_DATA_ROOT
-from training.covers import CoverItem, SplitConfig, group_folds, load_splits
+from genrescope.model.cover_net import SCALES, CoverNet
+from genrescope.model.cover_spec import CoverSpec
+from genrescope.training.cover_cache import cached, describe_covers
+from genrescope.training.config import DEFAULT_DATA_ROOT
+from genrescope.training.covers import CoverItem, SplitConfig, group_folds, load_splits
 
 log = logging.getLogger("train_cover")
 

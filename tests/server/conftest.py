@@ -11,11 +11,11 @@ import pytest
 import soundfile as sf
 
 from harness import Feed
-from model.session import GenreModel
-from stream.demo import RATE, DemoSource
-from stream.engine import EngineConfig, GenreEngine
-from stream.events import GenreUpdate
-from stream.filesource import FileSource
+from genrescope.model.session import GenreModel
+from genrescope.stream.demo import RATE, DemoSource
+from genrescope.stream.engine import EngineConfig, GenreEngine
+from genrescope.stream.events import GenreUpdate
+from genrescope.stream.filesource import FileSource
 
 MUSIC_SECONDS = 60.0  # long enough that realtime tests never reach its end
 SHORT_SECONDS = 5.0  # for tests that wait for the end in real time

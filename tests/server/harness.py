@@ -14,9 +14,9 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from stream.engine import GenreEngine
-from stream.events import GenreUpdate
-from stream.server import GenreServer, ServerConfig
+from genrescope.stream.engine import GenreEngine
+from genrescope.stream.events import GenreUpdate
+from genrescope.stream.server import GenreServer, ServerConfig
 from support import REPO
 
 # Tests take a free port, so they never collide with anything else on the machine.
@@ -102,7 +102,7 @@ def genrescope(*arguments: str, port: int = 0) -> Iterator[ServeProcess]:
     It is terminated on the way out if the test left it running; a test that stops it
     itself reads its exit status and stderr from ``process``."""
     process = subprocess.Popen(  # `-m` from the repository root imports this checkout
-        [sys.executable, "-m", "stream.cli", *arguments, "--port", str(port)],
+        [sys.executable, "-m", "genrescope.stream.cli", *arguments, "--port", str(port)],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:

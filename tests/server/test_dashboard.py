@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 from harness import genrescope, running, wait_for
-from stream.cover_link import CoverLink
+from genrescope.stream.cover_link import CoverLink
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -11,8 +11,8 @@ import threading
 from websockets.asyncio.client import connect
 
 from harness import receive, receive_until_end, running, wait_for, ws_url
-from model.spec import FrontendSpec
-from stream.events import PROTOCOL_VERSION
+from genrescope.model.spec import FrontendSpec
+from genrescope.stream.events import PROTOCOL_VERSION
 from support import REPO
 
 WINDOW_SECONDS = 4.0

@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosedError
 from websockets.frames import CloseCode
 
 from harness import receive, receive_until_end, running, wait_for, ws_url
-from stream.server import GenreServer
+from genrescope.stream.server import GenreServer
 
 CLIENTS = 100
 WINDOW_SECONDS = 4.0

@@ -10,7 +10,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from harness import receive, running, ws_url
-from stream.server import ServerConfig
+from genrescope.stream.server import ServerConfig
 
 TOKEN = "s3cret-token"
 

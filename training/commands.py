@@ -56,6 +56,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     cv.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default 2)")
     cv.add_argument("--out", type=Path, default=Path("runs/cv"), help="folds, runs and summary (default runs/cv)")
     cv.add_argument("--data-root", type=Path, default=None, help=f"folder holding fma_small/ (default {DEFAULT_DATA_ROOT})")
+    cv.add_argument("--record", type=Path, default=None,
+                    help="also merge the summary into this metrics file's 'cv' block (e.g. model/metrics.json)")
+    cv.add_argument("--ships", default=None, help="with --record: the recipe the shipped model was trained with")
     cv.set_defaults(handler=runs("genrescope.training.cv", "run_cv"))
 
     export = commands.add_parser("export", help="export a checkpoint to ONNX with its model card",
@@ -83,3 +86,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
     evaluate.add_argument("--no-card", action="store_true", help="do not copy the metrics into the model card")
     evaluate.set_defaults(handler=runs("genrescope.training.evaluate", "run_evaluate"))
+
+    phases = commands.add_parser("phases", help="does averaging phase-shifted column grids help? (validation proxy)",
+                                 description="Score each interleaved column grid of the validation thumbnails alone "
+                                             "and averaged (the even/odd columns stand for two phase-shifted grids "
+                                             "at half the column rate); see training/phases.py.")
+    phases.add_argument("--model", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX model (default: the shipped one)")
+    phases.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
+    phases.add_argument("--phases", type=int, nargs="+", default=[2, 4], help="grid counts to try (default: 2 4)")
+    phases.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
+    phases.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
+    phases.set_defaults(handler=runs("genrescope.training.phases", "run_phases"))

@@ -8,8 +8,10 @@ holding one fold out. The folds are drawn once and stored (``folds.json``), so e
 recipe, today's and tomorrow's, is scored on the same folds. The test split is never
 read.
 
-A fold's score is the held-out accuracy of the **last** epoch's EMA weights: a fixed
-rule, so nothing is selected on the fold that scores it. Every fold run is an ordinary
+A fold's score is the held-out accuracy of the **last** epoch's raw weights: a fixed
+rule, so nothing is selected on the fold that scores it. (Raw, not the weight average:
+the cosine schedule has brought the learning rate to zero by then, while the average's
+≈500-step horizon still carries warm-up weights in a short CV run.) Every fold run is an ordinary
 resumable training run (``<out>/<recipe>/fold<k>/``, with its own ``train.log``);
 re-running the command skips finished folds and resumes the unfinished one.
 """
@@ -65,20 +67,27 @@ def pooled_tracks(features: FeatureSet) -> FeatureSet:
 
 
 def fold_score(run_dir: Path) -> dict:
-    """A finished fold run's held-out accuracy: the last epoch, EMA weights."""
-    lines = (run_dir / "history.jsonl").read_text().splitlines()
-    last = json.loads(lines[-1])
-    return {"accuracy": last["val_accuracy_ema"], "epochs": last["epoch"]}
+    """A finished fold run's held-out accuracy: the last epoch, raw weights (EMA beside it)."""
+    last = json.loads((run_dir / "history.jsonl").read_text().splitlines()[-1])
+    return {"accuracy": last["val_accuracy_raw"], "accuracy_ema": last["val_accuracy_ema"], "epochs": last["epoch"]}
 
 
 def run_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int) -> dict:
     """Train one recipe with fold ``k`` held out (resuming), and score it."""
+    run_dir = Path(config.run_dir)
+    result = run_dir / "result.json"  # written when the fold run has finished
+    if not result.exists():
+        _train_fold(config, data, fold, k)
+    score = {"fold": k, "held_out_tracks": int((fold == k).sum()), **fold_score(run_dir)}
+    result.write_text(json.dumps(score))
+    return score
+
+
+def _train_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int) -> None:
+    """The fold's training run, logged to its own ``train.log`` as well."""
     from genrescope.training.train import fit
 
     run_dir = Path(config.run_dir)
-    result = run_dir / "result.json"
-    if result.exists():
-        return json.loads(result.read_text())
     run_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(run_dir / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
@@ -87,9 +96,6 @@ def run_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int) ->
         fit(config, data.rows(fold != k), data.rows(fold == k))
     finally:
         logging.getLogger().removeHandler(handler)
-    score = {"fold": k, "held_out_tracks": int((fold == k).sum()), **fold_score(run_dir)}
-    result.write_text(json.dumps(score))
-    return score
 
 
 def summarise(scores: dict[str, list[dict]]) -> dict:
@@ -136,10 +142,19 @@ def run_cv(args: argparse.Namespace) -> int:
             scores.setdefault(recipe.stem, []).append(run_fold(config, data, fold, k))
     summary = {"folds": args.folds, "fold_seed": args.seed, "pooled": "training + validation",
                "tracks": int(len(data.labels)), "artists": int(len(np.unique(data.artists))),
-               "score": "held-out clip accuracy of the last epoch's EMA weights (whole 30 s clips)",
+               "score": "held-out clip accuracy of the last epoch's raw weights (whole 30 s clips)",
                "recipes": summarise(scores)}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if args.record:
+        record_cv(args.record, summary, args.ships)
     for name, entry in summary["recipes"].items():
         print(f"{name:>16}: {entry['mean']:.1%} ± {entry['sd']:.1%}  folds "
               + " ".join(f"{a:.1%}" for a in entry["per_fold"]))
     return 0
+
+
+def record_cv(metrics_path: Path, summary: dict, ships: str | None) -> None:
+    """Merge the summary into a metrics file's ``cv`` block (``genrescope evaluate`` keeps it)."""
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    metrics["cv"] = {**summary, "shipped_recipe": ships}
+    metrics_path.write_text(json.dumps(metrics, indent=1))

@@ -174,7 +174,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         "test": evaluate_split(model, features.subset("test")),
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    metrics_path = args.out_dir / "metrics.json"
+    if metrics_path.exists() and "cv" in (earlier := json.loads(metrics_path.read_text())):
+        metrics["cv"] = earlier["cv"]  # the recipe's cross-validation (genrescope cv --record) stays
+    metrics_path.write_text(json.dumps(metrics, indent=1))
     clip = metrics["test"][selected]
     plot_confusion(np.array(clip["confusion"]), model.labels, args.out_dir / "confusion_test.png",
                    f"FMA-small test ({selected}): {clip['accuracy']:.1%} top-1")

@@ -52,7 +52,7 @@ def standardise(embeddings: np.ndarray) -> np.ndarray:
     return ((embeddings - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
 
 
-def out_of_fold_teacher(embeddings: np.ndarray, labels: np.ndarray, artists: np.ndarray,
+def out_of_fold_teacher(embeddings: np.ndarray, labels: np.ndarray, artists: np.ndarray, classes: int,
                         folds: int = TEACHER_FOLDS, c: float = TEACHER_C, seed: int = 0) -> np.ndarray:
     """Teacher probabilities [N, classes] for every clip, each from a logistic regression
     fitted on the clips of the *other* artist folds (so never on its own clip or artist)."""
@@ -61,8 +61,10 @@ def out_of_fold_teacher(embeddings: np.ndarray, labels: np.ndarray, artists: np.
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    classes = int(labels.max()) + 1
     probabilities = np.zeros((len(labels), classes), np.float32)
+    # A tiny training set (tests, a user's small download) cannot fill more folds than
+    # its rarest genre has clips.
+    folds = max(2, min(folds, int(np.bincount(labels)[np.unique(labels)].min())))
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fit_rows, grade_rows in splitter.split(embeddings, labels, artists):
         teacher = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
@@ -84,7 +86,8 @@ class SideTargets:
 
 
 def side_targets(data_root: str | Path, track_ids: np.ndarray, labels: np.ndarray, artists: np.ndarray,
-                 seed: int = 0) -> SideTargets:
+                 classes: int, seed: int = 0) -> SideTargets:
     """The side targets of a run's training clips, computed from those clips alone."""
     raw = load_embeddings(embedding_path(data_root), track_ids)
-    return SideTargets(teacher=out_of_fold_teacher(raw, labels, artists, seed=seed), embedding=standardise(raw))
+    return SideTargets(teacher=out_of_fold_teacher(raw, labels, artists, classes, seed=seed),
+                       embedding=standardise(raw))

@@ -136,7 +136,7 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet) -> Path
     side = None
     if config.uses_side_targets:
         side = side_targets(config.data_root, train_set.track_ids, train_set.labels, train_set.artists,
-                            config.seed).stacked()
+                            len(GENRES), config.seed).stacked()
     model = build_model(config).to(device)
     embedding_head = (nn.Linear(model.pooled_width, side.shape[1] - len(GENRES)).to(device)
                       if side is not None and config.embedding_weight > 0 else None)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from genrescope.model.spec import FrontendSpec
 from genrescope.training.config import TrainConfig
+from genrescope.training.production import apply_production
 from genrescope.training.thumbnail import index_to_db
 
 
@@ -77,6 +79,7 @@ def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, 
     start = rng.integers(0, columns - length + 1, size=len(images))
     tilt = rng.uniform(-config.eq_tilt_db, config.eq_tilt_db, size=len(images)).astype(np.float32)
     x = window_db(images, start, length, floor_db, rng, tilt)
+    apply_production(x, floor_db, config.production_share, FrontendSpec(), rng)
     apply_masks(x, config, floor_db, rng)
     smooth = config.label_smoothing
     y = np.full((len(labels), n_classes), smooth / n_classes, dtype=np.float32)

@@ -97,3 +97,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     phases.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
     phases.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
     phases.set_defaults(handler=runs("genrescope.training.phases", "run_phases"))
+
+    artists = commands.add_parser("artists", help="accuracy per test artist, old model beside new (a figure)",
+                                  description="Whole-clip accuracy of two models on each official test artist, "
+                                              "most prolific first (docs/test_artists.png): is a change broad, or "
+                                              "one artist flipping? Reads the test split: run it after choosing.")
+    artists.add_argument("old", type=Path, help="the previous ONNX model")
+    artists.add_argument("new", type=Path, nargs="?", default=DEFAULT_GENRE_MODEL, help="the new one (default: shipped)")
+    artists.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
+    artists.add_argument("--out", type=Path, default=Path("docs/test_artists.png"), help="figure (and .json beside it)")
+    artists.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
+    artists.set_defaults(handler=runs("genrescope.training.artists", "run_artists"))

@@ -59,6 +59,8 @@ class TrainConfig:
     distill_temperature: float = setting(2.0, "softening temperature of teacher and student in distillation")
     embedding_weight: float = setting(0.0, "weight of the auxiliary head regressing each clip's standardised "
                                            "VGGish embedding (training-only, dropped at export; 0 = off)")
+    production_share: float = setting(0.0, "share of crops sent through a random production chain (reverb, "
+                                           "compression, band-limiting, noise floor; training/production.py)")
     pretrained: bool = setting(True, "start the CNN from ImageNet EfficientNet-Lite0 weights")
     training_artists: float = setting(1.0, "train on this share (0-1] of each genre's training artists, "
                                            "all their tracks of that genre (learning curves); 1 = all")

@@ -10,7 +10,6 @@ instead. Time/frequency masks write the floor (silence), and mixup blends levels
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from genrescope.model.spec import FrontendSpec
 from genrescope.training.config import TrainConfig
@@ -71,7 +70,7 @@ def apply_masks(x: np.ndarray, config: TrainConfig, floor_db: float, rng: np.ran
 
 def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, column_seconds: float,
                    floor_db: float, n_classes: int, rng: np.random.Generator,
-                   side: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+                   side: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """One augmented batch: inputs [B, L, M], soft targets [B, n_classes] and, when given,
     the clips' training-only ``side`` targets [B, D], mixed up with the same draw."""
     columns = images.shape[1]
@@ -90,4 +89,4 @@ def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, 
         x = lam * x + (1 - lam) * x[order]
         y = lam * y + (1 - lam) * y[order]
         side = None if side is None else lam * side + (1 - lam) * side[order]
-    return torch.from_numpy(x), torch.from_numpy(y), None if side is None else torch.from_numpy(side)
+    return x, y, side

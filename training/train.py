@@ -175,8 +175,8 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet) -> Path
                 lr = learning_rate(state["step"], total_steps, warmup, config.lr)
                 for group in optimizer.param_groups:
                     group["lr"] = lr * group["lr_scale"]
-                loss = batch_loss(model, embedding_head, x.to(device), y.to(device),
-                                  None if side_batch is None else side_batch.to(device), config)
+                loss = batch_loss(model, embedding_head, torch.from_numpy(x).to(device), torch.from_numpy(y).to(device),
+                                  None if side_batch is None else torch.from_numpy(side_batch).to(device), config)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -188,3 +188,14 @@ def test_key_tags_in_the_id3_tkey_form():
     assert Key(9, True).name == "A minor" and Key(6, False).name == "F# major"
     assert all(Key(t, m).relative.relative == Key(t, m) for t in range(12) for m in (False, True))
     assert Key(9, True).relative == Key(0, False)
+
+
+def test_the_terminal_view_names_the_key(engine):
+    from rich.console import Console
+
+    from genrescope.stream.terminal import render
+
+    update = stream(engine, key_piece(Key(2, False), 44_100), 44_100)[-1]
+    console = Console(record=True, width=120)
+    console.print(render(update, "d_major.wav"))
+    assert f"key D major (fit {update.key.confidence:.2f})" in console.export_text()

@@ -12,6 +12,7 @@ from collections import Counter
 import numpy as np
 import pytest
 import soundfile as sf
+from rich.console import Console
 
 from music_synth import chord, key_piece, note, triad
 from support import run_cli
@@ -21,6 +22,7 @@ from genrescope.stream.engine import EngineConfig, GenreEngine
 from genrescope.stream.filesource import FileSource
 from genrescope.stream.library import tag_file
 from genrescope.stream.source import AudioChunk
+from genrescope.stream.terminal import render
 
 # (sample rate, detuning in cents) of the key pieces: each of the 24 keys under each.
 KEY_CONDITIONS = ((22_050, 0.0), (44_100, 20.0), (48_000, -30.0), (96_000, 0.0))
@@ -191,10 +193,6 @@ def test_key_tags_in_the_id3_tkey_form():
 
 
 def test_the_terminal_view_names_the_key(engine):
-    from rich.console import Console
-
-    from genrescope.stream.terminal import render
-
     update = stream(engine, key_piece(Key(2, False), 44_100), 44_100)[-1]
     console = Console(record=True, width=120)
     console.print(render(update, "d_major.wav"))

@@ -59,7 +59,6 @@ SILENCE_DBFS = -70.0
 # Sharps and flats as key signatures spell them (F♯ major and E♭ minor, not G♭ / D♯).
 MAJOR_TONICS = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MINOR_TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
-PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 # Key profiles, tonic first, one weight per semitone above it.
 PROFILES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
@@ -133,13 +132,11 @@ def chroma(power: np.ndarray, sample_rate: int) -> np.ndarray:
     lo = max(1, int(CHROMA_MIN_HZ / bin_hz))
     hi = min(power.shape[1] - 2, int(np.ceil(CHROMA_MAX_HZ / bin_hz)))
     frame, peak = _peaks(power, lo, hi, silence_power(n_fft))
-    log_power = np.log(np.maximum(power, 1e-30))
-    left, centre, right = (log_power[frame, peak + shift] for shift in (-1, 0, 1))
-    offset = 0.5 * (left - right) / (left - 2 * centre + right)  # < 0 below: centre > left
+    left, centre, right = (np.log(np.maximum(power[frame, peak + shift], 1e-30)) for shift in (-1, 0, 1))
+    offset = 0.5 * (left - right) / (left - 2 * centre + right)  # the denominator is < 0: centre > left
     hz = (peak + offset) * bin_hz
     amplitude = np.exp(0.5 * (centre - 0.25 * (left - right) * offset)) * _low_weight(hz)
-    keep = (hz >= CHROMA_MIN_HZ) & (hz <= CHROMA_MAX_HZ)
-    out = _fold(frame[keep], hz[keep], amplitude[keep], len(power))
+    out = _fold(frame, hz, amplitude, len(power))
     top = out.max(axis=1, keepdims=True)
     return np.divide(out, top, out=np.zeros_like(out), where=top > 0)
 

@@ -197,3 +197,16 @@ def test_the_terminal_view_names_the_key(engine):
     console = Console(record=True, width=120)
     console.print(render(update, "d_major.wav"))
     assert f"key D major (fit {update.key.confidence:.2f})" in console.export_text()
+
+
+def test_the_torch_frontend_gives_the_same_chroma_and_key(engine, test_model_path):
+    """The GPU frontend's path (power spectra as tensors, copied to numpy for the chroma),
+    run on the CPU: the same chroma and key as the numpy frontend."""
+    torch_frontend = pytest.importorskip("genrescope.model.frontend_torch", reason="needs [gpu] or [train]")
+    other = GenreEngine(GenreModel.load(test_model_path), EngineConfig(min_context_seconds=0))
+    other.frontend = torch_frontend.TorchMelFrontend(other.spec, "cpu")
+    other.reset()  # its context in the torch frontend's tensors
+    piece = key_piece(Key(7, False), 44_100)
+    ours, theirs = stream(engine, piece, 44_100), stream(other, piece, 44_100)
+    np.testing.assert_allclose([u.chroma for u in ours], [u.chroma for u in theirs], atol=1e-6)
+    assert [u.key.key for u in ours] == [u.key.key for u in theirs] and ours[-1].key.key == Key(7, False)

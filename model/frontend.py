@@ -94,20 +94,29 @@ class MelFrontend:
         self.window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(spec.n_fft) / spec.n_fft)  # periodic Hann
         self.mel_filters = mel_filterbank(spec).astype(np.float64)
 
+    def frames_power(self, frames: np.ndarray) -> np.ndarray:
+        """Power spectra of windows of ``n_fft`` samples, [n, n_fft] → [n, n_fft/2 + 1]
+        (float64): what the mel bands and the chroma (model/pitch.py) are both read from."""
+        spectrum = np.fft.rfft(np.asarray(frames, dtype=np.float64) * self.window, n=self.spec.n_fft)
+        return np.abs(spectrum) ** self.spec.power
+
+    def power_db(self, power: np.ndarray) -> np.ndarray:
+        """Absolute log-mel levels [n, n_mels] of power spectra from ``frames_power``."""
+        return power_to_db(power @ self.mel_filters).astype(np.float32)
+
     def frames_db(self, frames: np.ndarray) -> np.ndarray:
         """Absolute log-mel levels of windows of ``n_fft`` samples, [n, n_fft] → [n, n_mels]."""
-        spectrum = np.fft.rfft(np.asarray(frames, dtype=np.float64) * self.window, n=self.spec.n_fft)
-        power = np.abs(spectrum) ** self.spec.power
-        return power_to_db(power @ self.mel_filters).astype(np.float32)
+        return self.power_db(self.frames_power(frames))
 
     # The streaming engine keeps its context in the frontend's own arrays (numpy here,
     # device tensors in the torch frontend) through these four operations.
     def empty_context(self) -> np.ndarray:
         return np.empty((0, self.spec.n_mels), dtype=np.float32)
 
-    def append_columns(self, context: np.ndarray, windows: np.ndarray, keep: int) -> np.ndarray:
-        """``context`` [T, M] with the columns of ``windows`` appended, the newest ``keep`` kept."""
-        return np.concatenate([context, self.frames_db(windows)])[-keep:]
+    def append_columns(self, context: np.ndarray, power: np.ndarray, keep: int) -> np.ndarray:
+        """``context`` [T, M] with the columns of ``power`` (from ``frames_power``)
+        appended, the newest ``keep`` kept."""
+        return np.concatenate([context, self.power_db(power)])[-keep:]
 
     def relative_context(self, context: np.ndarray) -> np.ndarray:
         """The context re-referenced to its own maximum and floored, as the model expects."""

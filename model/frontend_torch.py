@@ -29,21 +29,23 @@ class TorchMelFrontend(MelFrontend):
         self.torch_window = torch.from_numpy(self.window).to(self.device)
         self.torch_filters = torch.from_numpy(self.mel_filters).to(self.device)
 
-    def frames_db_tensor(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Absolute log-mel levels [n, n_mels] (float32), left on the frontend's device."""
+    def frames_power(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Power spectra [n, n_fft/2 + 1] (float64), left on the frontend's device."""
         x = torch.as_tensor(frames, device=self.device).double()
-        spectrum = torch.fft.rfft(x * self.torch_window, n=self.spec.n_fft)
-        mel = spectrum.abs().pow(self.spec.power) @ self.torch_filters
-        return (10.0 * torch.log10(mel.clamp_min(POWER_FLOOR))).float()
+        return torch.fft.rfft(x * self.torch_window, n=self.spec.n_fft).abs().pow(self.spec.power)
 
-    def frames_db(self, frames: np.ndarray | torch.Tensor) -> np.ndarray:
-        return self.frames_db_tensor(frames).cpu().numpy()
+    def power_db_tensor(self, power: torch.Tensor) -> torch.Tensor:
+        """Absolute log-mel levels [n, n_mels] (float32), left on the frontend's device."""
+        return (10.0 * torch.log10((power @ self.torch_filters).clamp_min(POWER_FLOOR))).float()
+
+    def power_db(self, power: torch.Tensor) -> np.ndarray:
+        return self.power_db_tensor(power).cpu().numpy()
 
     def empty_context(self) -> torch.Tensor:
         return torch.empty(0, self.spec.n_mels, device=self.device)
 
-    def append_columns(self, context: torch.Tensor, windows: np.ndarray, keep: int) -> torch.Tensor:
-        return torch.cat([context, self.frames_db_tensor(windows)])[-keep:]
+    def append_columns(self, context: torch.Tensor, power: torch.Tensor, keep: int) -> torch.Tensor:
+        return torch.cat([context, self.power_db_tensor(power)])[-keep:]
 
     def relative_context(self, context: torch.Tensor) -> torch.Tensor:
         return (context - context.max()).clamp_min(self.spec.floor_db)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from genrescope.model.frontend import frame_windows, make_frontend
+from genrescope.model.pitch import ChromaContext, KeyEstimate
 from genrescope.model.session import CUDA, GenreModel
 from genrescope.stream.conditioning import Conditioner
 from genrescope.stream.engine_config import EngineConfig
@@ -88,6 +89,7 @@ class GenreEngine:
         self._received = 0
         self._next_column = 0
         self._context = self.frontend.empty_context()
+        self._pitch = ChromaContext(self.spec.sample_rate, self.context_columns) if self.config.pitch else None
         self._smoothed: np.ndarray | None = None
         self._dropped = 0
         self._compute_ms: list[float] = []
@@ -173,8 +175,9 @@ class GenreEngine:
     def _step(self, column: int) -> GenreUpdate | None:
         started = time.perf_counter()
         center = np.array([self.spec.column_center(column) - self._buffer_start])
-        windows = frame_windows(self._buffer, center, self.spec.n_fft)
-        self._context = self.frontend.append_columns(self._context, windows, self.context_columns)
+        power = self.frontend.frames_power(frame_windows(self._buffer, center, self.spec.n_fft))
+        self._context = self.frontend.append_columns(self._context, power, self.context_columns)
+        pitch = self._pitch.push(self.frontend.to_numpy(power[0])) if self._pitch else None
         if len(self._context) < self.min_columns:
             return None
         relative = self.frontend.relative_context(self._context)
@@ -186,9 +189,10 @@ class GenreEngine:
         self._smoothed = raw if self._smoothed is None else self._smoothed + self.alpha * (raw - self._smoothed)
         self._compute_ms.append((time.perf_counter() - started) * 1e3)
         self._wall_times.append(time.monotonic())
-        return self._update(column, raw, self.frontend.to_numpy(relative[-1]))
+        return self._update(column, raw, self.frontend.to_numpy(relative[-1]), pitch)
 
-    def _update(self, column: int, raw: np.ndarray, newest_db: np.ndarray) -> GenreUpdate:
+    def _update(self, column: int, raw: np.ndarray, newest_db: np.ndarray,
+                pitch: tuple[np.ndarray, KeyEstimate] | None) -> GenreUpdate:
         if len(self._compute_ms) % PERCENTILE_EVERY == 1:
             self._percentiles = np.percentile(self._compute_ms[-PERCENTILE_WINDOW:], [50, 99]).tolist()
         p50, p99 = self._percentiles
@@ -212,6 +216,8 @@ class GenreEngine:
             context_seconds=len(self._context) * self.spec.column_seconds,
             mel_column=tuple(np.clip(level, 0, 255).tolist()),
             stats=stats,
+            chroma=tuple(pitch[0].tolist()) if pitch else (),
+            key=pitch[1] if pitch else None,
         )
 
 

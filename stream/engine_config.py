@@ -14,6 +14,7 @@ class EngineConfig:
     context_seconds: float = 30.0  # capped at the model's own context
     min_context_seconds: float = 1.0  # first update once this much audio has arrived
     frontend_device: str = "auto"  # auto → the GPU when there is one
+    pitch: bool = True  # a chroma and the context's key in every update (model/pitch.py)
 
     def __post_init__(self) -> None:
         if self.smoothing_seconds < 0 or self.context_seconds <= 0 or self.min_context_seconds < 0:

@@ -5,7 +5,8 @@ message kinds, so their shape lives in one place:
 
 * ``hello``: once per stream; labels, model version, frontend spec, source name.
 * ``update``: once per model column (≈4.3 per second); smoothed probabilities, top
-  genre, the newest mel column as uint8 (for the dashboard's spectrogram strip), stats.
+  genre, the newest mel column as uint8 (for the dashboard's spectrogram strip), the
+  newest column's chroma and the key of the context (model/pitch.py), stats.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from genrescope.model.pitch import KeyEstimate
 
 PROTOCOL_VERSION = 1
 
@@ -49,6 +52,8 @@ class GenreUpdate:
     mel_column: tuple[int, ...]  # newest column, 0..255 over [floor_db, 0] dB, low mel first
     stats: StreamStats = field(default_factory=StreamStats)
     fused: dict[str, float] | None = None  # audio fused with the file's cover, when it has one
+    chroma: tuple[float, ...] = ()  # newest column's pitch-class amplitudes, C first, max 1
+    key: KeyEstimate | None = None  # the context's key; None when the engine runs without pitch
 
     @property
     def top(self) -> str:
@@ -82,6 +87,9 @@ class GenreUpdate:
         }
         if self.fused is not None:
             message["fused"] = {k: round(p, 5) for k, p in self.fused.items()}
+        if self.key is not None:
+            message.update(chroma=[round(c, 3) for c in self.chroma], key=self.key.name,
+                           key_confidence=round(self.key.confidence, 3))
         return message
 
 

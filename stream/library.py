@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genrescope.model.pitch import NO_KEY, KeyEstimate, file_key
 from genrescope.stream.audio_file import AudioFileError
 from genrescope.stream.engine import EngineConfig, GenreEngine, load_engine
 from genrescope.stream.events import ranked
@@ -36,13 +37,18 @@ class FileTags:
     audio_seconds: float = 0.0
     probabilities: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    key: KeyEstimate = NO_KEY  # the whole file's key (model/pitch.py)
 
     @property
     def genre(self) -> str | None:
         return max(self.probabilities, key=self.probabilities.get) if self.probabilities else None
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "genre": self.genre}
+        """JSON-ready; the key as its name ('A minor'), its tag form ('Am': ID3 TKEY,
+        Vorbis KEY) and its confidence."""
+        key = self.key.key
+        return {**asdict(self), "genre": self.genre, "key": key.name if key else None,
+                "key_tag": key.tag if key else None, "key_confidence": round(self.key.confidence, 3)}
 
     def text(self, top: int = 3) -> str:
         if self.error:
@@ -50,7 +56,8 @@ class FileTags:
         if not self.probabilities:
             return f"too short to tag ({self.audio_seconds:.1f} s)  {self.path}"
         best = ranked(self.probabilities.items())[:top]
-        return "  ".join(f"{genre} {p:.0%}" for genre, p in best) + f"  {self.path}"
+        key = f"  key {self.key.name} ({self.key.confidence:.2f})" if self.key.key else ""
+        return "  ".join(f"{genre} {p:.0%}" for genre, p in best) + f"{key}  {self.path}"
 
 
 def find_audio(paths: Iterable[str | Path]) -> list[Path]:
@@ -65,17 +72,19 @@ def find_audio(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def tag_file(engine: GenreEngine, path: Path) -> FileTags:
-    """Stream ``path`` through ``engine`` at full speed and average its updates."""
+    """Stream ``path`` through ``engine`` at full speed and average its updates; the key
+    is that of the mean chroma of all its updates."""
     engine.reset()
     try:
-        raw = [update.raw_probabilities for update in engine.run(FileSource(path))]
+        updates = list(engine.run(FileSource(path)))
     except AudioFileError as error:
         return FileTags(str(path), error=str(error))
     seconds = engine.audio_seconds
-    if not raw:
+    if not updates:
         return FileTags(str(path), seconds)
-    mean = np.mean(raw, axis=0)
-    return FileTags(str(path), seconds, {g: round(float(p), 4) for g, p in zip(engine.labels, mean)})
+    mean = np.mean([update.raw_probabilities for update in updates], axis=0)
+    key = file_key(np.array([update.chroma for update in updates if update.chroma]))
+    return FileTags(str(path), seconds, {g: round(float(p), 4) for g, p in zip(engine.labels, mean)}, key=key)
 
 
 _WORKER_ENGINE: GenreEngine | None = None

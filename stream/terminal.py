@@ -25,7 +25,8 @@ def render(update: GenreUpdate, source: str) -> Group:
         f"{s.compute_ms:5.2f} ms/update (p99 {s.compute_ms_p99:.2f}) · {s.provider} · dropped {s.dropped_samples}",
         style="dim",
     )
-    return Group(Text(f"now: {update.top}", style="bold"), table, status)
+    key = f"   key {update.key.name} (fit {update.key.confidence:.2f})" if update.key and update.key.key else ""
+    return Group(Text(f"now: {update.top}{key}", style="bold"), table, status)
 
 
 class TerminalView:

@@ -24,7 +24,7 @@ const stream = {
   windowColumns: 256,
   columnSeconds: WINDOW_SECONDS / 256,
   contextSeconds: 30, // the longest context the model uses
-  history: [], // {column, probabilities: number[] in label order, mel: Uint8Array}
+  history: [], // {column, probabilities: number[] in label order, mel: Uint8Array, chroma: Uint8Array}
   last: null, // the newest update message
   arrivals: [], // ms timestamps of recent updates, for the measured rate
 };
@@ -96,6 +96,8 @@ function startStream(hello) {
   $("ended").hidden = true;
   $("top-label").textContent = "—";
   $("top-percent").textContent = "";
+  $("key").textContent = "—";
+  $("key-confidence").textContent = "";
   $("context").textContent = "waiting for the first second of audio";
   applyColours();
   buildBars();
@@ -106,7 +108,8 @@ function startStream(hello) {
 // `live`: it just happened (not replayed from the history), so it counts for the rate.
 function addUpdate(update, live) {
   const probabilities = stream.labels.map((label) => update.probabilities[label] ?? 0);
-  stream.history.push({ column: update.column, probabilities, mel: Uint8Array.from(update.mel) });
+  const chroma = Uint8Array.from(update.chroma ?? [], (c) => Math.round(255 * c)); // 0..1 → like mel
+  stream.history.push({ column: update.column, probabilities, mel: Uint8Array.from(update.mel), chroma });
   const oldest = update.column - stream.windowColumns;
   while (stream.history.length && stream.history[0].column <= oldest) stream.history.shift();
   stream.last = update;
@@ -276,26 +279,54 @@ function drawSecondsGrid(ctx, width, height) {
   }
 }
 
-const spectrogramStrip = document.createElement("canvas"); // one pixel per column and band
+const strip = document.createElement("canvas"); // one pixel per column and band
 
-function renderSpectrogram() {
-  const canvas = $("spectrogram");
+// A 60 s strip of one 0..255 field of the history (mel bands, chroma), viridis, bin 0 at the bottom.
+function renderStrip(id, field) {
+  const canvas = $(id);
   const ctx = fitCanvas(canvas);
-  const bins = stream.history.length ? stream.history[0].mel.length : 1;
+  const bins = Math.max(1, ...stream.history.slice(-1).map((entry) => entry[field].length));
   const image = new ImageData(stream.windowColumns, bins);
   for (const entry of stream.history) {
     const x = stream.windowColumns - 1 - age(entry.column);
-    entry.mel.forEach((value, bin) => {
+    entry[field].forEach((value, bin) => {
       const offset = ((bins - 1 - bin) * stream.windowColumns + x) * 4; // low bins at the bottom
       image.data.set(VIRIDIS_LUT.subarray(value * 3, value * 3 + 3), offset);
       image.data[offset + 3] = 255;
     });
   }
-  spectrogramStrip.width = stream.windowColumns;
-  spectrogramStrip.height = bins;
-  spectrogramStrip.getContext("2d").putImageData(image, 0, 0);
+  strip.width = stream.windowColumns;
+  strip.height = bins;
+  strip.getContext("2d").putImageData(image, 0, 0);
   ctx.clearRect(0, 0, canvas.width, canvas.height);
-  ctx.drawImage(spectrogramStrip, 0, 0, canvas.width, canvas.height);
+  ctx.drawImage(strip, 0, 0, canvas.width, canvas.height);
+  return ctx;
+}
+
+const PITCH_CLASSES = ["C", "C♯", "D", "E♭", "E", "F", "F♯", "G", "A♭", "A", "B♭", "B"];
+
+// The chroma strip, its pitch classes named along the left edge (C at the bottom).
+function renderChroma() {
+  const ctx = renderStrip("chroma", "chroma");
+  const { height } = ctx.canvas;
+  const row = height / PITCH_CLASSES.length;
+  const ratio = window.devicePixelRatio || 1;
+  if (row < 8 * ratio) return; // too small to label
+  const style = getComputedStyle(document.body);
+  ctx.font = `${Math.min(11 * ratio, row * 0.85)}px system-ui, sans-serif`;
+  ctx.textBaseline = "middle";
+  ctx.fillStyle = style.getPropertyValue("--panel");
+  ctx.fillRect(0, 0, 20 * ratio, height);
+  ctx.fillStyle = style.getPropertyValue("--fg");
+  PITCH_CLASSES.forEach((name, i) => ctx.fillText(name, 2 * ratio, height - (i + 0.5) * row));
+}
+
+// The context's key and how well it fits (the Pearson r of its profile); null: no pitch.
+function renderKey(update) {
+  const known = typeof update.key === "string";
+  $("key").textContent = known ? update.key : "—";
+  $("key-confidence").textContent = known ? `fit ${update.key_confidence.toFixed(2)}` : "no pitch";
+  $("key").dataset.confidence = known ? update.key_confidence : 0;
 }
 
 // --- status and cover -----------------------------------------------------------------
@@ -354,10 +385,12 @@ function render() {
   if (stream.last) {
     renderBars(stream.last);
     renderStatus(stream.last);
+    renderKey(stream.last);
     if (stream.last.fused) fillMiniBars($("fused-bars"), stream.last.fused);
   }
   renderTimeline();
-  renderSpectrogram();
+  renderStrip("spectrogram", "mel");
+  renderChroma();
 }
 
 darkScheme.addEventListener("change", () => {

@@ -17,6 +17,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,12 @@ class Dashboard:
         )
 
 
+def js_percent(p: float) -> str:
+    """``(100 * p).toFixed(1) + "%"`` as the page writes it: JavaScript rounds an exact tie
+    (13.25) up, where Python's format rounds it to even."""
+    return f"{Decimal(100 * p).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+
+
 def assert_matches(shown: dict, message: dict) -> None:
     """The bars, their lengths, order and texts, and the top genre are exactly what
     ``message`` says."""
@@ -135,7 +142,7 @@ def assert_matches(shown: dict, message: dict) -> None:
     assert shown["top"] == message["top"]
     assert {bar["label"]: bar["length"] for bar in shown["bars"]} == probabilities
     assert {bar["label"]: bar["percent"] for bar in shown["bars"]} == {
-        label: f"{100 * p:.1f}%" for label, p in probabilities.items()
+        label: js_percent(p) for label, p in probabilities.items()
     }
     by_rank = [bar["label"] for bar in sorted(shown["bars"], key=lambda bar: bar["rank"])]
     assert [probabilities[label] for label in by_rank] == sorted(probabilities.values(), reverse=True)

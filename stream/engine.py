@@ -126,8 +126,12 @@ class GenreEngine:
 
     def flush(self) -> list[GenreUpdate]:
         """End of stream: the resampler's tail and the last, zero-padded columns."""
+        return self._run_model(self.flush_pending())
+
+    def flush_pending(self) -> list[PendingColumn]:
+        """``flush`` up to the model, as ``prepare`` is ``process``."""
         self._append(self._conditioner.flush())
-        return self._run_model(self._drain(final=True))
+        return self._drain(final=True)
 
     def prepare(self, chunk: AudioChunk) -> list[PendingColumn]:
         """Feed one block up to the model: the columns it completed, each with the

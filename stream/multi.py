@@ -135,6 +135,11 @@ class BatchScheduler:
                 close()
         self._thread.join(timeout)
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every stream ended (finite sources); whether they did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     @property
     def running(self) -> bool:
         return self._thread.is_alive()

@@ -27,7 +27,6 @@ from genrescope.stream.streams_protocol import (PROTOCOL_VERSION, stream_end_mes
                                                  streams_message, update_message)
 
 OVERVIEW_PAGE = "/streams.html"  # what / shows when there are several streams
-PAGE_ALIASES = {"/overlay": "/overlay.html"}
 METRICS_PATH = "/metrics"
 ALL_STREAMS_QUEUE_LIMIT = 4096  # messages queued per overview client, whatever the stream count
 
@@ -73,10 +72,8 @@ class MultiStreamServer(GenreServer):
         path = urlsplit(request.path).path
         if path == METRICS_PATH:
             return self._metrics_response(connection, request)
-        if path in ("/", *PAGE_ALIASES):
-            query = urlsplit(request.path).query
-            target = OVERVIEW_PAGE if path == "/" else PAGE_ALIASES[path]
-            return self._site.response(connection, target + (f"?{query}" if query else ""))
+        if path == "/":
+            return self._site.response(connection, OVERVIEW_PAGE)
         return self._site.response(connection, request.path)
 
     def _metrics_response(self, connection: ServerConnection, request: Request) -> Response:

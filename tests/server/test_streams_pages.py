@@ -44,7 +44,7 @@ def test_overview_detail_and_overlay(chromium, test_model_path: Path, music_file
                 " document.querySelector('[data-stream=room]')?.dataset.state === 'silence'", timeout=WAIT_MS)
             cards = await page.evaluate(READ_CARDS)
             assert list(cards) == ["music", "room", "more"]
-            assert cards["music"]["state"] == "live" and cards["music"]["painted"] > 0.5
+            assert cards["music"]["state"] == "live" and cards["music"]["painted"] > 0.1  # ≥ 20 of 128 updates
             assert cards["room"]["genre"] == "silence"
             await page.screenshot(path=tmp_path / "overview.png", full_page=True)
 

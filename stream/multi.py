@@ -6,7 +6,10 @@ puts its blocks into a common inbox, so a slow or dead source (a stalled radio, 
 unplugged card) only stops its own blocks. Every tick (half a model column, ≈117 ms)
 the scheduler takes everything that arrived, lets each engine prepare the columns its
 blocks completed, and runs all the prepared contexts through the model in one call per
-context length, at most ``max_batch`` at a time.
+context length, at most ``max_batch`` at a time; the calls of one tick run side by side
+on ``workers`` threads (one per core: onnxruntime releases the GIL, and one session
+serves concurrent calls), since a session pinned to one thread would leave the other
+cores idle.
 
 Why group by length rather than pad: the model is a CNN then a recurrent layer over
 time, so padding a short context (a stream in its first 30 s) with floor-level columns
@@ -22,10 +25,12 @@ Prometheus metrics and the OSC output.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Union
 
@@ -105,7 +110,7 @@ class BatchScheduler:
 
     def __init__(self, model: GenreModel, sources: Sequence[tuple[str, Iterable[AudioChunk]]],
                  sinks: Sequence[Sink], config: EngineConfig = EngineConfig(), max_batch: int = MAX_BATCH,
-                 tick_seconds: float | None = None):
+                 tick_seconds: float | None = None, workers: int | None = None):
         self.model = model
         self.streams = [Stream(name, source, GenreEngine(model, config)) for name, source in sources]
         self.sinks = list(sinks)
@@ -113,6 +118,7 @@ class BatchScheduler:
         spec = model.card.frontend
         self.tick_seconds = spec.column_seconds / 2 if tick_seconds is None else tick_seconds
         self.batch_sizes: list[int] = []  # every model call's batch size, for the bench
+        self._pool = ThreadPoolExecutor(workers or os.cpu_count() or 1, thread_name_prefix="genrescope-model")
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="genrescope-scheduler", daemon=True)
@@ -134,6 +140,7 @@ class BatchScheduler:
             if close is not None:
                 close()
         self._thread.join(timeout)
+        self._pool.shutdown(wait=False)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until every stream ended (finite sources); whether they did."""
@@ -212,16 +219,19 @@ class BatchScheduler:
         by_length: dict[int, list[int]] = {}
         for index, column in enumerate(columns):
             by_length.setdefault(len(column.context), []).append(index)
-        for indices in by_length.values():
-            for start in range(0, len(indices), self.max_batch):
-                batch = indices[start:start + self.max_batch]
-                started = time.perf_counter()
-                logits = self.model.logits(np.stack([np.asarray(columns[i].context) for i in batch]))
-                share_ms = (time.perf_counter() - started) * 1e3 / len(batch)
-                self.batch_sizes.append(len(batch))
-                for i, row in zip(batch, logits):
-                    rows[i] = (row, share_ms)
+        batches = [indices[start:start + self.max_batch]
+                   for indices in by_length.values() for start in range(0, len(indices), self.max_batch)]
+        for batch, (logits, ms) in zip(batches, self._pool.map(self._timed_logits, [
+                np.stack([np.asarray(columns[i].context) for i in batch]) for batch in batches])):
+            self.batch_sizes.append(len(batch))
+            for i, row in zip(batch, logits):
+                rows[i] = (row, ms / len(batch))
         return rows  # type: ignore[return-value]
+
+    def _timed_logits(self, contexts: np.ndarray) -> tuple[np.ndarray, float]:
+        started = time.perf_counter()
+        logits = self.model.logits(contexts)
+        return logits, (time.perf_counter() - started) * 1e3
 
     def _emit(self, event: Event) -> None:
         for sink in self.sinks:

@@ -40,6 +40,8 @@ examples:
   genrescope devices                        list input devices
   genrescope serve --source demo            live web dashboard at http://127.0.0.1:8765/ (also: mic, a file)
   genrescope file song.mp3 --serve          the terminal view and the web dashboard, paced in real time
+  genrescope serve --source r1=https://radio.example/live.mp3 --source hall=mic:USB
+                                            several named streams on one page (also --sources, --osc, /metrics)
   genrescope cover album.jpg song.mp3 --json  genre from cover art (an image, or a song's embedded artwork)
   genrescope train --epochs 30              train the genre model on FMA-small (../shared/data)
   genrescope evaluate                       evaluate the shipped model on the official test split

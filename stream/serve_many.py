@@ -6,6 +6,7 @@ import asyncio
 import logging
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from genrescope.model.session import GenreModel
 from genrescope.stream.engine_config import EngineConfig
@@ -14,7 +15,7 @@ from genrescope.stream.multiserver import MultiStreamServer
 from genrescope.stream.osc import OscOutput, parse_osc_target
 from genrescope.stream.server import ServerConfig, serve_until_stopped
 from genrescope.stream.sources import (NamedSource, SourceSpecError, check_unique, load_sources_file,
-                                       parse_source_option)
+                                       open_named, parse_source_option)
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +40,16 @@ def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerC
     with ExitStack() as stack:
         opened = []
         for source in sources:
-            blocks, resources = _open(source)
+            blocks, resources = open_named(source)
             stack.enter_context(resources)
             opened.append((source.name, blocks))
         scheduler = BatchScheduler(model, opened, [osc_output.sink] if osc_output else [], config)
         streams = {stream.name: stream for stream in scheduler.streams}
 
-        def hello(name: str) -> dict:
+        def hello(name: str) -> dict[str, Any]:
             stream = streams[name]
             return stream.engine.hello(getattr(stream.source, "name", name))
 
         log.info("%d streams on %s", len(sources), model.provider)
         asyncio.run(serve_until_stopped(lambda: MultiStreamServer(scheduler, hello, server)))
 
-
-def _open(source: NamedSource):
-    from genrescope.stream.sources import open_named
-
-    return open_named(source)

@@ -54,7 +54,8 @@ def parse_source_option(text: str) -> NamedSource:
     """``NAME=SPEC`` (``SPEC`` may start with ``loop:``)."""
     name, equals, spec = text.partition("=")
     if not equals or not spec:
-        raise SourceSpecError(f"--source {text!r}: with several sources, write NAME=SPEC (e.g. radio1=https://...)")
+        raise SourceSpecError(f"--source {text!r}: name each stream, NAME=SPEC (e.g. radio1=https://...), "
+                              "as several sources, --sources and --osc need")
     loop = spec.startswith(LOOP_PREFIX)
     return _checked(NamedSource(name, spec.removeprefix(LOOP_PREFIX), loop))
 

@@ -5,7 +5,6 @@ bad source options fail in one line."""
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import urllib.request
 from collections import defaultdict

@@ -3,7 +3,7 @@
 
 import { genreColours, socketUrl } from "./palette.js";
 
-const PROTOCOL_VERSIONS = [1, 2]; // 2: a multi-stream server's stream (docs/protocol.md)
+const PROTOCOL_VERSIONS = [1, 2]; // 2: a stream of a multi-stream server (README: Protocol v2)
 const WINDOW_SECONDS = 60;
 const RATE_WINDOW_MS = 5000;
 const RATE_MIN_SPAN_S = 2; // a measured rate over less time is noise (e.g. a queued burst)

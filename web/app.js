@@ -60,6 +60,7 @@ function receive(message) {
   else if (message.type === "lag") $("skipped").textContent = message.dropped;
   else if (message.type === "end") endStream(message);
   else if (message.type === "status") showState(message.state);
+  else if (message.type === "streams") location.replace(`/${location.search}`); // several streams, none named: the overview
 }
 
 // --- messages -------------------------------------------------------------------------

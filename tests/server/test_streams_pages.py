@@ -58,6 +58,9 @@ def test_overview_detail_and_overlay(chromium, test_model_path: Path, music_file
                                          timeout=WAIT_MS)
             assert await page.get_attribute("#connection", "data-state") == "live"
             assert await page.evaluate(PAINTED_PIXELS, "timeline") > 0.05
+            await page.goto(base + "index.html")  # no stream named: the overview, not a mix of streams
+            await page.wait_for_function("() => document.querySelectorAll('#streams .card').length === 3",
+                                         timeout=WAIT_MS)
 
             overlay = await (await browser.new_context(viewport={"width": 640, "height": 360})).new_page()
             overlay.on("pageerror", lambda error: errors.append(str(error)))

@@ -2,7 +2,8 @@
 # One-command set-up for genrescope on Debian/Ubuntu: `scripts/setup.sh runtime` (what
 # `make demo` needs) or `scripts/setup.sh dev` (`make test`: + training and test tools).
 #   1. system packages: PortAudio, ffmpeg (tests write M4A with it), PulseAudio and ALSA's pulse plugin (the
-#      capture tests record through a real daemon), chromium (dashboard tests);
+#      capture tests record through a real daemon), chromium (dashboard tests), icecast2 (the
+#      radio-stream test runs a real Icecast server);
 #      installed when running as root, otherwise listed;
 #   2. the project's virtual environment, .venv in the repository root;
 #   3. the Python packages: runtime = genrescope alone (numpy + onnxruntime, no torch,
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(make libportaudio2 ffmpeg pulseaudio pulseaudio-utils alsa-utils
-              libasound2-plugins chromium)
+              libasound2-plugins chromium icecast2)
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 MODE=${1:-dev}

@@ -40,6 +40,8 @@ examples:
   genrescope devices                        list input devices
   genrescope serve --source demo            live web dashboard at http://127.0.0.1:8765/ (also: mic, a file)
   genrescope file song.mp3 --serve          the terminal view and the web dashboard, paced in real time
+  genrescope serve --source r1=https://radio.example/live.mp3 --source hall=mic:USB
+                                            several named streams on one page (also --sources, --osc, /metrics)
   genrescope cover album.jpg song.mp3 --json  genre from cover art (an image, or a song's embedded artwork)
   genrescope train --epochs 30              train the genre model on FMA-small (../shared/data)
   genrescope evaluate                       evaluate the shipped model on the official test split
@@ -148,9 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser = commands.add_parser("serve", help="serve live updates and the web dashboard",
                                        description="Run the engine on a source and push every update over "
                                                    "websockets, with the live dashboard on the same port.")
-    serve_parser.add_argument("--source", default="demo",
+    serve_parser.add_argument("--source", action="append", default=[], metavar="[NAME=]SPEC",
                               help="'mic' (see --device), 'demo' (a synthesised loop, the default) or an "
-                                   "audio file, paced in real time (write ./mic for a file named mic)")
+                                   "audio file, paced in real time (write ./mic for a file named mic). "
+                                   "Repeat as NAME=SPEC to monitor several streams at once; SPEC may then "
+                                   "also be mic:DEVICE, an http(s):// radio stream (Icecast, Shoutcast, HLS) "
+                                   "or loop:FILE (see README: Many streams)")
+    serve_parser.add_argument("--sources", type=Path, default=None, metavar="FILE.toml",
+                              help="named streams from a TOML file ([[stream]] name = ..., source = ..., "
+                                   "loop = true|false)")
+    serve_parser.add_argument("--osc", default=None, metavar="HOST:PORT",
+                              help="with named streams: send each update as OSC (UDP) to HOST:PORT")
     serve_parser.add_argument("--device", default=None, help="input device for --source mic")
     _engine_arguments(serve_parser)
     _server_arguments(serve_parser, switch=False)
@@ -314,6 +324,9 @@ def run_serve(args: argparse.Namespace) -> int:
     from genrescope.stream.filesource import FileSource
 
     config = _server_config(args)
+    if _serves_many(args):
+        return _serve_named(args, config)
+    args.source = args.source[0] if args.source else "demo"
     engine = make_engine(args)
     if args.source == "mic":
         from genrescope.stream.capture import MicrophoneSource
@@ -330,6 +343,25 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serves_many(args: argparse.Namespace) -> bool:
+    """Named streams (protocol v2) rather than today's single stream (v1)."""
+    from genrescope.stream.sources import NAME
+
+    single = args.source[0] if len(args.source) == 1 else None
+    named = single is not None and NAME.fullmatch(single.partition("=")[0]) and "=" in single \
+        and not Path(single).exists()
+    return len(args.source) > 1 or args.sources is not None or args.osc is not None or bool(named)
+
+
+def _serve_named(args: argparse.Namespace, config: ServerConfig) -> int:
+    from genrescope.stream.serve_many import named_sources, serve_many
+
+    engine_config = EngineConfig(smoothing_seconds=args.smoothing, context_seconds=args.context,
+                                 frontend_device="cpu" if args.cpu else "auto")
+    serve_many(named_sources(args.source, args.sources), engine_config, config, args.model, not args.cpu, args.osc)
+    return 0
+
+
 def run_devices(args: argparse.Namespace) -> int:
     from genrescope.stream.capture import format_devices, list_input_devices
 
@@ -342,8 +374,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from genrescope.model.card import ModelCardError
     from genrescope.stream.audio_file import AudioFileError
     from genrescope.stream.capture import CaptureError
+    from genrescope.stream.sources import SourceSpecError
 
-    return (UserError, AudioFileError, ModelCardError, FileNotFoundError, ServerError, CaptureError)
+    return (UserError, AudioFileError, ModelCardError, FileNotFoundError, ServerError, CaptureError,
+            SourceSpecError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,6 +64,17 @@ class RunSummary:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class PendingColumn:
+    """A column whose context is ready for the model: what ``GenreEngine.prepare`` hands
+    a scheduler, and ``complete`` takes back with the logits."""
+
+    column: int
+    context: Any  # [T, n_mels] relative dB, in the frontend's array type
+    frontend_ms: float  # the FFT and re-referencing, counted in the update's compute time
+    pitch: tuple[np.ndarray, KeyEstimate] | None = None  # the column's chroma and the context's key
+
+
 class GenreEngine:
     """Turns a stream of ``AudioChunk``s into ``GenreUpdate``s, one per model column."""
 
@@ -114,14 +125,33 @@ class GenreEngine:
 
     def process(self, chunk: AudioChunk) -> list[GenreUpdate]:
         """Feed one block; returns the updates whose columns it completed."""
+        return self._run_model(self.prepare(chunk))
+
+    def flush(self) -> list[GenreUpdate]:
+        """End of stream: the resampler's tail and the last, zero-padded columns."""
+        return self._run_model(self.flush_pending())
+
+    def flush_pending(self) -> list[PendingColumn]:
+        """``flush`` up to the model, as ``prepare`` is ``process``."""
+        self._append(self._conditioner.flush())
+        return self._drain(final=True)
+
+    def prepare(self, chunk: AudioChunk) -> list[PendingColumn]:
+        """Feed one block up to the model: the columns it completed, each with the
+        context the model must see. ``complete`` turns them into updates once the model
+        ran, so a scheduler can run the contexts of many engines in one batch."""
         self._dropped += chunk.dropped_frames
         self._append(self._conditioner.process(chunk.samples, chunk.sample_rate))
         return self._drain(final=False)
 
-    def flush(self) -> list[GenreUpdate]:
-        """End of stream: the resampler's tail and the last, zero-padded columns."""
-        self._append(self._conditioner.flush())
-        return self._drain(final=True)
+    def complete(self, pending: PendingColumn, logits: np.ndarray, model_ms: float) -> GenreUpdate:
+        """The update of a prepared column from its logits (one row); ``model_ms`` is its
+        share of the model call, counted in the update's compute time."""
+        raw = self.model.calibrated(logits)
+        self._smoothed = raw if self._smoothed is None else self._smoothed + self.alpha * (raw - self._smoothed)
+        self._compute_ms.append(pending.frontend_ms + model_ms)
+        self._wall_times.append(time.monotonic())
+        return self._update(pending.column, raw, self.frontend.to_numpy(pending.context[-1]), pending.pitch)
 
     def run(self, source: Iterable[AudioChunk]) -> Iterator[GenreUpdate]:
         """Every update of a whole source, then those of the flush."""
@@ -152,27 +182,28 @@ class GenreEngine:
             self._buffer = np.concatenate([self._buffer, audio])
             self._received += len(audio)
 
-    def _drain(self, final: bool) -> list[GenreUpdate]:
-        updates = []
+    def _drain(self, final: bool) -> list[PendingColumn]:
+        pending = []
         while self._column_ready(self._next_column, final):
-            update = self._step(self._next_column)
+            prepared = self._prepare_column(self._next_column)
             self._next_column += 1
-            if update is not None:
-                updates.append(update)
+            if prepared is not None:
+                pending.append(prepared)
         # Drop what no future window needs, but never past the audio received so far:
         # ``_buffer`` always holds samples ``_buffer_start`` … ``_received`` − 1.
         keep_from = min(self._received, self.spec.column_center(self._next_column) - self.spec.n_fft // 2)
         if keep_from > self._buffer_start:
             self._buffer = self._buffer[keep_from - self._buffer_start:]
             self._buffer_start = keep_from
-        return updates
+        return pending
 
     def _column_ready(self, column: int, final: bool) -> bool:
         if final:
             return self.spec.column_center(column) < self._received
         return self.spec.samples_needed(column) <= self._received
 
-    def _step(self, column: int) -> GenreUpdate | None:
+    def _prepare_column(self, column: int) -> PendingColumn | None:
+        """The newest column into the context; the model's input once there is enough."""
         started = time.perf_counter()
         center = np.array([self.spec.column_center(column) - self._buffer_start])
         power = self.frontend.frames_power(frame_windows(self._buffer, center, self.spec.n_fft))
@@ -181,15 +212,19 @@ class GenreEngine:
         if len(self._context) < self.min_columns:
             return None
         relative = self.frontend.relative_context(self._context)
-        if self._bind:
-            logits = self.model.logits_bound(relative[None])
-        else:
-            logits = self.model.logits(self.frontend.to_numpy(relative)[None])
-        raw = self.model.calibrated(logits[0])
-        self._smoothed = raw if self._smoothed is None else self._smoothed + self.alpha * (raw - self._smoothed)
-        self._compute_ms.append((time.perf_counter() - started) * 1e3)
-        self._wall_times.append(time.monotonic())
-        return self._update(column, raw, self.frontend.to_numpy(relative[-1]), pitch)
+        return PendingColumn(column, relative, (time.perf_counter() - started) * 1e3, pitch)
+
+    def _run_model(self, pending: list[PendingColumn]) -> list[GenreUpdate]:
+        """One model call per column: the single-stream path (stream.multi batches)."""
+        updates = []
+        for column in pending:
+            started = time.perf_counter()
+            if self._bind:
+                logits = self.model.logits_bound(column.context[None])
+            else:
+                logits = self.model.logits(self.frontend.to_numpy(column.context)[None])
+            updates.append(self.complete(column, logits[0], (time.perf_counter() - started) * 1e3))
+        return updates
 
     def _update(self, column: int, raw: np.ndarray, newest_db: np.ndarray,
                 pitch: tuple[np.ndarray, KeyEstimate] | None) -> GenreUpdate:

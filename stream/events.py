@@ -131,9 +131,9 @@ def lag_message(dropped: int) -> dict[str, Any]:
     return {"type": "lag", "v": PROTOCOL_VERSION, "dropped": dropped}
 
 
-def history_text(updates: Iterable[str]) -> str:
+def history_text(updates: Iterable[str], version: int = PROTOCOL_VERSION) -> str:
     """The ``history`` message, as JSON text: the recent ``update`` messages (already
     serialised, oldest first) for a client that joins mid-stream, so its timeline is
     complete at once. Assembled from the texts, not re-encoded, because the server sends
     one to every client that connects."""
-    return f'{{"type":"history","v":{PROTOCOL_VERSION},"updates":[{",".join(updates)}]}}'
+    return f'{{"type":"history","v":{version},"updates":[{",".join(updates)}]}}'

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from genrescope.stream.events import history_text
+from genrescope.stream.events import PROTOCOL_VERSION, history_text
 
 
 class Subscriber:
@@ -55,8 +55,9 @@ class Hub:
     reconnected) mid-stream draws its timeline at once.
     """
 
-    def __init__(self, hello: str, capacity: int, history: int):
+    def __init__(self, hello: str, capacity: int, history: int, version: int = PROTOCOL_VERSION):
         self.hello = hello
+        self.version = version  # of the history message
         self.capacity = capacity
         self.end: str | None = None
         self.published = 0  # updates published so far
@@ -68,7 +69,7 @@ class Hub:
 
     def subscribe(self) -> Subscriber:
         """A new subscriber; from now on it receives every published message."""
-        greeting = (self.hello, history_text(self._recent)) if self._recent else (self.hello,)
+        greeting = (self.hello, history_text(self._recent, self.version)) if self._recent else (self.hello,)
         subscriber = Subscriber(self.capacity, greeting)
         if self.end is not None:
             subscriber.put(self.end)
@@ -92,6 +93,13 @@ class Hub:
         """Publish the stream's last message and keep it for late subscribers."""
         self.end = end
         self._broadcast(end)
+
+    def announce(self, text: str, hello: str) -> None:
+        """Send ``text`` to every subscriber now (not into the history) and greet later
+        ones with ``hello``: a stream's state changed, and a client that joins later
+        needs the newest state, not the change."""
+        self.hello = hello
+        self._broadcast(text)
 
     def _broadcast(self, text: str) -> None:
         for subscriber in self._subscribers:

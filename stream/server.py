@@ -115,17 +115,41 @@ class GenreServer:
         summary: Callable[[], RunSummary],
         config: ServerConfig,
     ):
+        self._setup(config)
+        self._hub = Hub(to_text(hello), self.config.queue_size, self.config.history_size)
+        self._updates = updates
+        self._summary = summary
+        self._engine = threading.Thread(target=self._pump, name="genrescope-engine", daemon=True)
+
+    def _setup(self, config: ServerConfig) -> None:
+        """What every server has, whatever it serves (see stream.multiserver)."""
         self.config = config.resolved()
         self.ended = asyncio.Event()  # set once the `end` message went out
         self._access = self.config.access_policy()
         self._site = StaticSite(self.config.web_dir)
-        self._hub = Hub(to_text(hello), self.config.queue_size, self.config.history_size)
-        self._updates = updates
-        self._summary = summary
         self._stopping = threading.Event()
-        self._engine = threading.Thread(target=self._pump, name="genrescope-engine", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
+
+    def _hubs(self) -> list[Hub]:
+        return [self._hub]
+
+    def _hub_for(self, path: str) -> Hub | None:
+        """The hub a websocket request subscribes to (None: no such stream)."""
+        return self._hub
+
+    def _start_engine(self) -> None:
+        self._engine.start()
+
+    def _stop_engine(self) -> None:
+        """Wait (in a worker thread) for the engine to stop."""
+        self._engine.join(ENGINE_JOIN_SECONDS)
+        if self._engine.is_alive():
+            log.warning("the engine did not stop within %.0f s; leaving it behind", ENGINE_JOIN_SECONDS)
+
+    def _http(self, connection: ServerConnection, request: Request) -> Response:
+        """The answer to a plain HTTP GET: a dashboard file."""
+        return self._site.response(connection, request.path)
 
     async def __aenter__(self) -> GenreServer:
         self._loop = asyncio.get_running_loop()
@@ -144,7 +168,7 @@ class GenreServer:
         except OSError as error:
             reason = os.strerror(error.errno) if error.errno else str(error)
             raise ServerError(f"cannot listen on {self.config.host}:{self.config.port}: {reason}") from error
-        self._engine.start()
+        self._start_engine()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -152,9 +176,7 @@ class GenreServer:
         assert self._server is not None
         self._server.close()
         await self._server.wait_closed()
-        await asyncio.to_thread(self._engine.join, ENGINE_JOIN_SECONDS)
-        if self._engine.is_alive():
-            log.warning("the engine did not stop within %.0f s; leaving it behind", ENGINE_JOIN_SECONDS)
+        await asyncio.to_thread(self._stop_engine)
 
     @property
     def port(self) -> int:
@@ -170,12 +192,12 @@ class GenreServer:
 
     @property
     def clients(self) -> int:
-        return len(self._hub)
+        return sum(len(hub) for hub in self._hubs())
 
     async def drain(self, timeout: float) -> None:
         """Wait (at most ``timeout`` s) until every client's queue is empty."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while self._hub.pending() and asyncio.get_running_loop().time() < deadline:
+        while any(hub.pending() for hub in self._hubs()) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
 
     # --- engine thread -------------------------------------------------------------
@@ -214,9 +236,11 @@ class GenreServer:
     def _route(self, connection: ServerConnection, request: Request) -> Response | None:
         """Static files for plain GETs; the access checks for the websocket path."""
         if urlsplit(request.path).path != WS_PATH:
-            return self._site.response(connection, request.path)
+            return self._http(connection, request)
         refusal = self._access.refusal(request.path, request.headers)
         if refusal is None:
+            if self._hub_for(request.path) is None:
+                return connection.respond(http.HTTPStatus.NOT_FOUND, "No such stream\n")
             return None
         log.warning("refused websocket from %s: %s", _peer(connection), refusal)
         return connection.respond(http.HTTPStatus.FORBIDDEN, "Forbidden\n")
@@ -224,17 +248,19 @@ class GenreServer:
     async def _handle(self, connection: ServerConnection) -> None:
         """Serve one client until it leaves or the server closes."""
         _limit_send_buffer(connection, self.config.send_buffer_bytes)
-        subscriber = self._hub.subscribe()
-        log.info("client %s joined (%d connected)", _peer(connection), len(self._hub))
+        hub = self._hub_for(connection.request.path)
+        assert hub is not None  # _route refused the others
+        subscriber = hub.subscribe()
+        log.info("client %s joined (%d connected)", _peer(connection), self.clients)
         sender = asyncio.create_task(self._send_all(connection, subscriber))
         try:
             await _ignore_incoming(connection, self.config.max_message_bytes)
         finally:
             sender.cancel()
-            self._hub.unsubscribe(subscriber)
+            hub.unsubscribe(subscriber)
             log.info(
                 "client %s left; %d messages dropped for it (%d connected)",
-                _peer(connection), subscriber.dropped, len(self._hub),
+                _peer(connection), subscriber.dropped, self.clients,
             )
 
     async def _send_all(self, connection: ServerConnection, subscriber: Subscriber) -> None:
@@ -293,20 +319,17 @@ def run_server(
     The blocking entry point of ``genrescope serve`` and ``--serve``; it prints the
     dashboard's address (with the token, if any) to stderr.
     """
-    asyncio.run(_serve_until_stopped(hello, updates, summary, config))
+    asyncio.run(serve_until_stopped(lambda: GenreServer(hello, updates, summary, config)))
 
 
-async def _serve_until_stopped(
-    hello: dict[str, Any],
-    updates: Iterator[GenreUpdate],
-    summary: Callable[[], RunSummary],
-    config: ServerConfig,
-) -> None:
+async def serve_until_stopped(make_server: Callable[[], GenreServer]) -> None:
+    """Run the server ``make_server`` builds until Ctrl-C, SIGTERM or (with
+    ``exit_at_end``) its end; prints its address."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with GenreServer(hello, updates, summary, config) as server:
+    async with make_server() as server:
         print(f"genrescope: serving {server.url}  (websocket: {WS_PATH})", file=sys.stderr, flush=True)
         waits = {asyncio.create_task(stop.wait())}
         if server.config.exit_at_end:

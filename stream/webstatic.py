@@ -35,6 +35,10 @@ SECURITY_HEADERS = {
 }
 
 
+# Short addresses users type: the OBS overlay is /overlay (a browser source's URL).
+ALIASES = {"/": "/index.html", "/overlay": "/overlay.html"}
+
+
 class StaticSite:
     """Serves the files directly inside one folder, by exact name; ``/`` is index.html."""
 
@@ -50,7 +54,7 @@ class StaticSite:
     def response(self, connection: ServerConnection, target: str) -> Response:
         """The response to ``GET target``: the file, or 404."""
         path = urlsplit(target).path
-        found = self._files.get("/index.html" if path == "/" else path)
+        found = self._files.get(ALIASES.get(path, path))
         if found is None:
             return connection.respond(http.HTTPStatus.NOT_FOUND, "Not found\n")
         body, content_type = found

@@ -1,17 +1,15 @@
 // genrescope live dashboard: one websocket to the server that served this page,
 // no dependencies, no build step. Protocol: docs/protocol.md.
 
-const PROTOCOL_VERSION = 1;
+import { genreColours, socketUrl } from "./palette.js";
+
+const PROTOCOL_VERSIONS = [1, 2]; // 2: a stream of a multi-stream server (README: Protocol v2)
 const WINDOW_SECONDS = 60;
 const RATE_WINDOW_MS = 5000;
 const RATE_MIN_SPAN_S = 2; // a measured rate over less time is noise (e.g. a queued burst)
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 10000;
 
-// Okabe-Ito, colour-blind safe; its black turns light on a dark page. Tol's muted
-// palette continues it for models with more than eight genres.
-const OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"];
-const TOL_MUTED = ["#882255", "#44AA99", "#999933", "#AA4499", "#88CCEE", "#DDCC77", "#117733", "#332288"];
 // Viridis stops (perceptually uniform, colour-blind safe): the model's own thumbnails.
 const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b", "#fde725"];
 
@@ -34,13 +32,6 @@ const stream = {
 let backoffMs = BACKOFF_FIRST_MS;
 let attempts = 0;
 let ended = false;
-
-function socketUrl() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const token = new URLSearchParams(location.search).get("token");
-  const query = token ? `?token=${encodeURIComponent(token)}` : "";
-  return `${scheme}://${location.host}/ws${query}`;
-}
 
 function connect() {
   attempts += 1;
@@ -68,6 +59,8 @@ function receive(message) {
   else if (message.type === "update") addUpdate(message, true);
   else if (message.type === "lag") $("skipped").textContent = message.dropped;
   else if (message.type === "end") endStream(message);
+  else if (message.type === "status") showState(message.state);
+  else if (message.type === "streams") location.replace(`/${location.search}`); // several streams, none named: the overview
 }
 
 // --- messages -------------------------------------------------------------------------
@@ -76,10 +69,10 @@ function startStream(hello) {
   backoffMs = BACKOFF_FIRST_MS;
   attempts = 0;
   ended = false;
-  if (hello.v !== PROTOCOL_VERSION) {
-    setConnection("error", `server speaks protocol v${hello.v}, this page v${PROTOCOL_VERSION}`);
+  if (!PROTOCOL_VERSIONS.includes(hello.v)) {
+    setConnection("error", `server speaks protocol v${hello.v}, this page v${PROTOCOL_VERSIONS.join("/")}`);
   } else {
-    setConnection("live", "live");
+    showState(hello.state ?? "live");
   }
   const frontend = hello.frontend;
   stream.labels = hello.labels;
@@ -121,6 +114,12 @@ function addUpdate(update, live) {
   scheduleRender();
 }
 
+// A multi-stream server's source state: live, silence, connecting, reconnecting.
+function showState(state) {
+  setConnection(state, state);
+  document.body.dataset.sourceState = state;
+}
+
 function endStream(end) {
   ended = true;
   setConnection("ended", end.error ? "ended with an error" : "source ended");
@@ -131,9 +130,7 @@ function endStream(end) {
 // --- colours --------------------------------------------------------------------------
 
 function applyColours() {
-  const ink = darkScheme.matches ? "#E8E8E8" : "#000000";
-  const palette = [...OKABE_ITO, ink, ...TOL_MUTED];
-  stream.colours = stream.labels.map((_, i) => palette[i % palette.length]);
+  stream.colours = genreColours(stream.labels, darkScheme.matches);
   document.querySelectorAll("#bars li, #legend li, #cover-bars li").forEach((item) => {
     item.style.setProperty("--colour", colourOf(item.dataset.label));
   });
@@ -203,9 +200,11 @@ function renderBars(update) {
   }
   bars.dataset.column = update.column;
   const top = update.top;
-  $("top-label").textContent = top;
-  $("top-percent").textContent = percentText(update.probabilities[top]);
-  $("top-swatch").style.background = colourOf(top);
+  const silent = update.state === "silence"; // no genre to show: the bars are dimmed
+  bars.dataset.silent = silent;
+  $("top-label").textContent = silent ? "silence" : top;
+  $("top-percent").textContent = silent ? "" : percentText(update.probabilities[top]);
+  $("top-swatch").style.background = silent ? "var(--muted)" : colourOf(top);
   const context = update.context_seconds;
   $("context").textContent = context < stream.contextSeconds - stream.columnSeconds
     ? `warming up: ${context.toFixed(1)} of ${stream.contextSeconds.toFixed(0)} s of context`

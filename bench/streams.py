@@ -1,0 +1,184 @@
+"""How many live streams one process keeps at the full update rate: batched (one
+``BatchScheduler``, one shared model) against one engine per stream (a ``GenreEngine``
+with its own onnxruntime session and thread per stream), in one run, side by side.
+
+Each stream is a real-time source (one 0.1 s block every 0.1 s, its own thread) looping
+the real MP3 clips of ../shared/data/music at its own offset. Before the clock starts
+every engine's context is filled with 30 s of audio (the FFT only, no model call), so
+the measured phase is the steady state a live stream spends its life in: a full 30 s
+context per update. A run *keeps up* when, over ``--seconds`` of audio per stream, every
+stream produced every column (none skipped, none late past the end) and the lag from a
+block's arrival to its update stays under ``--lag-limit`` ms at p99. Stream counts are
+tried in increasing steps until one fails, per mode.
+
+    nice -n 10 python bench/streams.py [--seconds 20] [--json bench/streams-cpu.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import machine, percentiles, save  # noqa: E402
+from genrescope.model.session import GenreModel  # noqa: E402
+from genrescope.stream.audio_file import read_audio  # noqa: E402
+from genrescope.stream.engine import EngineConfig, GenreEngine  # noqa: E402
+from genrescope.stream.multi import MAX_BATCH, BatchScheduler, StreamUpdate  # noqa: E402
+from genrescope.stream.source import AudioChunk  # noqa: E402
+from genrescope.training.config import DEFAULT_DATA_ROOT  # noqa: E402
+
+BLOCK_SECONDS = 0.1
+COUNTS = (8, 16, 24, 32, 48, 64, 80, 96, 128, 160, 192, 256)
+
+
+class PacedLoop:
+    """A live source: blocks of a loop of audio, each due ``BLOCK_SECONDS`` after the
+    last, from ``start`` (monotonic; set once every engine is ready) for ``seconds``."""
+
+    def __init__(self, audio: np.ndarray, rate: int, offset: int, seconds: float):
+        self.audio, self.rate, self.offset, self.seconds = audio, rate, offset, seconds
+        self.start = 0.0
+
+    def warm_up(self, seconds: float) -> AudioChunk:
+        """The audio before the clock starts (fills the context)."""
+        return AudioChunk(self._take(self.offset - int(seconds * self.rate), int(seconds * self.rate)), self.rate)
+
+    def _take(self, at: int, count: int) -> np.ndarray:
+        return self.audio[(at + np.arange(count)) % len(self.audio)][:, None]
+
+    def __iter__(self) -> Iterator[AudioChunk]:
+        block = int(BLOCK_SECONDS * self.rate)
+        for i in range(int(self.seconds / BLOCK_SECONDS)):
+            time.sleep(max(0.0, self.start + (i + 1) * BLOCK_SECONDS - time.monotonic()))
+            yield AudioChunk(self._take(self.offset + i * block, block), self.rate)
+
+
+CONFIG = EngineConfig(frontend_device="cpu")
+
+
+def _ready(engines: list[GenreEngine], sources: list[PacedLoop], context_seconds: float) -> None:
+    """Fill every engine's context without running the model (its columns are dropped),
+    then start every source's clock together."""
+    for engine, source in zip(engines, sources):
+        engine.prepare(source.warm_up(context_seconds + 1.0))
+    start = time.monotonic() + 0.5
+    for source in sources:
+        source.start = start
+
+
+def run_batched(model: GenreModel, sources: list[PacedLoop], context: float, max_batch: int
+                ) -> tuple[dict[int, list[int]], list[float], list[int]]:
+    columns: dict[int, list[int]] = {i: [] for i in range(len(sources))}
+    lags: list[float] = []
+
+    def sink(event) -> None:
+        if isinstance(event, StreamUpdate):
+            columns[int(event.stream)].append(event.update.column)
+            lags.append(event.lag_ms)
+
+    scheduler = BatchScheduler(model, [(str(i), s) for i, s in enumerate(sources)], [sink], CONFIG,
+                               max_batch=max_batch)
+    _ready([stream.engine for stream in scheduler.streams], sources, context)
+    scheduler.start()
+    scheduler.wait()
+    return columns, lags, scheduler.batch_sizes
+
+
+def run_separate(model_path: Path | None, sources: list[PacedLoop], context: float
+                 ) -> tuple[dict[int, list[int]], list[float], list[int]]:
+    columns: dict[int, list[int]] = {i: [] for i in range(len(sources))}
+    lags: list[float] = []
+    engines = [GenreEngine(GenreModel.load(model_path, threads=1, prefer_gpu=False), CONFIG) for _ in sources]
+    _ready(engines, sources, context)
+
+    def run(index: int) -> None:
+        for chunk in sources[index]:
+            arrived = time.monotonic()
+            for update in engines[index].process(chunk):
+                columns[index].append(update.column)
+                lags.append((time.monotonic() - arrived) * 1e3)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(sources))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return columns, lags, [1]
+
+
+def trial(mode: str, count: int, audio: np.ndarray, rate: int, args: argparse.Namespace,
+          model: GenreModel) -> dict:
+    step = len(audio) // max(count, 1)
+    sources = [PacedLoop(audio, rate, i * step, args.seconds) for i in range(count)]
+    context = model.card.frontend.context_seconds
+    cpu_before = os.times()
+    if mode == "batched":
+        columns, lags, batches = run_batched(model, sources, context, args.max_batch)
+    else:
+        columns, lags, batches = run_separate(args.model, sources, context)
+    used = os.times()
+    cpu_seconds = (used.user - cpu_before.user) + (used.system - cpu_before.system)
+    expected = int(args.seconds / model.card.frontend.column_seconds) - 1
+    complete = all(len(c) >= expected and c == list(range(c[0], c[0] + len(c))) for c in columns.values())
+    lag = percentiles(lags) if lags else {"p99": float("inf")}
+    kept_up = complete and lag["p99"] <= args.lag_limit
+    result = {"mode": mode, "streams": count, "kept_up": kept_up, "every_column": complete,
+              "lag_ms": lag, "cpu_seconds_per_audio_second": cpu_seconds / args.seconds,
+              "mean_batch": float(np.mean(batches))}
+    print(f"{mode:>8} {count:4d} streams: {'kept up' if kept_up else 'FELL BEHIND'}; every column: {complete}; "
+          f"lag p50 {lag.get('p50', float('nan')):.0f} ms, p99 {lag['p99']:.0f} ms; "
+          f"CPU {result['cpu_seconds_per_audio_second']:.2f} s/s; mean batch {result['mean_batch']:.1f}",
+          file=sys.stderr, flush=True)
+    return result
+
+
+def largest(mode: str, run: Callable[[int], dict]) -> tuple[int, list[dict]]:
+    """The largest stream count of COUNTS that keeps up, trying upwards until one fails."""
+    best, results = 0, []
+    for count in COUNTS:
+        result = run(count)
+        results.append(result)
+        if not result["kept_up"]:
+            break
+        best = count
+    return best, results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--seconds", type=float, default=20.0, help="audio per stream per trial (default 20 s)")
+    parser.add_argument("--lag-limit", type=float, default=1000.0, metavar="MS",
+                        help="p99 lag from a block's arrival to its update that still counts as keeping up "
+                             "(default 1000: ≈4 columns; a backlog that grows passes it within seconds)")
+    parser.add_argument("--max-batch", type=int, default=MAX_BATCH)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    clips = sorted((DEFAULT_DATA_ROOT / "music").glob("*.mp3"))
+    if not clips:
+        sys.exit(f"bench/streams.py: no MP3 clips under {DEFAULT_DATA_ROOT / 'music'}")
+    model = GenreModel.load(args.model, threads=1, prefer_gpu=False)
+    rate = model.card.frontend.sample_rate
+    audio = np.concatenate([read_audio(clip, rate) for clip in clips])
+    results = {"machine": machine(), "load_average_at_start": os.getloadavg(), "seconds_per_trial": args.seconds,
+               "lag_limit_ms": args.lag_limit, "max_batch": args.max_batch}
+    for mode in ("batched", "separate"):
+        best, trials = largest(mode, lambda n, mode=mode: trial(mode, n, audio, rate, args, model))
+        results[mode] = {"largest_kept_up": best, "trials": trials}
+    results["load_average_at_end"] = os.getloadavg()
+    separate = results["separate"]["largest_kept_up"]
+    results["ratio"] = results["batched"]["largest_kept_up"] / separate if separate else None
+    save(results, args.json)
+
+
+if __name__ == "__main__":
+    main()

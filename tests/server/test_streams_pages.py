@@ -1,0 +1,84 @@
+"""The multi-stream pages in headless Chromium, fed by a real ``genrescope serve`` with
+three named streams (two of music, one near-silent): the overview, the detailed view of
+one stream, and the OBS overlay."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from harness import genrescope
+from test_dashboard import DESKTOP, PAINTED_PIXELS, WAIT_MS, chromium  # noqa: F401  (chromium: a fixture)
+
+READ_CARDS = """() => Object.fromEntries([...document.querySelectorAll('#streams .card')].map((card) => [
+  card.dataset.stream,
+  {state: card.dataset.state, column: Number(card.dataset.column ?? -1),
+   genre: card.querySelector('.genre').textContent, painted: (() => {
+     const canvas = card.querySelector('canvas');
+     const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+     let painted = 0;
+     for (let i = 3; i < data.length; i += 4) painted += data[i] > 0;
+     return painted / (canvas.width * canvas.height);
+   })()},
+]))"""
+
+
+def test_overview_detail_and_overlay(chromium, test_model_path: Path, music_file: Path, tmp_path: Path) -> None:
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, np.random.default_rng(0).normal(0, 1e-4, 44_100 * 10).astype(np.float32), 44_100)
+    sources = ["--source", f"music=loop:{music_file}", "--source", f"room=loop:{quiet}",
+               "--source", f"more=loop:{music_file}"]
+
+    async def scenario(base: str) -> None:
+        async with chromium() as browser:
+            context = await browser.new_context(**DESKTOP, reduced_motion="reduce")
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(base)
+            await page.wait_for_function(
+                "() => Number(document.querySelector('[data-stream=music]')?.dataset.column) > 20 &&"
+                " document.querySelector('[data-stream=room]')?.dataset.state === 'silence'", timeout=WAIT_MS)
+            cards = await page.evaluate(READ_CARDS)
+            assert list(cards) == ["music", "room", "more"]
+            assert cards["music"]["state"] == "live" and cards["music"]["painted"] > 0.1  # ≥ 20 of 128 updates
+            assert cards["room"]["genre"] == "silence"
+            await page.screenshot(path=tmp_path / "overview.png", full_page=True)
+
+            await page.click("[data-stream=room] a.detail")
+            await page.wait_for_function("() => document.querySelector('#bars').dataset.silent === 'true'",
+                                         timeout=WAIT_MS)
+            assert await page.text_content("#top-label") == "silence"
+            assert await page.get_attribute("#connection", "data-state") == "silence"
+            await page.goto(base + "index.html?stream=music")
+            await page.wait_for_function("() => Number(document.querySelector('#bars').dataset.column) > 0",
+                                         timeout=WAIT_MS)
+            assert await page.get_attribute("#connection", "data-state") == "live"
+            assert await page.evaluate(PAINTED_PIXELS, "timeline") > 0.05
+            await page.goto(base + "index.html")  # no stream named: the overview, not a mix of streams
+            await page.wait_for_function("() => document.querySelectorAll('#streams .card').length === 3",
+                                         timeout=WAIT_MS)
+
+            overlay = await (await browser.new_context(viewport={"width": 640, "height": 360})).new_page()
+            overlay.on("pageerror", lambda error: errors.append(str(error)))
+            await overlay.goto(base + "overlay?stream=music")
+            await overlay.wait_for_function("() => Number(document.querySelector('#overlay').dataset.column) > 0",
+                                            timeout=WAIT_MS)
+            box = await overlay.evaluate("() => { const r = document.querySelector('#overlay')"
+                                         ".getBoundingClientRect(); return [r.width, r.height]; }")
+            assert box == [480, 180]
+            assert len(await overlay.query_selector_all("#bars li")) == 3
+            path = tmp_path / "overlay.png"
+            await overlay.screenshot(path=path, omit_background=True)
+            from PIL import Image
+
+            image = Image.open(path).convert("RGBA")
+            assert image.getpixel((600, 340))[3] == 0  # outside the box: transparent for OBS
+            assert image.getpixel((240, 20))[3] > 0  # inside it: drawn
+            assert errors == []
+
+    with genrescope("serve", *sources, "--model", str(test_model_path)) as server:
+        asyncio.run(scenario(server.page_url))

@@ -1,0 +1,32 @@
+"""One file's whole-file genre estimate, or why there is none: what every tagger returns."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from genrescope.stream.events import ranked
+
+
+@dataclass(frozen=True)
+class FileTags:
+    """The whole-file estimate for one file, or why there is none."""
+
+    path: str
+    audio_seconds: float = 0.0
+    probabilities: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def genre(self) -> str | None:
+        return max(self.probabilities, key=self.probabilities.get) if self.probabilities else None
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "genre": self.genre}
+
+    def text(self, top: int = 3) -> str:
+        if self.error:
+            return f"error: {self.error}"
+        if not self.probabilities:
+            return f"too short to tag ({self.audio_seconds:.1f} s)  {self.path}"
+        best = ranked(self.probabilities.items())[:top]
+        return "  ".join(f"{genre} {p:.0%}" for genre, p in best) + f"  {self.path}"

@@ -12,6 +12,7 @@ decoded becomes a result carrying its error, and the batch goes on.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from functools import partial
@@ -72,8 +73,10 @@ def file_tagger(model_path: Path | None, cpu: bool, per_update: bool = False) ->
 
 
 def start_worker(model_path: Path | None, cpu: bool, per_update: bool = False) -> None:
-    """Pool initializer: this worker process's tagger, loaded once."""
+    """Pool initializer: this worker process's tagger, loaded once. Ctrl-C is the
+    parent's to handle: a worker finishes its file instead of dying mid-way."""
     global _WORKER_TAG
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER_TAG = file_tagger(model_path, cpu, per_update)
 
 
@@ -103,6 +106,10 @@ def tag_library(paths: list[Path], model_path: Path | None = None, jobs: int = 1
 
 
 def _finished(pool: ProcessPoolExecutor, futures: list[Future]) -> Iterator[FileTags]:
-    with pool:
+    """Results as they finish; closing early (Ctrl-C) drops the files not yet started
+    and waits only for those in flight."""
+    try:
         for done in as_completed(futures):
             yield done.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

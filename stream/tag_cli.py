@@ -12,6 +12,7 @@ so far is kept).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from genrescope.stream.tag_store import FAILED, FileKey, TagStore
-from genrescope.stream.tags import FileTags
+from genrescope.stream.tags import FileTags, RunStopped
 
 DESCRIPTION = """\
 Tag a music library: one whole-file genre estimate per file, the mean of the model's
@@ -90,6 +91,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise TagUsageError(f"--min-confidence is a probability between 0 and 1 (got {args.min_confidence})")
     if args.address is not None and args.engine != "ray":
         raise TagUsageError("--address is for --engine ray")
+    if args.engine == "ray" and importlib.util.find_spec("ray") is None:
+        raise TagUsageError("--engine ray needs Ray: pip install 'genrescope[ray]'")
     if args.export is not None:
         from genrescope.stream.tag_export import ExportError, check_export_path
 
@@ -111,10 +114,11 @@ class RunCounts:
     written: int = 0
     audio_seconds: float = 0.0
     kept_genre: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why the run could not go on (the engine failed)
 
     @property
     def ok(self) -> bool:
-        return not (self.failed or self.skipped_failed or self.write_failed)
+        return not (self.failed or self.skipped_failed or self.write_failed or self.stopped)
 
 
 def run_tag(args: argparse.Namespace) -> int:
@@ -177,6 +181,8 @@ def _tag_todo(args: argparse.Namespace, store: TagStore, todo: list[Path], keys:
                 progress.advance(tags.audio_seconds)
     except KeyboardInterrupt:
         return True
+    except RunStopped as error:
+        counts.stopped = str(error)
     finally:
         results.close()
     return False
@@ -256,10 +262,11 @@ def _say_skipped(counts: RunCounts, store: TagStore) -> None:
 
 
 def _say_done(counts: RunCounts, total: int, interrupted: bool) -> None:
-    lines = [("stopped: " if interrupted else "")
+    lines = [f"error: {counts.stopped}"] if counts.stopped else []
+    lines += [("stopped: " if interrupted else "")
              + f"tagged {counts.tagged} files ({counts.audio_seconds / 60:.1f} min of audio) this run, "
              + f"{counts.skipped_done} already done, {counts.failed + counts.skipped_failed} failed, of {total}"]
-    if interrupted:
+    if interrupted or counts.stopped:
         lines.append("every finished file is in the store; run the same command again to go on")
     if counts.written or counts.write_failed or counts.kept_genre:
         lines.append(f"wrote tags into {counts.written} files"

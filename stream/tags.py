@@ -7,6 +7,10 @@ from dataclasses import asdict, dataclass, field
 from genrescope.stream.events import ranked
 
 
+class RunStopped(RuntimeError):
+    """A tagging run that could not go on (a Ray cluster lost); finished files are kept."""
+
+
 @dataclass(frozen=True)
 class FileTags:
     """The whole-file estimate for one file, or why there is none."""

@@ -154,3 +154,31 @@ def test_write_through_the_cli_and_rewrite_from_the_store(test_model_path, tmp_p
     assert len(genres) == 8 and genres[0] == rows(db)[str(song)].genre  # every genre, most likely first
     assert rows(db)[str(song)].mtime_ns == os.stat(song).st_mtime_ns  # the store follows the rewritten file
     assert "skipping 1 files already tagged" in tag(test_model_path, db, str(folder)).stderr
+
+
+def test_progress_bar_on_a_terminal(test_model_path, tmp_path):
+    """On a terminal (a real pseudo-terminal here) the bar shows files/s and audio-h/s."""
+    import pty
+
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for i in range(2):
+        write_tone(folder / f"t{i}.wav", 2.0, frequency=300.0 + 100 * i)
+    parent, child = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "genrescope.stream.cli", "tag", str(folder), "--db",
+                                str(tmp_path / "t.sqlite"), "--model", str(test_model_path), "--jobs", "1"],
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=child, env={**os.environ, "COLUMNS": "160"})
+    os.close(child)
+    screen = b""
+    while True:
+        try:
+            data = os.read(parent, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        screen += data
+    assert process.wait(timeout=300) == 0
+    text = screen.decode(errors="replace")
+    assert "files/s" in text and "audio-h/s" in text and "\x1b[" in text  # drawn, not printed
+    assert "tagging: 2/2 files" not in text  # the plain line is for pipes and logs

@@ -22,6 +22,9 @@ from typing import Any
 from genrescope.stream.tags import FileTags, RunStopped
 
 ACTOR_CPUS = 0.8
+# Files are dealt only once every actor is up (model loaded), so that a short run is
+# spread over all nodes instead of going to whichever actor started first.
+ACTOR_START_TIMEOUT_S = 600
 
 
 class RayTaggerActor:
@@ -57,7 +60,8 @@ def ray_results(paths: list[Path], model_path: Path | None = None, address: str 
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.execution_options.preserve_order = False
-    pool = actors or max(1, int(ray.cluster_resources().get("CPU", 1) / ACTOR_CPUS))
+    context.wait_for_min_actors_s = ACTOR_START_TIMEOUT_S
+    pool = actors or _actors_that_fit()
     dataset = ray.data.from_items([{"path": str(path)} for path in paths], override_num_blocks=len(paths))
     # One file in flight per actor: a file is seconds of work, so queueing more on one
     # actor would only leave others idle at the end.
@@ -70,6 +74,14 @@ def ray_results(paths: list[Path], model_path: Path | None = None, address: str 
                             row["error"] or None), row["node"])
     except ray.exceptions.RayError as error:
         raise RunStopped(f"the Ray run stopped: {str(error).splitlines()[0]}") from error
+
+
+def _actors_that_fit() -> int:
+    """Actors of ``ACTOR_CPUS`` each that the cluster's live nodes hold, node by node."""
+    import ray
+
+    nodes = [node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node["Alive"]]
+    return max(1, sum(int(cpus / ACTOR_CPUS) for cpus in nodes))
 
 
 def tag_on_ray(paths: list[Path], model_path: Path | None = None, address: str | None = None,

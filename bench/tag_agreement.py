@@ -57,10 +57,9 @@ def real_clips(tagger: BatchTagger, clips: list[Path]) -> dict:
         audio = read_audio(clip, tagger.spec.sample_rate)
         replay = per_update_mean(tagger, file_columns_db(tagger.frontend, audio))
         replay_diff = max(replay_diff, float(np.abs(replay - list(streamed.probabilities.values())).max()))
+        difference = np.subtract(list(streamed.probabilities.values()), list(batched.probabilities.values()))
         rows.append({"file": clip.name, "seconds": round(batched.audio_seconds, 1), "per_update": streamed.genre,
-                     "batched": batched.genre,
-                     "max_abs_probability_diff": float(np.abs(np.subtract(list(streamed.probabilities.values()),
-                                                                          list(batched.probabilities.values()))).max())})
+                     "batched": batched.genre, "max_abs_probability_diff": float(np.abs(difference).max())})
     return {"files": rows, "agreement": float(np.mean([r["per_update"] == r["batched"] for r in rows])),
             "replay_max_abs_diff": replay_diff}
 

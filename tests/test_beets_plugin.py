@@ -37,8 +37,8 @@ def make_songs(folder):
     for name, frequency, genre in (("one", 330, None), ("two", 550, "Jazz")):
         extra = ["-metadata", f"genre={genre}"] if genre else []
         subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"sine=frequency={frequency}:duration=3",
-                        "-metadata", f"title={name}", "-metadata", "artist=Someone", *extra, str(folder / f"{name}.mp3")],
-                       check=True)
+                        "-metadata", f"title={name}", "-metadata", "artist=Someone", *extra,
+                        str(folder / f"{name}.mp3")], check=True)
     return folder
 
 

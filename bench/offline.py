@@ -21,7 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, percentiles, save  # noqa: E402
-from genrescope.stream.library import FileTags, start_worker, tag_file, tag_in_worker, tagging_engine  # noqa: E402
+from genrescope.stream.library import start_worker, tag_file, tag_in_worker, tagging_engine  # noqa: E402
+from genrescope.stream.tags import FileTags  # noqa: E402
 
 
 def run_file(path: str, model_path: Path | None) -> tuple[float, float]:
@@ -56,7 +57,7 @@ def main() -> None:
             audio, wall = run_file(path, args.model)
             factors.append(audio / wall)
     jobs = [path for _ in range(args.repeat) for path in args.files]
-    with ProcessPoolExecutor(cores, initializer=start_worker, initargs=(args.model, True)) as pool:
+    with ProcessPoolExecutor(cores, initializer=start_worker, initargs=(args.model, True, True)) as pool:  # per-update
         list(pool.map(tag_in_worker, jobs[:cores]))  # warm each worker
         started = time.perf_counter()
         results = [_checked(tags) for tags in pool.map(tag_in_worker, jobs)]

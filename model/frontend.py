@@ -125,14 +125,18 @@ class MelFrontend:
     def to_numpy(self, array: np.ndarray) -> np.ndarray:
         return array
 
-    def columns_db(self, audio: np.ndarray, first: int, count: int) -> np.ndarray:
-        """Columns ``first`` … ``first+count-1`` of mono ``audio`` (spec rate), absolute dB.
+    def columns_power(self, audio: np.ndarray, first: int, count: int) -> np.ndarray:
+        """Power spectra of columns ``first`` … ``first+count-1`` of mono ``audio`` (spec rate).
 
         Windows reaching past either end of ``audio`` are zero-padded, as librosa's
         ``center=True`` framing does at the start of a clip.
         """
         centers = np.array([self.spec.column_center(c) for c in range(first, first + count)], dtype=np.int64)
-        return self.frames_db(frame_windows(audio, centers, self.spec.n_fft))
+        return self.frames_power(frame_windows(audio, centers, self.spec.n_fft))
+
+    def columns_db(self, audio: np.ndarray, first: int, count: int) -> np.ndarray:
+        """Columns ``first`` … ``first+count-1`` of mono ``audio`` (spec rate), absolute dB."""
+        return self.power_db(self.columns_power(audio, first, count))
 
     def all_columns_db(self, audio: np.ndarray) -> np.ndarray:
         """Every column whose centre lies inside ``audio``: [T, n_mels] absolute dB."""

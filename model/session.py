@@ -69,6 +69,19 @@ def read_card(session: ort.InferenceSession, source: str) -> ModelCard:
     return ModelCard.from_metadata(session.get_modelmeta().custom_metadata_map, source)
 
 
+def read_model_card(path: str | Path | None = None) -> ModelCard:
+    """The card of a genre model file without starting onnxruntime: for a process that
+    must know the model version and labels but forks the workers that run it."""
+    path = Path(path) if path is not None else DEFAULT_GENRE_MODEL
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as error:  # protobuf's DecodeError and friends: not an ONNX file
+        raise ModelCardError(f"{path} is not a valid ONNX model: {error}") from error
+    return ModelCard.from_metadata({p.key: p.value for p in model.metadata_props}, str(path))
+
+
 @dataclass
 class GenreModel:
     """The exported genre CRNN with its card: ``mel_db`` [B, T, M] → probabilities."""

@@ -135,12 +135,13 @@ def _blocks(container: av.container.InputContainer, block_seconds: float) -> Ite
         yield AudioChunk(np.concatenate(pending), rate)
 
 
-def read_audio(path: str | Path, sample_rate: int, max_seconds: float | None = None) -> np.ndarray:
+def read_audio(path: str | Path, sample_rate: int, max_seconds: float | None = None,
+               block_seconds: float = BLOCK_SECONDS) -> np.ndarray:
     """A whole file (or its first ``max_seconds``) as mono float32 at ``sample_rate``."""
     conditioner = Conditioner(sample_rate)
     parts, total = [], 0
     limit = None if max_seconds is None else int(max_seconds * sample_rate)
-    for chunk in decode_blocks(path):
+    for chunk in decode_blocks(path, block_seconds):
         parts.append(conditioner.process(chunk.samples, chunk.sample_rate))
         total += len(parts[-1])
         if limit is not None and total >= limit:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterable, Iterator
@@ -21,6 +19,7 @@ from genrescope.stream.cover_cli import add_cover_arguments, run_cover
 from genrescope.stream.engine_config import EngineConfig
 from genrescope.stream.events import GenreUpdate
 from genrescope.stream.server import ServerConfig, ServerError, run_server
+from genrescope.stream.tag_cli import add_tag_arguments, run_tag
 from genrescope.stream.source import AudioChunk
 from genrescope.training.commands import add_commands as add_training_commands
 
@@ -35,7 +34,7 @@ examples:
   genrescope file song.mp3                  stream a file as fast as possible, live view in the terminal
   genrescope file song.flac --realtime      pace it like a live source
   genrescope file song.mp3 --jsonl out.jsonl --plot timeline.png
-  genrescope tag ~/Music --jsonl tags.jsonl  tag a whole library, one whole-file genre per file, all cores
+  genrescope tag ~/Music                    tag a whole library into a resumable store, all cores (--write, --export)
   genrescope live                           the default microphone / line-in
   genrescope devices                        list input devices
   genrescope serve --source demo            live web dashboard at http://127.0.0.1:8765/ (also: mic, a file)
@@ -120,18 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     file_parser.set_defaults(handler=run_file)
 
     tag_parser = commands.add_parser(
-        "tag", help="tag many files or folders: one whole-file genre estimate each, on all cores",
-        description="Stream every file through the engine at full speed and print its genre: the mean of "
-                    "its updates' probabilities (the whole song, not its last 30 s). Folders are searched "
-                    "recursively for audio files. A file that cannot be decoded is reported and skipped; "
-                    "the exit status is 1 when any failed.")
-    tag_parser.add_argument("paths", type=Path, nargs="+", metavar="PATH", help="audio files and/or folders")
-    tag_parser.add_argument("--jobs", type=int, default=None,
-                            help="files processed at once, one engine each (default: one per core)")
-    tag_parser.add_argument("--jsonl", type=Path, metavar="OUT",
-                            help="also write one JSON object per file here ('-' for stdout instead of the table)")
-    tag_parser.add_argument("--model", type=Path, default=None, help="ONNX genre model (default: the shipped one)")
-    tag_parser.add_argument("--cpu", action="store_true", help="never use the GPU, even when there is one")
+        "tag", help="tag a library: one whole-file genre per file, into a resumable store, optionally into the files")
+    add_tag_arguments(tag_parser)
     tag_parser.set_defaults(handler=run_tag)
 
     live_parser = commands.add_parser("live", help="listen to a microphone or line-in",
@@ -269,35 +258,6 @@ def run_file(args: argparse.Namespace) -> int:
     return stream_updates(make_engine(args), source, source.name, args, cover)
 
 
-def run_tag(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.progress import track
-
-    from genrescope.stream.library import find_audio, tag_library
-
-    paths = find_audio(args.paths)
-    if not paths:
-        raise UserError(f"no audio files under {', '.join(map(str, args.paths))}")
-    jobs = args.jobs or os.cpu_count() or 1
-    started, audio_seconds, failed = time.monotonic(), 0.0, 0
-    with ExitStack() as stack:
-        jsonl = _open_jsonl(args.jsonl, stack)
-        results = tag_library(paths, args.model, jobs, args.cpu)
-        for tags in track(results, total=len(paths), description="tagging", transient=True,
-                          console=Console(stderr=True)):
-            if jsonl is not sys.stdout:
-                print(tags.text())
-            if jsonl is not None:
-                jsonl.write(json.dumps(tags.to_dict()) + "\n")
-            audio_seconds += tags.audio_seconds
-            failed += tags.error is not None
-    wall = time.monotonic() - started
-    print(f"tagged {len(paths) - failed} of {len(paths)} files ({audio_seconds / 60:.1f} min of audio) in "
-          f"{wall:.1f} s, {audio_seconds / wall:.0f}× real time on {min(jobs, len(paths))} worker(s)"
-          + (f"; {failed} failed" if failed else ""), file=sys.stderr)
-    return 1 if failed else 0
-
-
 def run_live(args: argparse.Namespace) -> int:
     from genrescope.stream.capture import MicrophoneSource
 
@@ -375,9 +335,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from genrescope.stream.audio_file import AudioFileError
     from genrescope.stream.capture import CaptureError
     from genrescope.stream.sources import SourceSpecError
+    from genrescope.stream.tag_cli import TagUsageError
+    from genrescope.stream.tag_store import TagStoreError
 
     return (UserError, AudioFileError, ModelCardError, FileNotFoundError, ServerError, CaptureError,
-            SourceSpecError)
+            SourceSpecError, TagUsageError, TagStoreError)
 
 
 def main(argv: list[str] | None = None) -> int:

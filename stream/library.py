@@ -1,63 +1,35 @@
-"""Tag a music library: many files, one whole-file genre estimate each, one engine per core.
+"""Tag a music library: many files, one whole-file genre estimate each, one tagger per core.
 
-Each file goes through the same engine that streams live (one update per column over up
-to 30 s of context). Its tags are the mean of the raw per-update probabilities, so a
-song is judged on all of it, not on its last 30 s. Files are spread over worker
-processes with one single-threaded engine each: one update is too small to share cores,
-whole files are not. A file that cannot be decoded becomes a result carrying its error,
-and the batch goes on.
+``genrescope tag`` uses the batched tagger (stream.batch_tagger: whole 30 s windows,
+the mean of their probabilities). ``tag_file`` keeps the older per-update way: the file
+streamed through the live engine (one update per column), its tags the mean of the raw
+per-update probabilities; bench/tag.py and bench/tag_agreement.py hold the two side by
+side. Files are spread over worker processes with one single-threaded tagger each: one
+model run is too small to share cores, whole files are not. A file that cannot be
+decoded becomes a result carrying its error, and the batch goes on.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterable, Iterator
+import signal
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from genrescope.model.pitch import NO_KEY, KeyEstimate, file_key
+from genrescope.model.pitch import file_key
 from genrescope.stream.audio_file import AudioFileError
+from genrescope.stream.batch_tagger import load_batch_tagger
 from genrescope.stream.engine import EngineConfig, GenreEngine, load_engine
-from genrescope.stream.events import ranked
 from genrescope.stream.filesource import FileSource
+from genrescope.stream.tags import FileTags
 
 # What a folder walk picks up; files named explicitly are tried whatever their suffix.
 AUDIO_SUFFIXES = frozenset({".mp3", ".flac", ".ogg", ".oga", ".opus", ".wav", ".m4a", ".aac", ".wma",
                             ".aif", ".aiff", ".mp4", ".webm"})
-
-
-@dataclass(frozen=True)
-class FileTags:
-    """The whole-file estimate for one file, or why there is none."""
-
-    path: str
-    audio_seconds: float = 0.0
-    probabilities: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-    key: KeyEstimate = NO_KEY  # the whole file's key (model/pitch.py)
-
-    @property
-    def genre(self) -> str | None:
-        return max(self.probabilities, key=self.probabilities.get) if self.probabilities else None
-
-    def to_dict(self) -> dict:
-        """JSON-ready; the key as its name ('A minor'), its tag form ('Am': ID3 TKEY,
-        Vorbis KEY) and its confidence."""
-        key = self.key.key
-        return {**asdict(self), "genre": self.genre, "key": key.name if key else None,
-                "key_tag": key.tag if key else None, "key_confidence": round(self.key.confidence, 3)}
-
-    def text(self, top: int = 3) -> str:
-        if self.error:
-            return f"error: {self.error}"
-        if not self.probabilities:
-            return f"too short to tag ({self.audio_seconds:.1f} s)  {self.path}"
-        best = ranked(self.probabilities.items())[:top]
-        key = f"  key {self.key.name} ({self.key.confidence:.2f})" if self.key.key else ""
-        return "  ".join(f"{genre} {p:.0%}" for genre, p in best) + f"{key}  {self.path}"
 
 
 def find_audio(paths: Iterable[str | Path]) -> list[Path]:
@@ -87,47 +59,60 @@ def tag_file(engine: GenreEngine, path: Path) -> FileTags:
     return FileTags(str(path), seconds, {g: round(float(p), 4) for g, p in zip(engine.labels, mean)}, key=key)
 
 
-_WORKER_ENGINE: GenreEngine | None = None
+_WORKER_TAG: Callable[[Path], FileTags] | None = None
 
 
 def tagging_engine(model_path: Path | None, cpu: bool) -> GenreEngine:
-    """The engine one tagging process uses (single-threaded, see load_engine)."""
+    """The streaming engine one tagging process uses (single-threaded, see load_engine)."""
     return load_engine(model_path, EngineConfig(frontend_device="cpu" if cpu else "auto"), prefer_gpu=not cpu)
 
 
-def start_worker(model_path: Path | None, cpu: bool) -> None:
-    """Pool initializer: this worker process's engine, loaded once."""
-    global _WORKER_ENGINE
-    _WORKER_ENGINE = tagging_engine(model_path, cpu)
+def file_tagger(model_path: Path | None, cpu: bool, per_update: bool = False) -> Callable[[Path], FileTags]:
+    """``path → FileTags`` on one thread: the batched tagger (stream.batch_tagger), or,
+    with ``per_update``, the streaming engine's mean of updates (``tag_file``)."""
+    if per_update:
+        return partial(tag_file, tagging_engine(model_path, cpu))
+    return load_batch_tagger(model_path, prefer_gpu=not cpu).tag
+
+
+def start_worker(model_path: Path | None, cpu: bool, per_update: bool = False) -> None:
+    """Pool initializer: this worker process's tagger, loaded once. Ctrl-C is the
+    parent's to handle: a worker finishes its file instead of dying mid-way."""
+    global _WORKER_TAG
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER_TAG = file_tagger(model_path, cpu, per_update)
 
 
 def tag_in_worker(path: Path) -> FileTags:
-    """``tag_file`` on the worker's own engine (see start_worker)."""
-    assert _WORKER_ENGINE is not None, "worker started without its engine"
-    return tag_file(_WORKER_ENGINE, path)
+    """Tags of ``path`` from the worker's own tagger (see start_worker)."""
+    assert _WORKER_TAG is not None, "worker started without its tagger"
+    return _WORKER_TAG(path)
 
 
 def tag_library(paths: list[Path], model_path: Path | None = None, jobs: int = 1,
-                cpu: bool = False) -> Iterator[FileTags]:
+                cpu: bool = False, per_update: bool = False) -> Iterator[FileTags]:
     """Tags for every path, in the order they finish; ``jobs`` worker processes.
 
     The workers are started and given every file before this returns, so they fork
     before the caller starts any thread of its own (a progress bar). Forked workers
-    inherit the imported libraries and start in a fraction of a second (spawned ones
-    re-import torch: ≈4 s each); each loads the model once. The parent never touches
-    the model or CUDA, which keeps forking safe.
+    inherit the imported libraries and start in a fraction of a second; each loads the
+    model once. The parent never touches the model or CUDA, which keeps forking safe.
     """
     if jobs <= 1 or len(paths) <= 1:
-        engine = tagging_engine(model_path, cpu)  # loaded now, not at the first next()
-        return (tag_file(engine, path) for path in paths)
+        tag = file_tagger(model_path, cpu, per_update)  # loaded now, not at the first next()
+        return (tag(path) for path in paths)
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(min(jobs, len(paths)), mp_context=multiprocessing.get_context(method),
-                               initializer=start_worker, initargs=(model_path, cpu))
+                               initializer=start_worker, initargs=(model_path, cpu, per_update))
     futures = [pool.submit(tag_in_worker, path) for path in paths]
     return _finished(pool, futures)
 
 
 def _finished(pool: ProcessPoolExecutor, futures: list[Future]) -> Iterator[FileTags]:
-    with pool:
+    """Results as they finish; closing early (Ctrl-C) drops the files not yet started
+    and waits only for those in flight."""
+    try:
         for done in as_completed(futures):
             yield done.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

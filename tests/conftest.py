@@ -19,6 +19,16 @@ from pulse import PulseServer, serving_this_process, start_pulse, unavailable
 from support import MUSIC_DIR
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_tag_store(tmp_path_factory) -> Iterator[Path]:
+    """`genrescope tag` in any test (and its subprocesses) writes here by default, never
+    into the user's data folder."""
+    path = tmp_path_factory.mktemp("tag-store") / "tags.sqlite"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENRESCOPE_TAG_DB", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def test_model_path(tmp_path_factory) -> Path:
     """The real architecture with seeded random weights, exported like the shipped model.

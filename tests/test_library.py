@@ -59,7 +59,7 @@ def test_tag_command_on_a_library_with_a_broken_file(test_model_path, music_clip
         assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
         assert row["genre"] == max(row["probabilities"], key=row["probabilities"].get)
     assert len([line for line in result.stdout.splitlines() if line.strip()]) == 3
-    assert "tagged 2 of 3 files" in result.stderr and "1 failed" in result.stderr
+    assert "tagged 2 files" in result.stderr and "1 failed, of 3" in result.stderr
 
 
 def test_tag_command_with_nothing_to_tag(test_model_path, tmp_path):

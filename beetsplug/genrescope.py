@@ -1,0 +1,101 @@
+"""beets plugin: ``beet genrescope [QUERY]`` sets the genre of items from their audio.
+
+Enable it with ``plugins: genrescope`` in beets' config.yaml; this module ships with
+the genrescope distribution in beets' ``beetsplug`` namespace package, so nothing else
+is needed. It uses genrescope's batched tagger (the same Python API and model as
+``genrescope tag``), loaded only when the command or the import stage first runs.
+
+What it sets: beets' ``genres`` field (every genre with at least ``min_confidence``,
+most likely first; an item that already has genres keeps them unless ``force``), and
+flexible fields ``genrescope_confidence`` (the top genre's probability),
+``genrescope_genre`` (the top genre, also when it stays out of ``genres``) and
+``genrescope_model`` (the model version). Files are written when beets' ``import.write``
+(or ``-w``/``-W``) says so.
+
+config.yaml::
+
+    genrescope:
+        auto: no             # also tag items as they are imported
+        force: no            # replace genres an item already has
+        min_confidence: 0.3
+        model: ''            # an ONNX genre model; empty: the shipped one
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from beets import ui
+from beets.plugins import BeetsPlugin
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from beets.importer import ImportTask
+    from beets.library import Item, Library
+
+    from genrescope.stream.batch_tagger import BatchTagger
+
+
+class GenrescopePlugin(BeetsPlugin):
+    def __init__(self) -> None:
+        super().__init__("genrescope")
+        self.config.add({"auto": False, "force": False, "min_confidence": 0.3, "model": ""})
+        self._tagger: BatchTagger | None = None
+        if self.config["auto"].get(bool):
+            self.import_stages = [self.imported]
+
+    def commands(self) -> list[ui.Subcommand]:
+        command = ui.Subcommand("genrescope", help="set genres from the audio with genrescope's model")
+        command.parser.add_option("-f", "--force", action="store_true", default=False,
+                                  help="replace genres items already have")
+        command.parser.add_option("-c", "--min-confidence", type=float, default=None,
+                                  help="set every genre with at least this probability (default: config, 0.3)")
+        command.parser.add_option("-w", "--write", dest="write", action="store_true", default=None,
+                                  help="write the genres into the files (default: import.write)")
+        command.parser.add_option("-W", "--nowrite", dest="write", action="store_false",
+                                  help="only change beets' library, not the files")
+        command.func = self.command
+        return [command]
+
+    def command(self, lib: Library, opts: Any, args: list[str]) -> None:
+        force = opts.force or self.config["force"].get(bool)
+        self.tag_items(lib.items(args), ui.should_write(opts.write), force, opts.min_confidence)
+
+    def imported(self, session: Any, task: ImportTask) -> None:
+        self.tag_items(task.imported_items(), ui.should_write(), self.config["force"].get(bool))
+
+    def tagger(self) -> BatchTagger:
+        """The model, loaded at first use: beets starts as fast with the plugin as without."""
+        if self._tagger is None:
+            from genrescope.stream.batch_tagger import load_batch_tagger
+
+            model = self.config["model"].as_str()
+            self._tagger = load_batch_tagger(model or None)
+        return self._tagger
+
+    def tag_items(self, items: Iterable[Item], write: bool, force: bool,
+                  min_confidence: float | None = None) -> None:
+        threshold = self.config["min_confidence"].as_number() if min_confidence is None else min_confidence
+        for item in items:
+            self.tag_item(item, write, force, threshold)
+
+    def tag_item(self, item: Item, write: bool, force: bool, min_confidence: float) -> None:
+        from genrescope.stream.events import ranked
+
+        tags = self.tagger().tag(item.filepath)
+        if tags.error or not tags.probabilities:
+            self._log.warning("{}: {}", item.filepath, tags.error or "too short to tag")
+            return
+        best = ranked(tags.probabilities.items())
+        item["genrescope_genre"], item["genrescope_confidence"] = best[0][0], float(best[0][1])
+        item["genrescope_model"] = self.tagger().model_version
+        genres = [genre for genre, p in best if p >= min_confidence]
+        if item.get("genres") and not force:
+            self._log.info("{}: keeps its genres {} (force replaces them)", item, item.get("genres"))
+        elif genres:
+            item.genres = genres
+        self._log.info("{}: {} ({:.0%})", item, best[0][0], best[0][1])
+        if write:
+            item.try_write()
+        item.store()

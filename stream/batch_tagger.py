@@ -1,0 +1,135 @@
+"""Whole-file genre at the speed of decoding: all columns at once, the model on whole windows.
+
+The streaming engine runs the model once per column (every 0.234 s) over up to 30 s of
+context, so a 4-minute song costs ≈1,000 model runs. Offline nothing has to be answered
+before the file ends, so here a file is decoded whole, its columns come from one
+vectorised frontend call (``MelFrontend.all_columns_db``), and the model sees **whole
+windows** of the model's full context (128 columns = 30 s), stepped by
+``WindowPlan.hop`` columns (32 = 7.5 s, i.e. 75% overlap; the last window is aligned to
+the file's end so no column is left out), several windows per onnxruntime call. A file
+shorter than one window is one window of everything it has. The whole-file estimate is
+the mean of the windows' calibrated probabilities, as the streaming tagger's is the
+mean of its updates'.
+
+Each window is re-referenced to its own maximum and floored, exactly as the engine
+re-references its context, so a window here is what the engine would feed the model
+at the column where that window ends. What differs from the per-update mean: that mean
+also averages the ramp-up (contexts of 1–30 s at the start of a file) and weighs every
+0.234 s step, where this one weighs every 7.5 s step of full 30 s windows
+(agreement measured in bench/tag_agreement.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genrescope.model.frontend import MelFrontend, count_columns
+from genrescope.model.pitch import chroma, file_key
+from genrescope.model.session import GenreModel
+from genrescope.stream.audio_file import AudioFileError, read_audio
+from genrescope.stream.engine_config import EngineConfig
+from genrescope.stream.tags import FileTags
+
+# Decoding in blocks this long: fewer, larger concatenations than the live path's 0.1 s.
+DECODE_BLOCK_SECONDS = 5.0
+# Columns per frontend call: bounds the float64 FFT buffers (≈4 MB per 256 columns).
+COLUMN_CHUNK = 1024
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """How a file's columns are cut into model inputs."""
+
+    hop: int = 32  # columns between window starts: 7.5 s, 75% overlap of 30 s windows
+    batch: int = 8  # windows per onnxruntime call
+
+    def __post_init__(self) -> None:
+        if self.hop < 1 or self.batch < 1:
+            raise ValueError("the window hop and the batch size must be at least 1")
+
+
+def window_starts(n_columns: int, window: int, hop: int) -> np.ndarray:
+    """First column of each window: every ``hop``, plus one ending at the last column."""
+    if n_columns <= window:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, n_columns - window + 1, hop)
+    if starts[-1] != n_columns - window:
+        starts = np.append(starts, n_columns - window)
+    return starts
+
+
+def relative_windows(columns_db: np.ndarray, starts: np.ndarray, length: int, floor_db: float) -> np.ndarray:
+    """Windows [B, length, M] of absolute-dB columns, each re-referenced to its own
+    maximum and floored: the engine's ``relative_context`` for each of them."""
+    windows = columns_db[starts[:, None] + np.arange(length)[None, :]]
+    return np.maximum(windows - windows.max(axis=(1, 2), keepdims=True), floor_db)
+
+
+def file_columns(frontend: MelFrontend, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every column of ``audio``, computed in chunks of ``COLUMN_CHUNK``: absolute dB
+    [T, n_mels] and chroma [T, 12], both from one power spectrum per column."""
+    total = count_columns(frontend.spec, len(audio))
+    db, pitch = [frontend.empty_context()], [np.empty((0, 12))]
+    for first in range(0, total, COLUMN_CHUNK):
+        power = frontend.columns_power(audio, first, min(COLUMN_CHUNK, total - first))
+        db.append(frontend.power_db(power))
+        pitch.append(chroma(power, frontend.spec.sample_rate))
+    return np.concatenate(db), np.concatenate(pitch)
+
+
+class BatchTagger:
+    """Whole-file estimates from one model on one thread (one tagger per core)."""
+
+    def __init__(self, model: GenreModel, plan: WindowPlan = WindowPlan()):
+        self.model = model
+        self.plan = plan
+        self.spec = model.card.frontend
+        self.frontend = MelFrontend(self.spec)
+        # The same shortest input the engine answers: its first update comes after this.
+        self.min_columns = max(1, math.ceil(EngineConfig().min_context_seconds / self.spec.column_seconds))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.model.labels
+
+    @property
+    def model_version(self) -> str:
+        return self.model.card.version
+
+    def probabilities(self, columns_db: np.ndarray) -> np.ndarray | None:
+        """Mean calibrated probabilities over the windows of a file's columns; None when
+        the file is shorter than the engine's first update."""
+        if len(columns_db) < self.min_columns:
+            return None
+        length = min(len(columns_db), self.spec.context_columns)
+        starts = window_starts(len(columns_db), length, self.plan.hop)
+        probabilities = [
+            self.model.probabilities(relative_windows(columns_db, starts[i:i + self.plan.batch], length,
+                                                      self.spec.floor_db))
+            for i in range(0, len(starts), self.plan.batch)
+        ]
+        return np.concatenate(probabilities).mean(axis=0)
+
+    def tag(self, path: str | Path) -> FileTags:
+        """Decode ``path`` whole, then its estimate (or the reason there is none)."""
+        try:
+            audio = read_audio(path, self.spec.sample_rate, block_seconds=DECODE_BLOCK_SECONDS)
+        except AudioFileError as error:
+            return FileTags(str(path), error=str(error))
+        seconds = len(audio) / self.spec.sample_rate
+        columns_db, columns_chroma = file_columns(self.frontend, audio)
+        mean = self.probabilities(columns_db)
+        if mean is None:
+            return FileTags(str(path), seconds)
+        return FileTags(str(path), seconds, {g: round(float(p), 4) for g, p in zip(self.labels, mean)},
+                        key=file_key(columns_chroma))
+
+
+def load_batch_tagger(model_path: Path | None = None, plan: WindowPlan = WindowPlan(),
+                      prefer_gpu: bool = False) -> BatchTagger:
+    """A tagger on one onnxruntime thread: libraries go faster one file per core."""
+    return BatchTagger(GenreModel.load(model_path, threads=1, prefer_gpu=prefer_gpu), plan)

@@ -1,0 +1,43 @@
+"""One file's whole-file genre estimate, or why there is none: what every tagger returns."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from genrescope.model.pitch import NO_KEY, KeyEstimate
+from genrescope.stream.events import ranked
+
+
+class RunStopped(RuntimeError):
+    """A tagging run that could not go on (a Ray cluster lost); finished files are kept."""
+
+
+@dataclass(frozen=True)
+class FileTags:
+    """The whole-file estimate for one file, or why there is none."""
+
+    path: str
+    audio_seconds: float = 0.0
+    probabilities: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    key: KeyEstimate = NO_KEY  # the whole file's key (model/pitch.py)
+
+    @property
+    def genre(self) -> str | None:
+        return max(self.probabilities, key=self.probabilities.get) if self.probabilities else None
+
+    def to_dict(self) -> dict:
+        """JSON-ready; the key as its name ('A minor'), its tag form ('Am': ID3 TKEY,
+        Vorbis KEY) and its confidence."""
+        key = self.key.key
+        return {**asdict(self), "genre": self.genre, "key": key.name if key else None,
+                "key_tag": key.tag if key else None, "key_confidence": round(self.key.confidence, 3)}
+
+    def text(self, top: int = 3) -> str:
+        if self.error:
+            return f"error: {self.error}"
+        if not self.probabilities:
+            return f"too short to tag ({self.audio_seconds:.1f} s)  {self.path}"
+        best = ranked(self.probabilities.items())[:top]
+        key = f"  key {self.key.name} ({self.key.confidence:.2f})" if self.key.key else ""
+        return "  ".join(f"{genre} {p:.0%}" for genre, p in best) + f"{key}  {self.path}"

@@ -238,6 +238,7 @@ def _open_jsonl(path: Path | None, stack: ExitStack) -> IO[str] | None:
     if path is None:
         return None
     if str(path) == "-":
+        sys.stdout.reconfigure(line_buffering=True)  # each update reaches a pipe as it happens
         return sys.stdout
     return stack.enter_context(open(path, "w"))
 
@@ -292,7 +293,7 @@ def run_live(args: argparse.Namespace) -> int:
     from genrescope.stream.capture import MicrophoneSource
 
     engine = make_engine(args)
-    with MicrophoneSource(args.device) as microphone:
+    with MicrophoneSource(args.device, preferred_rate=engine.spec.sample_rate) as microphone:
         source = _limit(microphone, args.seconds)
         return stream_updates(engine, source, microphone.name, args)
 
@@ -318,7 +319,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.source == "mic":
         from genrescope.stream.capture import MicrophoneSource
 
-        with MicrophoneSource(args.device) as microphone:  # the device is released on the way out
+        with MicrophoneSource(args.device, preferred_rate=engine.spec.sample_rate) as microphone:  # released on exit
             serve_stream(engine, engine.run(microphone), microphone.name, config)
     elif args.source == "demo":
         serve_stream(engine, engine.run(DemoSource(realtime=True)), DemoSource.name, config)

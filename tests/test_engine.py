@@ -107,7 +107,7 @@ def test_dropped_frames_are_reported(model):
     engine = GenreEngine(model)
     audio = music_like(2.0)
     list(engine.run([AudioChunk(audio[:RATE], RATE), AudioChunk(audio[RATE:], RATE, dropped_frames=512)]))
-    assert engine.summary().dropped_samples == 512
+    assert engine.summary().dropped_frames == 512
 
 
 def test_real_decoded_files(model, music_clips):

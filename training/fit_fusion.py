@@ -35,7 +35,7 @@ from PIL import Image
 from rich.progress import track
 
 from genrescope.model.cover import CoverModel
-from genrescope.model.fusion import COVER_TO_AUDIO, EPS, FUSION_FILE, SHARED, cover_on_shared
+from genrescope.model.fusion import COVER_TO_AUDIO, FUSION_FILE, SHARED, cover_on_shared, log_pool
 from genrescope.model.session import DEFAULT_GENRE_MODEL, GenreModel
 from genrescope.training.augment import clip_db
 from genrescope.training.config import DEFAULT_DATA_ROOT, TrainConfig
@@ -104,9 +104,8 @@ def paired_covers(true: np.ndarray, pools: list[np.ndarray], pairings: int, seed
 
 
 def fused_scores(audio: np.ndarray, covers: np.ndarray, true: np.ndarray, weight: float) -> dict[str, float]:
-    """Mean log-likelihood and accuracy of the log-linear pool (same formula as model/fusion.py)."""
-    logits = (1 - weight) * np.log(np.maximum(audio, EPS)) + weight * np.log(np.maximum(covers, EPS))
-    logp = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+    """Mean log-likelihood and accuracy of the log-linear pool the runtime applies."""
+    logp = log_pool(audio, covers, weight)
     picked = np.take_along_axis(logp, np.broadcast_to(true[None, :, None], logp.shape[:2] + (1,)), -1)
     return {"log_likelihood": float(picked.mean()), "accuracy": float((logp.argmax(-1) == true).mean())}
 

@@ -1,0 +1,157 @@
+"""What the plain runtime install costs a user, and what the numpy frontend costs per update.
+
+In one run on one machine:
+
+* **venv size**: a fresh venv with ``pip install .`` (no extras), built and smoke-tested
+  by ``scripts/runtime_smoke.sh`` (no torch importable, one namespace, a real MP3 streams);
+* **``genrescope --help``** wall time from that venv, median of several starts;
+* **first update**: from starting ``genrescope file SONG.mp3 --jsonl -`` to its first
+  JSON line on stdout (the time a user waits for the first genre);
+* **peak RSS** of ``genrescope file`` on a 3-minute MP3 (the real clips of
+  ``../shared/data/music`` looped with ffmpeg), the process's own ``ru_maxrss``;
+* **per-update compute** of the engine with the numpy frontend and with the torch
+  frontend on the CPU, the same model and audio, alternating rounds (this needs torch,
+  so it runs in the interpreter that runs the bench, not in the runtime venv).
+
+    nice -n 10 .venv/bin/python bench/install.py --json bench/install-cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import machine, percentiles, save  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MUSIC = ROOT.parent / "shared" / "data" / "music"
+SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
+              "amx_tile")
+
+
+def cpu_flags() -> list[str]:
+    """The SIMD flags of the CPU (numpy's FFT and onnxruntime's kernels pick their code by them)."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            present = set(line.split(":", 1)[1].split())
+            return [flag for flag in SIMD_FLAGS if flag in present]
+    return []
+
+
+def three_minute_mp3(folder: Path, seconds: float = 180.0) -> Path:
+    """The real clips, each resampled to 44.1 kHz stereo, concatenated and looped to ``seconds``."""
+    clips = sorted(MUSIC.glob("*.mp3"))
+    if not clips:
+        raise SystemExit(f"no MP3 clips in {MUSIC}")
+    inputs = [arg for clip in clips for arg in ("-stream_loop", "-1", "-t", "30", "-i", str(clip))]
+    chain = "".join(f"[{i}:a]aresample=44100,aformat=channel_layouts=stereo[a{i}];" for i in range(len(clips)))
+    chain += "".join(f"[a{i}]" for i in range(len(clips))) + f"concat=n={len(clips)}:v=0:a=1,aloop=loop=-1:size=2e9,asetpts=N/SR/TB[out]"
+    out = folder / "three_minutes.mp3"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *inputs, "-filter_complex", chain, "-map", "[out]",
+                    "-t", str(seconds), "-b:a", "192k", str(out)], check=True)
+    return out
+
+
+def runtime_venv(folder: Path) -> tuple[Path, int]:
+    """A fresh plain runtime venv (smoke-tested), and its size in bytes."""
+    venv = folder / "venv"
+    subprocess.run(["bash", str(ROOT / "scripts" / "runtime_smoke.sh"), str(venv)], check=True)
+    size = int(subprocess.run(["du", "-sb", str(venv)], capture_output=True, text=True, check=True).stdout.split()[0])
+    return venv, size
+
+
+def help_seconds(genrescope: Path, runs: int) -> list[float]:
+    """Wall time of ``genrescope --help``, one fresh process per run."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([str(genrescope), "--help"], check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def first_update_seconds(genrescope: Path, song: Path) -> float:
+    """From starting ``genrescope file`` to its first JSONL line on stdout."""
+    started = time.perf_counter()
+    process = subprocess.Popen([str(genrescope), "file", str(song), "--quiet", "--jsonl", "-"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())
+    line = process.stdout.readline()
+    elapsed = time.perf_counter() - started
+    process.kill()
+    process.wait()
+    if not line.startswith(b'{"type": "update"'):
+        raise SystemExit(f"genrescope file gave no update: {line[:200]!r}")
+    return elapsed
+
+
+def peak_rss_mb(genrescope: Path, song: Path) -> tuple[float, float]:
+    """Peak resident memory of one whole ``genrescope file`` run (MB), and its wall time (s)."""
+    started = time.perf_counter()
+    process = subprocess.Popen([str(genrescope), "file", str(song), "--quiet", "--jsonl", os.devnull],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"genrescope file failed with exit {process.returncode}")
+    return usage.ru_maxrss / 1024, time.perf_counter() - started  # ru_maxrss is in KiB on Linux
+
+
+def frontend_compute(song: Path, rounds: int) -> dict:
+    """Steady-state per-update compute, numpy vs torch-on-CPU frontend, alternating rounds."""
+    from genrescope.model.frontend_torch import TorchMelFrontend
+    from genrescope.stream.engine import EngineConfig, load_engine
+    from genrescope.stream.filesource import FileSource
+
+    engine = load_engine(None, EngineConfig(frontend_device="cpu"), prefer_gpu=False)
+    frontends = {"numpy": engine.frontend, "torch_cpu": TorchMelFrontend(engine.spec, "cpu")}
+    full = engine.spec.context_seconds - 0.01
+    times: dict[str, list[float]] = {name: [] for name in frontends}
+    for _ in range(rounds):
+        for name, frontend in frontends.items():
+            engine.frontend = frontend
+            engine.reset()
+            times[name] += [u.stats.compute_ms for u in engine.run(FileSource(song)) if u.context_seconds >= full]
+    stats = {name: percentiles(values) for name, values in times.items()}
+    ratio = {p: stats["torch_cpu"][p] / stats["numpy"][p] for p in ("p50", "p90", "p99")}
+    return {"provider": engine.provider, "model": engine.model_version, "threads": 1, "rounds": rounds,
+            "steady_state_ms": stats, "torch_over_numpy": ratio}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--help-runs", type=int, default=9, help="starts of `genrescope --help` (default 9)")
+    parser.add_argument("--first-update-runs", type=int, default=7, help="starts of `genrescope file` (default 7)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per frontend (default 3)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="genrescope-install-bench-"))
+    try:
+        song = three_minute_mp3(folder)
+        venv, size = runtime_venv(folder)
+        genrescope = venv / "bin" / "genrescope"
+        rss, wall = peak_rss_mb(genrescope, song)
+        results = {
+            "machine": machine(), "cpu_flags": cpu_flags(), "load_average_at_start": os.getloadavg(),
+            "runtime_venv_bytes": size, "runtime_venv_mb": round(size / 1e6, 1),
+            "help_seconds": percentiles(help_seconds(genrescope, args.help_runs)),
+            "first_update_seconds": percentiles([first_update_seconds(genrescope, song)
+                                                 for _ in range(args.first_update_runs)]),
+            "song": {"seconds": 180.0, "made_from": sorted(p.name for p in MUSIC.glob("*.mp3"))},
+            "file_3min_peak_rss_mb": round(rss, 1), "file_3min_wall_seconds": round(wall, 2),
+            "per_update_compute": frontend_compute(song, args.rounds),
+        }
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    save(results, args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -16,7 +16,7 @@ Folk or Instrumental, only how the shared genres compare:
 
 where p(· | S) renormalises over S and p_c(g | S) sums the cover labels mapped to g.
 w = 0 is audio alone, w = 1 lets the cover alone rank the shared genres. The weight is
-fitted on validation data by ``training.fit_fusion`` and stored in model/fusion.json.
+fitted on validation data by ``genrescope fit-fusion`` and stored in model/fusion.json.
 """
 
 from __future__ import annotations

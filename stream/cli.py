@@ -184,7 +184,6 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
     With ``--serve`` the server runs the stream in its engine thread and keeps serving
     after the end until Ctrl-C or SIGTERM (or ``--exit-at-end``), the normal way out.
     """
-    from genrescope.stream.plot import plot_timeline
     from genrescope.stream.terminal import TerminalView
 
     server_config = _server_config(args) if args.serve else None
@@ -205,6 +204,8 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
         except KeyboardInterrupt:
             interrupted = True
     if args.plot and updates:
+        from genrescope.stream.plot import plot_timeline  # matplotlib: 0.3 s CPU to import, only when asked
+
         plot_timeline(updates, args.plot, source_name)
     _print_summary(engine, updates, interrupted)
     return 130 if interrupted else 0

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import onnxruntime as ort
-from onnxruntime.capi.onnxruntime_pybind11_state import InvalidGraph, InvalidProtobuf
+from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, InvalidGraph, InvalidProtobuf
 
 from genrescope.model.card import ModelCard, ModelCardError
 
@@ -84,7 +84,7 @@ class GenreModel:
             raise FileNotFoundError(f"model file not found: {path}")
         try:  # onnxruntime validates the graph as it loads it (the onnx checker costs 0.13 s to import)
             session = create_session(path, threads, prefer_gpu)
-        except (InvalidProtobuf, InvalidGraph, OSError) as error:
+        except (InvalidProtobuf, InvalidGraph, InvalidArgument, Fail, OSError) as error:
             raise ModelCardError(f"{path} is not a valid ONNX model: {error}") from error
         return cls(session, read_card(session, str(path)), str(path))
 

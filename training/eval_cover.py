@@ -109,7 +109,7 @@ def run_cover_evaluate(args: argparse.Namespace) -> int:
         plot_confusion(np.array(m["confusion"]), m["labels"], MODEL_DIR / f"cover_confusion_{name}.png",
                        f"{name}: acc {m['accuracy']:.1%}, macro-F1 {m['macro_f1']:.3f}")
         plot_typical(model, name, items, probs, args.run_dir / f"typical_covers_{name}.png")
-    metrics = {"version": model.version, "test": test, **model.metrics}
+    metrics = {"version": model.version, **model.metrics, "test": test}  # the file's own test summary must not replace these
     anchor = args.run_dir / "anchor.json"
     if anchor.exists():
         metrics["anchor_logreg_frozen"] = json.loads(anchor.read_text())

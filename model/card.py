@@ -74,11 +74,6 @@ def update_card(path: Path, card: ModelCard) -> None:
     update_metadata(path, card.to_metadata(), drop_prefix=PREFIX)
 
 
-def write_card(model: onnx.ModelProto, card: ModelCard) -> None:
-    """Replace the genrescope entries of ``model``'s metadata with ``card``."""
-    replace_metadata(model, card.to_metadata(), drop_prefix=PREFIX)
-
-
 def update_metadata(path: Path, entries: dict[str, str], drop_prefix: str | None = None) -> None:
     """``replace_metadata`` on the model file at ``path``, in place."""
     import onnx

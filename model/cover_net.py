@@ -26,12 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genrescope.model.cover_spec import SCALES
+
 # Lite0's 16 MBConv blocks by stage: [0] [1 2] [3 4] [5 6 7] [8 9 10] [11 12 13 14] [15].
 # Statistics are read after the last block of the 80-, 112- and 192-channel stages.
 TAP_BLOCKS = (7, 10, 14)
-# The input size first; the backbone's own ImageNet size second. Both are multiples of 32,
-# so Lite0's static "same" padding is identical and one backbone serves both.
-SCALES = (320, 224)
 
 
 def load_backbone(image_size: int, pretrained: bool = True) -> nn.Module:
@@ -65,7 +64,7 @@ class CoverNet(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(self.feature_dim))
         self.register_buffer("feature_std", torch.ones(self.feature_dim))
         self.classifier = nn.Linear(self.feature_dim, n_classes)
-        self.requires_grad_(False)  # the head is fitted apart (training.train_cover)
+        self.requires_grad_(False)  # the head is fitted apart (genrescope cover-train)
 
     def describe(self, x: torch.Tensor) -> torch.Tensor:
         """Preprocessed images [B, 3, S, S] (S = scales[0]) → descriptors [B, feature_dim]."""

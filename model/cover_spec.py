@@ -21,13 +21,17 @@ DISCOGS5 = ("Country", "Electronic", "HipHop", "Pop", "Rock")
 SPOTIFY5 = ("Classical", "Country", "HipHop", "Jazz", "Metal")
 UNION_LABELS = tuple(sorted(set(DISCOGS5) | set(SPOTIFY5)))
 LABEL_SETS: dict[str, tuple[str, ...]] = {"discogs5": DISCOGS5, "spotify5": SPOTIFY5}
+# The sizes the backbone reads a cover at (model/cover_net.py): the input size first, the
+# backbone's own ImageNet size second. Both are multiples of 32, so Lite0's static "same"
+# padding is identical and one backbone serves both.
+SCALES = (320, 224)
 
 
 @dataclass(frozen=True)
 class CoverSpec:
     """Preprocessing and labels of a cover model; serialised into the model file."""
 
-    size: int = 320
+    size: int = SCALES[0]
     # EfficientNet-Lite's TF weights expect (x - 127) / 128, i.e. mean = std = 0.5 on [0, 1].
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)

@@ -16,14 +16,15 @@ Folk or Instrumental, only how the shared genres compare:
 
 where p(· | S) renormalises over S and p_c(g | S) sums the cover labels mapped to g.
 w = 0 is audio alone, w = 1 lets the cover alone rank the shared genres. The weight is
-fitted on validation data by ``training.fit_fusion`` and stored in model/fusion.json.
+fitted on validation data by ``genrescope fit-fusion`` and stored in model/fusion.json.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
+
+import numpy as np
 
 AUDIO_GENRES = ("Electronic", "Experimental", "Folk", "Hip-Hop", "Instrumental",
                 "International", "Pop", "Rock")
@@ -46,16 +47,21 @@ def cover_on_shared(cover: dict[str, float]) -> dict[str, float]:
     return {g: m / total for g, m in mass.items()}
 
 
-def pool(audio_shared: dict[str, float], cover_shared: dict[str, float], weight: float) -> dict[str, float]:
-    """Weighted log-linear pool of two distributions over the same genres."""
+def log_pool(audio: np.ndarray, cover: np.ndarray, weight: float) -> np.ndarray:
+    """Log of the weighted log-linear pool of two distributions over the same genres (the
+    last axis; any leading shape, so a fit scores many pairs at once)."""
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"fusion weight must lie in [0, 1], got {weight}")
-    logs = {g: (1 - weight) * math.log(max(audio_shared[g], EPS)) + weight * math.log(max(cover_shared[g], EPS))
-            for g in audio_shared}
-    top = max(logs.values())
-    unnorm = {g: math.exp(v - top) for g, v in logs.items()}
-    total = sum(unnorm.values())
-    return {g: v / total for g, v in unnorm.items()}
+    logits = (1 - weight) * np.log(np.maximum(audio, EPS)) + weight * np.log(np.maximum(cover, EPS))
+    return logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+
+
+def pool(audio_shared: dict[str, float], cover_shared: dict[str, float], weight: float) -> dict[str, float]:
+    """Weighted log-linear pool of two distributions over the same genres."""
+    genres = list(audio_shared)
+    fused = np.exp(log_pool(np.array([audio_shared[g] for g in genres]),
+                            np.array([cover_shared[g] for g in genres]), weight))
+    return {g: float(p) for g, p in zip(genres, fused)}
 
 
 def fuse(audio: dict[str, float], cover: dict[str, float], weight: float) -> dict[str, float]:

@@ -21,11 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from genrescope.model.spec import FrontendSpec
 from genrescope.stream.ringbuffer import RingBuffer
 from genrescope.stream.source import AudioChunk
 
-MODEL_SAMPLE_RATE = FrontendSpec().sample_rate
 MAX_CHANNELS = 2  # the engine down-mixes; a stereo pair is all a mono model needs
 
 
@@ -128,11 +126,12 @@ def resolve_device(device: str | int | None, devices: list[InputDevice]) -> Inpu
     )
 
 
-def _choose_sample_rate(device: InputDevice, channels: int, requested: int | None) -> int:
-    """The requested rate, else the model's rate when the device supports it (no
-    resampling), else the device's default."""
+def _choose_sample_rate(device: InputDevice, channels: int, requested: int | None, preferred: int | None) -> int:
+    """The requested rate, else the preferred one (the loaded model's: no resampling) when
+    the device supports it, else the device's default."""
     sd = _sounddevice()
-    for rate in (requested,) if requested else (MODEL_SAMPLE_RATE, device.default_sample_rate):
+    candidates = (requested,) if requested else tuple(r for r in (preferred, device.default_sample_rate) if r)
+    for rate in candidates:
         try:
             sd.check_input_settings(device=device.index, channels=channels, samplerate=rate)
             return rate
@@ -160,7 +159,8 @@ class MicrophoneSource:
     stream opens. Iterating starts the stream, blocks briefly (sleeping, half a block at
     a time) while no audio is buffered, and ends when ``close()`` is called, from any
     thread. If the device goes away, the audio captured before that is delivered first,
-    then ``DeviceLostError`` is raised.
+    then ``DeviceLostError`` is raised. ``sample_rate`` insists on a rate;
+    ``preferred_rate`` (the loaded model's) is taken when the device offers it.
     """
 
     def __init__(
@@ -169,10 +169,11 @@ class MicrophoneSource:
         sample_rate: int | None = None,
         block_seconds: float = 0.02,
         buffer_seconds: float = 10.0,
+        preferred_rate: int | None = None,
     ) -> None:
         self.device = resolve_device(device, list_input_devices())
         self.channels = min(MAX_CHANNELS, self.device.channels)
-        self.sample_rate = _choose_sample_rate(self.device, self.channels, sample_rate)
+        self.sample_rate = _choose_sample_rate(self.device, self.channels, sample_rate, preferred_rate)
         self._block_frames = max(1, round(self.sample_rate * block_seconds))
         self._poll_seconds = self._block_frames / self.sample_rate / 2
         capacity = max(self._block_frames, round(self.sample_rate * buffer_seconds))

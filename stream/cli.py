@@ -183,7 +183,6 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
     With ``--serve`` the server runs the stream in its engine thread and keeps serving
     after the end until Ctrl-C or SIGTERM (or ``--exit-at-end``), the normal way out.
     """
-    from genrescope.stream.plot import plot_timeline
     from genrescope.stream.terminal import TerminalView
 
     server_config = _server_config(args) if args.serve else None
@@ -204,6 +203,8 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
         except KeyboardInterrupt:
             interrupted = True
     if args.plot and updates:
+        from genrescope.stream.plot import plot_timeline  # matplotlib: 0.3 s CPU to import, only when asked
+
         plot_timeline(updates, args.plot, source_name)
     _print_summary(engine, updates, interrupted)
     return 130 if interrupted else 0
@@ -237,6 +238,7 @@ def _open_jsonl(path: Path | None, stack: ExitStack) -> IO[str] | None:
     if path is None:
         return None
     if str(path) == "-":
+        sys.stdout.reconfigure(line_buffering=True)  # each update reaches a pipe as it happens
         return sys.stdout
     return stack.enter_context(open(path, "w"))
 
@@ -262,7 +264,7 @@ def run_live(args: argparse.Namespace) -> int:
     from genrescope.stream.capture import MicrophoneSource
 
     engine = make_engine(args)
-    with MicrophoneSource(args.device) as microphone:
+    with MicrophoneSource(args.device, preferred_rate=engine.spec.sample_rate) as microphone:
         source = _limit(microphone, args.seconds)
         return stream_updates(engine, source, microphone.name, args)
 
@@ -291,7 +293,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.source == "mic":
         from genrescope.stream.capture import MicrophoneSource
 
-        with MicrophoneSource(args.device) as microphone:  # the device is released on the way out
+        with MicrophoneSource(args.device, preferred_rate=engine.spec.sample_rate) as microphone:  # released on exit
             serve_stream(engine, engine.run(microphone), microphone.name, config)
     elif args.source == "demo":
         serve_stream(engine, engine.run(DemoSource(realtime=True)), DemoSource.name, config)

@@ -85,14 +85,3 @@ def _text(result: dict[str, Any], top: int) -> str:
         return f"{result['input']}: error: {result['error']}"
     best = list(result["probabilities"].items())[:top]
     return f"{result['input']} ({result['source']}): " + ", ".join(f"{g} {p:.0%}" for g, p in best)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m stream.cover_cli``) until the main CLI wires it in."""
-    parser = argparse.ArgumentParser(prog="genrescope cover", description=__doc__)
-    add_cover_arguments(parser)
-    return run_cover(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,11 +7,11 @@ a recording, so its genre probabilities show the engine at work rather than a be
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import numpy as np
 
+from genrescope.stream.pacing import paced
 from genrescope.stream.source import AudioChunk
 
 RATE = 44_100
@@ -72,11 +72,12 @@ class DemoSource:
         self.limit = None if seconds is None else int(seconds * RATE)
 
     def __iter__(self) -> Iterator[AudioChunk]:
+        return paced(self._blocks()) if self.realtime else self._blocks()
+
+    def _blocks(self) -> Iterator[AudioChunk]:
         loop = np.concatenate([render_bar(seed) for seed in range(4)])
-        started, position = time.monotonic(), 0
+        position = 0
         while self.limit is None or position < self.limit:
             index = (position + np.arange(self.block)) % len(loop)
-            if self.realtime:
-                time.sleep(max(0.0, started + position / RATE - time.monotonic()))
             position += self.block
             yield AudioChunk(loop[index][:, None], RATE)

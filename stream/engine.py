@@ -35,36 +35,6 @@ PERCENTILE_EVERY = 8
 
 
 @dataclass(frozen=True)
-class RunSummary:
-    """What a user wants to know when a stream ends."""
-
-    audio_seconds: float
-    wall_seconds: float
-    updates: int
-    dropped_samples: int
-    nonfinite_samples: int
-    compute_ms_p50: float
-    compute_ms_p99: float
-    provider: str
-
-    def text(self) -> str:
-        speed = self.audio_seconds / self.wall_seconds if self.wall_seconds > 0 else float("inf")
-        lines = [
-            f"audio {self.audio_seconds:.1f} s in {self.wall_seconds:.1f} s ({speed:.1f}× real time), "
-            f"{self.updates} updates",
-            f"compute per update: p50 {self.compute_ms_p50:.2f} ms, p99 {self.compute_ms_p99:.2f} ms "
-            f"on {self.provider}",
-            f"dropped samples: {self.dropped_samples}",
-        ]
-        if self.nonfinite_samples:
-            lines.append(f"NaN/inf samples replaced by silence: {self.nonfinite_samples}")
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
 class PendingColumn:
     """A column whose context is ready for the model: what ``GenreEngine.prepare`` hands
     a scheduler, and ``complete`` takes back with the logits."""
@@ -164,17 +134,25 @@ class GenreEngine:
         """Audio received since the last reset, at the model's sample rate."""
         return self._received / self.spec.sample_rate
 
-    def summary(self) -> RunSummary:
-        times = np.array(self._compute_ms) if self._compute_ms else np.zeros(1)
-        return RunSummary(
+    def summary(self) -> StreamStats:
+        """The whole stream's stats: percentiles over every update so far."""
+        times = self._compute_ms or [0.0]
+        p50, p99 = np.percentile(times, [50, 99]).tolist()
+        return self._stats(times[-1], p50, p99)
+
+    def _stats(self, compute_ms: float, p50: float, p99: float) -> StreamStats:
+        span = self._wall_times[-1] - self._wall_times[0] if self._wall_times else 0.0
+        return StreamStats(
+            updates=len(self._compute_ms),
+            dropped_frames=self._dropped,
+            compute_ms=compute_ms,
+            compute_ms_p50=p50,
+            compute_ms_p99=p99,
+            provider=self.provider,
+            updates_per_second=(len(self._wall_times) - 1) / span if span > 0 else 0.0,
             audio_seconds=self.audio_seconds,
             wall_seconds=time.monotonic() - self._started,
-            updates=len(self._compute_ms),
-            dropped_samples=self._dropped,
             nonfinite_samples=self._conditioner.nonfinite_samples,
-            compute_ms_p50=float(np.percentile(times, 50)),
-            compute_ms_p99=float(np.percentile(times, 99)),
-            provider=self.provider,
         )
 
     def _append(self, audio: np.ndarray) -> None:
@@ -230,17 +208,7 @@ class GenreEngine:
                 pitch: tuple[np.ndarray, KeyEstimate] | None) -> GenreUpdate:
         if len(self._compute_ms) % PERCENTILE_EVERY == 1:
             self._percentiles = np.percentile(self._compute_ms[-PERCENTILE_WINDOW:], [50, 99]).tolist()
-        p50, p99 = self._percentiles
-        span = self._wall_times[-1] - self._wall_times[0]
-        stats = StreamStats(
-            updates=len(self._compute_ms),
-            dropped_samples=self._dropped,
-            compute_ms=self._compute_ms[-1],
-            compute_ms_p50=p50,
-            compute_ms_p99=p99,
-            provider=self.provider,
-            updates_per_second=(len(self._wall_times) - 1) / span if span > 0 else 0.0,
-        )
+        stats = self._stats(self._compute_ms[-1], *self._percentiles)
         level = np.round(255 * (1 - newest_db / self.spec.floor_db)).astype(int)
         return GenreUpdate(
             time=self.spec.column_center(column) / self.spec.sample_rate,

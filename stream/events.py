@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from genrescope.model.pitch import KeyEstimate
@@ -28,15 +28,48 @@ def ranked(probabilities: Iterable[tuple[str, float]]) -> list[tuple[str, float]
 
 @dataclass(frozen=True)
 class StreamStats:
-    """Running counters a user watches to trust the stream."""
+    """Running counters a user watches to trust the stream; at its end, its summary.
+
+    Each update carries them (percentiles over the recent updates); ``engine.summary()``
+    gives the same record for the whole stream. Losses are counted in frames (one sample
+    per channel) at the source's own rate: a frame lost in capture is one instant of
+    audio, whatever the channel count.
+    """
 
     updates: int = 0
-    dropped_samples: int = 0
-    compute_ms: float = 0.0  # frontend + model for this update
+    dropped_frames: int = 0
+    compute_ms: float = 0.0  # frontend + model for the latest update
     compute_ms_p50: float = 0.0
     compute_ms_p99: float = 0.0
     provider: str = ""  # onnxruntime execution provider actually in use
     updates_per_second: float = 0.0  # measured over the recent updates, in stream time
+    audio_seconds: float = 0.0  # received so far, at the model's rate
+    wall_seconds: float = 0.0  # since the stream started
+    nonfinite_samples: int = 0  # NaN/inf samples replaced by silence
+
+    def text(self) -> str:
+        """The summary a user reads when a stream ends."""
+        speed = self.audio_seconds / self.wall_seconds if self.wall_seconds > 0 else float("inf")
+        lines = [
+            f"audio {self.audio_seconds:.1f} s in {self.wall_seconds:.1f} s ({speed:.1f}× real time), "
+            f"{self.updates} updates",
+            f"compute per update: p50 {self.compute_ms_p50:.2f} ms, p99 {self.compute_ms_p99:.2f} ms "
+            f"on {self.provider}",
+            f"dropped frames: {self.dropped_frames}",
+        ]
+        if self.nonfinite_samples:
+            lines.append(f"NaN/inf samples replaced by silence: {self.nonfinite_samples}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``end`` message's totals (with the protocol's legacy loss field)."""
+        return {**asdict(self), **_legacy_dropped(self)}
+
+
+def _legacy_dropped(stats: StreamStats) -> dict[str, int]:
+    """Protocol v1 first named the loss count ``dropped_samples``; it is still sent, with
+    the same value as ``dropped_frames``, for clients written against it."""
+    return {"dropped_samples": stats.dropped_frames}
 
 
 @dataclass(frozen=True)
@@ -77,7 +110,8 @@ class GenreUpdate:
             "mel": list(self.mel_column),
             "stats": {
                 "updates": self.stats.updates,
-                "dropped_samples": self.stats.dropped_samples,
+                "dropped_frames": self.stats.dropped_frames,
+                **_legacy_dropped(self.stats),
                 "compute_ms": round(self.stats.compute_ms, 3),
                 "compute_ms_p50": round(self.stats.compute_ms_p50, 3),
                 "compute_ms_p99": round(self.stats.compute_ms_p99, 3),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from genrescope.stream.audio_file import BLOCK_SECONDS, check_readable, decode_blocks
+from genrescope.stream.pacing import paced
 from genrescope.stream.source import AudioChunk
 
 
@@ -24,9 +24,5 @@ class FileSource:
         return self.path.name
 
     def __iter__(self) -> Iterator[AudioChunk]:
-        started, delivered = time.monotonic(), 0.0
-        for chunk in decode_blocks(self.path, self.block_seconds):
-            if self.realtime:
-                time.sleep(max(0.0, started + delivered - time.monotonic()))
-            delivered += chunk.seconds
-            yield chunk
+        blocks = decode_blocks(self.path, self.block_seconds)
+        return paced(blocks) if self.realtime else blocks

@@ -28,7 +28,7 @@ class StreamMetrics:
         self.probability = Gauge("genrescope_genre_probability", "Smoothed probability of each genre",
                                  ["stream", "genre"], registry=self.registry)
         self.updates = Counter("genrescope_updates", "Genre updates produced", labels, registry=self.registry)
-        self.dropped = Gauge("genrescope_dropped_samples", "Samples lost before the engine (capture "
+        self.dropped = Gauge("genrescope_dropped_frames", "Frames lost before the engine (capture "
                              "overruns, network gaps), total", labels, registry=self.registry)
         self.gaps = Gauge("genrescope_source_gaps", "Connection breaks of a network source, total", labels,
                           registry=self.registry)
@@ -51,7 +51,7 @@ class StreamMetrics:
             for genre, p in zip(update.labels, update.probabilities):
                 self.probability.labels(event.stream, genre).set(p)
             self.updates.labels(event.stream).inc()
-            self.dropped.labels(event.stream).set(update.stats.dropped_samples)
+            self.dropped.labels(event.stream).set(update.stats.dropped_frames)
             self.gaps.labels(event.stream).set(event.gaps)
             self.compute.labels(event.stream).observe(update.stats.compute_ms / 1e3)
         elif isinstance(event, StreamStatus):

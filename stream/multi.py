@@ -37,9 +37,9 @@ from typing import Union
 import numpy as np
 
 from genrescope.model.session import GenreModel
-from genrescope.stream.engine import GenreEngine, PendingColumn, RunSummary
+from genrescope.stream.engine import GenreEngine, PendingColumn
 from genrescope.stream.engine_config import EngineConfig
-from genrescope.stream.events import GenreUpdate
+from genrescope.stream.events import GenreUpdate, StreamStats
 from genrescope.stream.silence import SilenceGate
 from genrescope.stream.source import AudioChunk
 
@@ -71,7 +71,7 @@ class StreamStatus:
 @dataclass(frozen=True)
 class StreamEnd:
     stream: str
-    summary: RunSummary
+    summary: StreamStats
     error: str | None
 
 

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -32,12 +32,9 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from genrescope.stream.access import AccessPolicy, generate_token, is_loopback
-from genrescope.stream.events import GenreUpdate, end_message, lag_message
+from genrescope.stream.events import GenreUpdate, StreamStats, end_message, lag_message
 from genrescope.stream.hub import Hub, Subscriber
 from genrescope.stream.webstatic import StaticSite
-
-if TYPE_CHECKING:
-    from genrescope.stream.engine import RunSummary
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 WS_PATH = "/ws"
@@ -112,7 +109,7 @@ class GenreServer:
         self,
         hello: dict[str, Any],
         updates: Iterator[GenreUpdate],
-        summary: Callable[[], RunSummary],
+        summary: Callable[[], StreamStats],
         config: ServerConfig,
     ):
         self._setup(config)
@@ -311,7 +308,7 @@ def _peer(connection: ServerConnection) -> str:
 def run_server(
     hello: dict[str, Any],
     updates: Iterator[GenreUpdate],
-    summary: Callable[[], RunSummary],
+    summary: Callable[[], StreamStats],
     config: ServerConfig,
 ) -> None:
     """Serve until Ctrl-C or SIGTERM (or the end of the source, with ``exit_at_end``).

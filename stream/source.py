@@ -31,10 +31,13 @@ class AudioChunk:
         return len(self.samples) / self.sample_rate
 
 
-def open_source(spec: str, realtime: bool = False, device: str | int | None = None) -> Iterable[AudioChunk]:
+def open_source(spec: str, realtime: bool = False, device: str | int | None = None,
+                sample_rate: int | None = None) -> Iterable[AudioChunk]:
     """The source a user names: ``demo`` (a synthesised loop), ``mic`` or ``mic:DEVICE``
     (an input device; a context manager that releases it), or an audio file path (write
-    ``./mic`` for a file named mic). ``realtime`` paces files like a live source."""
+    ``./mic`` for a file named mic). ``realtime`` paces files like a live source;
+    ``sample_rate`` (the engine's model rate, ``engine.spec.sample_rate``) is what a
+    device records at when it can, sparing a resampler."""
     if spec == "demo":
         from genrescope.stream.demo import DemoSource
 
@@ -42,7 +45,7 @@ def open_source(spec: str, realtime: bool = False, device: str | int | None = No
     if spec == "mic" or spec.startswith("mic:"):
         from genrescope.stream.capture import MicrophoneSource
 
-        return MicrophoneSource(spec.partition(":")[2] or device)
+        return MicrophoneSource(spec.partition(":")[2] or device, preferred_rate=sample_rate)
     from genrescope.stream.filesource import FileSource
 
     return FileSource(spec, realtime=realtime)

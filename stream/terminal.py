@@ -22,7 +22,7 @@ def render(update: GenreUpdate, source: str) -> Group:
     s = update.stats
     status = Text(
         f"{source} · t={update.time:7.1f} s · context {update.context_seconds:4.1f} s · "
-        f"{s.compute_ms:5.2f} ms/update (p99 {s.compute_ms_p99:.2f}) · {s.provider} · dropped {s.dropped_samples}",
+        f"{s.compute_ms:5.2f} ms/update (p99 {s.compute_ms_p99:.2f}) · {s.provider} · dropped {s.dropped_frames}",
         style="dim",
     )
     key = f"   key {update.key.name} (fit {update.key.confidence:.2f})" if update.key and update.key.key else ""

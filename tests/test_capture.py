@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import soundfile
 
+from genrescope.model.spec import FrontendSpec
 from genrescope.stream.capture import (
-    MODEL_SAMPLE_RATE,
     DeviceLostError,
     MicrophoneSource,
     UnknownDeviceError,
@@ -28,6 +28,7 @@ from genrescope.stream.capture import (
 from genrescope.stream.source import AudioChunk
 from pulse import PulseServer
 
+MODEL_SAMPLE_RATE = FrontendSpec().sample_rate
 TONE_HZ = 1000.0
 TONE_PEAK = 0.5
 WATCHDOG_SECONDS = 30.0  # only ends a capture that never sees audio; not a timing check
@@ -113,8 +114,8 @@ def test_lists_the_pulse_input(pulse: PulseServer) -> None:
 
 @pytest.mark.parametrize("device", [None, "PULSE"], ids=["default", "by-name"])
 def test_records_a_played_tone(pulse: PulseServer, tone_wav: Path, device: str | None) -> None:
-    with MicrophoneSource(device) as source:
-        assert source.sample_rate == MODEL_SAMPLE_RATE  # the null sink's monitor runs at 44.1 kHz
+    with MicrophoneSource(device, preferred_rate=MODEL_SAMPLE_RATE) as source:
+        assert source.sample_rate == MODEL_SAMPLE_RATE  # the model's rate: the null sink's monitor offers it
         frames = record_tone(source, pulse, tone_wav)
     steady = frames[len(frames) // 5 :]  # past the onset
     assert steady.shape[1] == source.channels == 2

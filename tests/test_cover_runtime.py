@@ -11,7 +11,7 @@ from PIL import Image
 
 from genrescope.model.cover import DEFAULT_MODEL, CoverModel, restrict
 from genrescope.model.cover_spec import LABEL_SETS, UNION_LABELS, CoverSpec
-from genrescope.stream.cover_cli import main as cover_main
+from genrescope.stream.cli import main as genrescope_main
 from cover_fixtures import write_tiny_cover_model
 from support import silence
 
@@ -65,7 +65,7 @@ def test_cli_json_for_image_and_song(tiny_model, tmp_path, capsys):
     pic.data = image.read_bytes()
     audio.add_picture(pic)
     audio.save()
-    assert cover_main([str(image), str(song), "--json", "--model", str(tiny_model)]) == 0
+    assert genrescope_main(["cover", str(image), str(song), "--json", "--model", str(tiny_model)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["model"] == "tiny-test"
     assert [r["source"] for r in out["results"]] == ["image", "embedded artwork"]
@@ -76,13 +76,13 @@ def test_cli_json_for_image_and_song(tiny_model, tmp_path, capsys):
 
 def test_cli_song_without_artwork_says_so(tiny_model, tmp_path, capsys):
     song = silence(tmp_path / "plain.flac")
-    assert cover_main([str(song), "--model", str(tiny_model)]) == 1
+    assert genrescope_main(["cover", str(song), "--model", str(tiny_model)]) == 1
     err = capsys.readouterr().err
     assert "no embedded artwork" in err and "Traceback" not in err
 
 
 def test_cli_missing_model_is_a_clear_error(tmp_path, capsys):
-    assert cover_main([str(tmp_path / "x.png"), "--model", str(tmp_path / "none.onnx")]) == 2
+    assert genrescope_main(["cover", str(tmp_path / "x.png"), "--model", str(tmp_path / "none.onnx")]) == 2
     assert "cover model not found" in capsys.readouterr().err
 
 
@@ -102,8 +102,6 @@ def test_shipped_model_metadata_and_sanity():
 
 
 def test_main_cli_has_the_cover_command(tiny_model, tmp_path, capsys):
-    from genrescope.stream.cli import main as genrescope_main
-
     image = tmp_path / "cover.jpg"
     red_image().save(image)
     assert genrescope_main(["cover", str(image), "--json", "--model", str(tiny_model)]) == 0

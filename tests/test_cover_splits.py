@@ -62,7 +62,7 @@ def test_every_label_in_every_split_and_seeded(splits):
 
 
 def test_cross_validation_folds_keep_artists_apart(splits):
-    """training.cover_cv: whole artists per fold, every cover tested once, never trained on."""
+    """genrescope cover-cv: whole artists per fold, every cover tested once, never trained on."""
     items = [it for s in SPLITS for it in splits["spotify5"][s]]
     folds = group_folds(items, 5, seed=0)
     assert sorted(it.path for f in folds for it in f) == sorted(it.path for it in items)

@@ -12,7 +12,8 @@ pytest.importorskip("efficientnet_lite_pytorch")
 from genrescope.model.cover_net import CoverNet  # noqa: E402
 from genrescope.model.cover_spec import CoverSpec  # noqa: E402
 from genrescope.training.covers import CoverItem  # noqa: E402
-from genrescope.training.train_cover import TrainConfig, accuracy_per_set, described, fit, set_masks  # noqa: E402
+from genrescope.training.cover_config import CoverTrainConfig  # noqa: E402
+from genrescope.training.train_cover import accuracy_per_set, described, fit, set_masks  # noqa: E402
 
 SPEC = CoverSpec(size=64)
 
@@ -49,7 +50,7 @@ def synthetic(net: CoverNet, n_per_label: int = 12) -> tuple:
 def test_head_learns_each_sets_task_over_its_own_labels(net):
     items, feats = synthetic(net)
     data = described(SPEC, items, feats)
-    selection = fit(TrainConfig(l2_grid=(1e-3, 1.0), inner_folds=3), net, SPEC, data)
+    selection = fit(CoverTrainConfig(l2_grid=(1e-3, 1.0), inner_folds=3), net, SPEC, data)
     assert selection["l2"] in (1e-3, 1.0) and set(selection["l2_grouped_cv"]) == {"0.001", "1.0"}
     names, mask = set_masks(SPEC)
     with torch.no_grad():

@@ -106,8 +106,14 @@ def test_smoothing_follows_a_change(model):
 def test_dropped_frames_are_reported(model):
     engine = GenreEngine(model)
     audio = music_like(2.0)
-    list(engine.run([AudioChunk(audio[:RATE], RATE), AudioChunk(audio[RATE:], RATE, dropped_frames=512)]))
-    assert engine.summary().dropped_samples == 512
+    updates = list(engine.run([AudioChunk(audio[:RATE], RATE), AudioChunk(audio[RATE:], RATE, dropped_frames=512)]))
+    assert engine.summary().dropped_frames == 512
+    # The protocol names the unit (frames) and keeps v1's first name for existing clients.
+    stats = updates[-1].to_message()["stats"]
+    assert stats["dropped_frames"] == stats["dropped_samples"] == 512
+    totals = engine.summary().to_dict()
+    assert totals["dropped_frames"] == totals["dropped_samples"] == 512
+    assert engine.summary().updates == len(updates) and "dropped frames: 512" in engine.summary().text()
 
 
 def test_real_decoded_files(model, music_clips):

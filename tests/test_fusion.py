@@ -58,5 +58,5 @@ def test_shipped_weight_is_a_weight():
     from genrescope.model.fusion import FUSION_FILE, fitted_weight
 
     if not FUSION_FILE.exists():
-        pytest.skip("fusion weight not fitted yet (python -m training.fit_fusion)")
+        pytest.skip("fusion weight not fitted yet (genrescope fit-fusion)")
     assert 0.0 <= fitted_weight() <= 1.0

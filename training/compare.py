@@ -3,9 +3,8 @@
 The question it answers before anything is exported: is a run better than another, and
 would averaging runs help? Only the validation split is read (the test split stays
 untouched until one model is chosen). An ensemble averages the members'
-log-probabilities, the same pooling an exported ensemble would use.
-
-    python -m training.compare runs/genre/best.pt runs/genre-short/best.pt [...]
+log-probabilities, the same pooling an exported ensemble would use. Run it as
+``genrescope compare``.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genrescope.model.spec import FrontendSpec
 from genrescope.training.fma import FeatureSet, load_features_once
 from genrescope.training.train import clip_logits, load_checkpoint_model, run_config
 
@@ -32,7 +30,7 @@ def compare(checkpoints: list[Path], data_root: Path | None = None) -> dict[str,
         if labels is not None and not np.array_equal(validation.labels, labels):
             raise ValueError("the runs were validated on different data; compare runs of one data set")
         labels = validation.labels
-        logits = clip_logits(model, validation.images, torch.device("cpu"), FrontendSpec().floor_db)
+        logits = clip_logits(model, validation.images, torch.device("cpu"), model.floor_db)
         scored.append(torch.from_numpy(logits).log_softmax(-1).numpy())
     results = {}
     for size in range(1, len(checkpoints) + 1):
@@ -42,14 +40,8 @@ def compare(checkpoints: list[Path], data_root: Path | None = None) -> dict[str,
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoints", type=Path, nargs="+")
-    parser.add_argument("--data-root", type=Path, default=None, help="folder holding fma_small/ (default: each run's)")
-    args = parser.parse_args()
+def run_compare(args: argparse.Namespace) -> int:
+    """``genrescope compare``: one line per run and per ensemble, accuracy first."""
     for name, accuracy in compare(args.checkpoints, args.data_root).items():
         print(f"{accuracy:7.2%}  {name}")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import yaml
 
+from genrescope.training.settings import add_setting_arguments, load_settings, setting, settings_from_arguments
+
 # The shared data: $GENRESCOPE_DATA, else ../shared/data beside the repository.
 DEFAULT_DATA_ROOT = Path(os.environ.get("GENRESCOPE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
-
-
-def setting(default, help: str):
-    """A config field whose help text is its ``genrescope train --help`` line."""
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass
@@ -90,11 +87,7 @@ class TrainConfig:
     @classmethod
     def from_yaml(cls, path: Path) -> "TrainConfig":
         """A user's YAML: an unknown setting is a typo, refused."""
-        data = yaml.safe_load(path.read_text()) or {}
-        unknown = set(data) - cls.setting_names()
-        if unknown:
-            raise ValueError(f"unknown settings in {path}: {sorted(unknown)}")
-        return cls(**data)
+        return load_settings(cls, path)
 
     @classmethod
     def from_checkpoint(cls, recorded: dict) -> "TrainConfig":
@@ -107,22 +100,10 @@ class TrainConfig:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per field, defaults left unset so that YAML values are not overridden."""
-    parser.add_argument("--config", type=Path, help="YAML file with any of the settings below")
-    for f in fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
-        text = f"{f.metadata['help']} (default: {'none' if f.default == '' else f.default})"
-        if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
-        else:
-            kind = {"int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, type=kind, default=None, help=text)
+    """One flag per field (training/settings.py), defaults left unset so that YAML values
+    are not overridden."""
+    add_setting_arguments(parser, TrainConfig)
 
 
 def from_arguments(args: argparse.Namespace) -> TrainConfig:
-    config = TrainConfig.from_yaml(args.config) if args.config else TrainConfig()
-    for f in fields(TrainConfig):
-        value = getattr(args, f.name, None)
-        if value is not None:
-            setattr(config, f.name, value)
-    return config
+    return settings_from_arguments(args, TrainConfig)

@@ -7,7 +7,8 @@ anchor came out far higher, a split would be leaking. Reported two ways per set:
 * ``test``: fit on train, L2 strength picked on val, scored once on test;
 * ``cv5``: grouped, stratified 5-fold cross-validation over all covers of the set.
 
-    PYTHONPATH=. nice -n 10 python -m training.cover_anchor [--data ../shared/data]
+Run it as ``genrescope cover-anchor``; it writes ``RUN_DIR/anchor.json``, which
+``cover-evaluate`` copies into the model's metrics.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import torch
 from genrescope.model.cover_net import CoverNet
 from genrescope.model.cover_spec import CoverSpec
 from genrescope.training.cover_cache import cached, describe_covers
-from genrescope.training.config import DEFAULT_DATA_ROOT
 from genrescope.training.covers import CoverItem, group_folds, load_splits
 from genrescope.training.train_cover import fit_linear, standardiser
 
@@ -64,21 +64,14 @@ def anchor_for(splits: dict[str, list[CoverItem]], feats: dict[Path, torch.Tenso
             "cv5_accuracy_mean": float(np.mean(cv)), "cv5_accuracy_std": float(np.std(cv))}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(DEFAULT_DATA_ROOT))
-    parser.add_argument("--size", type=int, default=224, help="input size (224: the backbone's own)")
-    parser.add_argument("--out", default="runs/cover")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    sets = load_splits(Path(args.data))
+def run_cover_anchor(args: argparse.Namespace) -> int:
+    """``genrescope cover-anchor``."""
+    torch.set_num_threads(args.threads)
+    sets = load_splits(args.data_root)
     items = [it for s in sets.values() for split in s.values() for it in split]
-    x = cached(Path(args.out) / f"anchor_feats_{args.size}.pt", lambda: embeddings(items, args.size))
+    x = cached(args.run_dir / f"anchor_feats_{args.size}.pt", lambda: embeddings(items, args.size))
     feats = {it.path: f for it, f in zip(items, x)}
     result = {name: anchor_for(s, feats) for name, s in sets.items()}
     print(json.dumps(result, indent=2))
-    Path(args.out, "anchor.json").write_text(json.dumps(result, indent=2))
-
-
-if __name__ == "__main__":
-    main()
+    (args.run_dir / "anchor.json").write_text(json.dumps(result, indent=2))
+    return 0

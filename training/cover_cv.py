@@ -3,7 +3,7 @@
 Why: spotify5's official test split is ~240 covers from 20 artists, so one test score
 carries a ±6-point 95 % interval, and the anchor it is compared with (logistic
 regression on frozen features, 56.4 %) was measured with artist-grouped folds. This
-runs the shipped recipe (``training.train_cover.fit``: L2 chosen on inner group-wise
+runs the shipped recipe (``train_cover.fit``: L2 chosen on inner group-wise
 folds, then the head fitted) under that protocol: spotify5's covers go into k
 stratified folds of whole artist groups; for fold i the head trains on the other k − 1
 folds plus discogs5's training split, as the shipped model does, and is scored once on
@@ -11,13 +11,12 @@ fold i. Every cover is scored exactly once, by a model that never saw its artist
 The summary goes into ``model/cover_metrics.json`` (``recipe_cv5``).
 
 The shipped model is not changed by this; it is the recipe's estimate, with the spread
-over folds.
-
-    PYTHONPATH=. nice -n 10 python -m training.cover_cv [--data ../shared/data] [--folds 5]
+over folds. Run it as ``genrescope cover-cv``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 from dataclasses import asdict
@@ -28,14 +27,14 @@ import numpy as np
 from genrescope.model.cover_net import CoverNet
 from genrescope.model.cover_spec import CoverSpec
 from genrescope.training.eval_cover import record_metrics
-from genrescope.training.train_cover import (Described, TrainConfig, accuracy_per_set, arguments, describe_split, fit,
-                                  group_splits, join, set_masks, setup, start)
+from genrescope.training.train_cover import (CoverTrainConfig, Described, accuracy_per_set, describe_split, fit,
+                                             group_splits, join, set_masks, setup, start)
 
-log = logging.getLogger("cover_cv")
+log = logging.getLogger("genrescope.cover")
 SET = "spotify5"
 
 
-def run_fold(cfg: TrainConfig, spec: CoverSpec, net: CoverNet, discogs: Described, train: Described,
+def run_fold(cfg: CoverTrainConfig, spec: CoverSpec, net: CoverNet, discogs: Described, train: Described,
              test: Described, i: int) -> dict:
     """Fit the recipe on discogs5 train + the other spotify5 folds; score the held-out fold."""
     selection = fit(cfg, net, spec, join([discogs, train]))
@@ -45,7 +44,7 @@ def run_fold(cfg: TrainConfig, spec: CoverSpec, net: CoverNet, discogs: Describe
     return {"fold": i, "n": len(test.items), "accuracy": accuracy, "l2": selection["l2"]}
 
 
-def cross_validate(cfg: TrainConfig, k: int) -> dict:
+def cross_validate(cfg: CoverTrainConfig, k: int) -> dict:
     """The recipe's accuracy on every spotify5 fold, and their mean and spread."""
     spec, net, splits = setup(cfg)
     discogs = describe_split(cfg, net, spec, splits, "discogs5", "train")
@@ -59,17 +58,12 @@ def cross_validate(cfg: TrainConfig, k: int) -> dict:
             "config": asdict(cfg)}
 
 
-def main() -> None:
-    parser = arguments(__doc__)
-    parser.add_argument("--folds", type=int, default=5)
-    args = parser.parse_args()
+def run_cover_cv(args: argparse.Namespace) -> int:
+    """``genrescope cover-cv``: writes run_dir/cover_cv.json and the summary into the metrics."""
     cfg = start(args)
     result = cross_validate(cfg, args.folds)
-    Path(cfg.out_dir, "cover_cv.json").write_text(json.dumps(result, indent=2))
+    Path(cfg.run_dir, "cover_cv.json").write_text(json.dumps(result, indent=2))
     summary = {k: v for k, v in result.items() if k != "config"}
     record_metrics({f"recipe_cv{args.folds}": summary})
     print(json.dumps(summary, indent=2))
-
-
-if __name__ == "__main__":
-    main()
+    return 0

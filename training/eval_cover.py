@@ -12,9 +12,8 @@ included — and writes:
 * ``runs/cover/typical_covers_<set>.png`` — the test covers the model is surest of per
   genre. It shows copyrighted cover art, so it stays outside the repository.
 
-Per-set predictions are the argmax over that set's labels (see model/cover.py).
-
-    PYTHONPATH=. python -m training.eval_cover [--data ../shared/data]
+Per-set predictions are the argmax over that set's labels (see model/cover.py). Run it
+as ``genrescope cover-evaluate``.
 """
 
 from __future__ import annotations
@@ -33,18 +32,17 @@ from PIL import Image  # noqa: E402
 from rich.progress import track  # noqa: E402
 
 from genrescope.model.card import update_metadata  # noqa: E402
-from genrescope.model.cover import DEFAULT_MODEL, CoverModel  # noqa: E402
+from genrescope.model.cover import CoverModel  # noqa: E402
 from genrescope.model.session import MODEL_DIR  # noqa: E402
-from genrescope.training.config import DEFAULT_DATA_ROOT
 from genrescope.training.covers import CoverItem, load_splits  # noqa: E402
-from genrescope.training.evaluate import classification_report  # noqa: E402
+from genrescope.training.evaluate import classification_report, plot_confusion  # noqa: E402
 
 METRICS = MODEL_DIR / "cover_metrics.json"
 
 
 def record_metrics(entries: dict) -> None:
     """Merge ``entries`` into model/cover_metrics.json, keeping what other scripts recorded
-    there (this one's test results, the anchor, training.cover_cv's folds)."""
+    there (this one's test results, the anchor, cover-cv's folds)."""
     metrics = json.loads(METRICS.read_text()) if METRICS.exists() else {}
     METRICS.write_text(json.dumps({**metrics, **entries}, indent=2) + "\n")
 
@@ -77,24 +75,6 @@ def set_metrics(model: CoverModel, name: str, items: list[CoverItem], probs: np.
             "union_top1_accuracy": float((probs.argmax(1) == union_true).mean())}
 
 
-def plot_confusion(m: dict, title: str, out: Path) -> None:
-    """Row-normalised confusion matrix with counts, small enough to commit."""
-    cm = np.array(m["confusion"])
-    rows = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(4.6, 4.0), dpi=100)
-    ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
-    for (i, j), c in np.ndenumerate(cm):
-        ax.text(j, i, str(c), ha="center", va="center", color="white" if rows[i, j] > 0.5 else "black")
-    ax.set_xticks(range(len(m["labels"])), m["labels"], rotation=45, ha="right")
-    ax.set_yticks(range(len(m["labels"])), m["labels"])
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{title}: acc {m['accuracy']:.1%}, macro-F1 {m['macro_f1']:.3f}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-
-
 def plot_typical(model: CoverModel, name: str, items: list[CoverItem], probs: np.ndarray,
                  out: Path, per_genre: int = 6) -> None:
     """Grid: per genre, its test covers with the highest P(genre | this set's labels)."""
@@ -116,31 +96,25 @@ def plot_typical(model: CoverModel, name: str, items: list[CoverItem], probs: np
     plt.close(fig)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=str(DEFAULT_DATA_ROOT))
-    parser.add_argument("--model", default=str(DEFAULT_MODEL))
-    parser.add_argument("--runs", default="runs/cover", help="where figures with cover art go")
-    args = parser.parse_args()
+def run_cover_evaluate(args: argparse.Namespace) -> int:
+    """``genrescope cover-evaluate``: each set's test split, scored once."""
     model = CoverModel.load(args.model)
-    splits = load_splits(Path(args.data))
-    Path(args.runs).mkdir(parents=True, exist_ok=True)
+    splits = load_splits(args.data_root)
+    args.run_dir.mkdir(parents=True, exist_ok=True)
     test = {}
     for name in model.spec.label_sets:
         items = splits[name]["test"]
         probs = predict_all(model, items)
-        test[name] = set_metrics(model, name, items, probs)
-        plot_confusion(test[name], name, MODEL_DIR / f"cover_confusion_{name}.png")
-        plot_typical(model, name, items, probs, Path(args.runs) / f"typical_covers_{name}.png")
-    metrics = {"version": model.version, "test": test, **model.metrics}
-    anchor = Path(args.runs) / "anchor.json"
+        m = test[name] = set_metrics(model, name, items, probs)
+        plot_confusion(np.array(m["confusion"]), m["labels"], MODEL_DIR / f"cover_confusion_{name}.png",
+                       f"{name}: acc {m['accuracy']:.1%}, macro-F1 {m['macro_f1']:.3f}")
+        plot_typical(model, name, items, probs, args.run_dir / f"typical_covers_{name}.png")
+    metrics = {"version": model.version, **model.metrics, "test": test}  # the file's own test summary must not replace these
+    anchor = args.run_dir / "anchor.json"
     if anchor.exists():
         metrics["anchor_logreg_frozen"] = json.loads(anchor.read_text())
     record_metrics(metrics)
     summary = {n: {k: m[k] for k in ("accuracy", "macro_f1", "union_top1_accuracy")} for n, m in test.items()}
-    update_metadata(Path(args.model), {"metrics": json.dumps({"val": model.metrics.get("val"), "test": summary})})
+    update_metadata(args.model, {"metrics": json.dumps({"val": model.metrics.get("val"), "test": summary})})
     print(json.dumps(summary, indent=2))
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -133,24 +133,25 @@ def _scored(logits: np.ndarray, labels: np.ndarray, artists: np.ndarray, names: 
     return report
 
 
-def plot_confusion(confusion: np.ndarray, names: tuple[str, ...], path: Path, title: str) -> None:
+def plot_confusion(confusion: np.ndarray, names: tuple[str, ...] | list[str], path: Path, title: str) -> None:
+    """Row-normalised confusion matrix (colour) with the counts written in, small enough
+    to commit; the genre and the cover evaluations both draw theirs with it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
+    side = 1.2 + 0.65 * len(names)  # 6.4 in for the 8 genres, 4.5 in for a 5-label cover set
+    fig, ax = plt.subplots(figsize=(side, side - 0.8), dpi=110)
     normalised = confusion / confusion.sum(1, keepdims=True).clip(min=1)
     ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
-    for i in range(len(names)):
-        for j in range(len(names)):
-            ax.text(j, i, confusion[i, j], ha="center", va="center", fontsize=8,
-                    color="white" if normalised[i, j] > 0.5 else "black")
+    for (i, j), count in np.ndenumerate(confusion):
+        ax.text(j, i, count, ha="center", va="center", fontsize=8, color="white" if normalised[i, j] > 0.5 else "black")
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

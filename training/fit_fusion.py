@@ -19,8 +19,7 @@ Protocol, and why it is defensible:
 
 Audio predictions come from the shipped audio model (``model/genre_crnn.onnx``, its
 calibrated probabilities) on the full 30 s thumbnails, referenced as the engine does.
-
-    PYTHONPATH=. python -m training.fit_fusion [--data ../shared/data]
+Run it as ``genrescope fit-fusion`` (settings: ``FusionFitConfig``, one flag each).
 """
 
 from __future__ import annotations
@@ -35,26 +34,16 @@ from PIL import Image
 from rich.progress import track
 
 from genrescope.model.cover import CoverModel
-from genrescope.model.fusion import COVER_TO_AUDIO, EPS, FUSION_FILE, SHARED, cover_on_shared
-from genrescope.model.session import DEFAULT_GENRE_MODEL, GenreModel
+from genrescope.model.fusion import COVER_TO_AUDIO, SHARED, cover_on_shared, log_pool
+from genrescope.model.session import GenreModel
 from genrescope.training.augment import clip_db
-from genrescope.training.config import DEFAULT_DATA_ROOT, TrainConfig
+from genrescope.training.config import TrainConfig
+from genrescope.training.cover_config import FusionFitConfig
 from genrescope.training.covers import CoverItem, load_splits
 from genrescope.training.fma import GENRES, FeatureSet, load_features
+from genrescope.training.settings import settings_from_arguments
 
 FMA_SPLIT = {"val": "validation", "test": "test"}
-
-
-@dataclass(frozen=True)
-class FusionFitConfig:
-    """Inputs and knobs of the fit."""
-
-    data_root: str = str(DEFAULT_DATA_ROOT)
-    audio_model: str = str(DEFAULT_GENRE_MODEL)
-    cover_model: str | None = None
-    pairings: int = 20
-    grid_step: float = 0.05
-    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,7 +57,7 @@ class Inputs:
 
     @classmethod
     def load(cls, cfg: FusionFitConfig) -> "Inputs":
-        return cls(GenreModel.load(cfg.audio_model), CoverModel.load(cfg.cover_model),
+        return cls(GenreModel.load(cfg.audio_model), CoverModel.load(cfg.cover_model or None),
                    load_features(TrainConfig(data_root=cfg.data_root)), load_splits(Path(cfg.data_root)))
 
 
@@ -104,9 +93,8 @@ def paired_covers(true: np.ndarray, pools: list[np.ndarray], pairings: int, seed
 
 
 def fused_scores(audio: np.ndarray, covers: np.ndarray, true: np.ndarray, weight: float) -> dict[str, float]:
-    """Mean log-likelihood and accuracy of the log-linear pool (same formula as model/fusion.py)."""
-    logits = (1 - weight) * np.log(np.maximum(audio, EPS)) + weight * np.log(np.maximum(covers, EPS))
-    logp = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+    """Mean log-likelihood and accuracy of the log-linear pool the runtime applies."""
+    logp = log_pool(audio, covers, weight)
     picked = np.take_along_axis(logp, np.broadcast_to(true[None, :, None], logp.shape[:2] + (1,)), -1)
     return {"log_likelihood": float(picked.mean()), "accuracy": float((logp.argmax(-1) == true).mean())}
 
@@ -131,19 +119,12 @@ def fit(cfg: FusionFitConfig) -> dict:
             "test": {"audio_only": test[0.0], "fused": test[best], "cover_only": test[1.0]}}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=FusionFitConfig.data_root)
-    parser.add_argument("--audio-model", default=FusionFitConfig.audio_model)
-    parser.add_argument("--cover-model", default=None)
-    parser.add_argument("--out", default=str(FUSION_FILE))
-    args = parser.parse_args()
-    if not Path(args.audio_model).exists():
-        raise SystemExit(f"audio model {args.audio_model} not found: train and export it first")
-    record = fit(FusionFitConfig(data_root=args.data, audio_model=args.audio_model, cover_model=args.cover_model))
-    Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
+def run_fit_fusion(args: argparse.Namespace) -> int:
+    """``genrescope fit-fusion``: writes the record to ``--out`` and prints the test scores."""
+    cfg = settings_from_arguments(args, FusionFitConfig)
+    if not Path(cfg.audio_model).exists():
+        raise FileNotFoundError(f"audio model {cfg.audio_model} not found: train and export it first")
+    record = fit(cfg)
+    Path(cfg.out).write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps({"weight": record["weight"], "test": record["test"]}, indent=2))
-
-
-if __name__ == "__main__":
-    main()
+    return 0

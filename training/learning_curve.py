@@ -5,9 +5,8 @@ share of the training artists (``genrescope train --training-artists``), and rep
 per run the best validation accuracy over its epochs (what selection would keep; it
 flatters noisy runs) and the mean of its last five epochs (a steadier level), then the
 gain per doubling of artists between neighbouring sizes: how much more *data* would
-buy, recipe unchanged. Validation only; the test split is not read.
-
-    python -m training.learning_curve runs/curve-25 runs/curve-50 runs/genre-short runs/genre-seed2
+buy, recipe unchanged. Validation only; the test split is not read. Run it as
+``genrescope learning-curve``.
 """
 
 from __future__ import annotations
@@ -88,11 +87,8 @@ def plot(points: list[CurvePoint], means: list[tuple[float, float]], path: Path)
     plt.close(figure)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", type=Path, nargs="+", help="finished run directories")
-    parser.add_argument("--plot", type=Path, default=Path("docs/learning_curve.png"))
-    args = parser.parse_args()
+def run_learning_curve(args: argparse.Namespace) -> int:
+    """``genrescope learning-curve``: the table, the gains and the plot."""
     loaded: dict[tuple, FeatureSet] = {}
     points = sorted((curve_point(run, loaded) for run in args.runs), key=lambda p: p.artists)
     print(f"{'artists':>7} {'tracks':>6} {'best':>6} {'last5':>6}  run")
@@ -103,7 +99,4 @@ def main() -> None:
         print(f"{n:.0f} → {m:.0f} artists: {100 * gain:+.1f} points per doubling (last-{LAST_EPOCHS} means)")
     plot(points, means, args.plot)
     print(f"plot: {args.plot}")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -222,8 +222,7 @@ def run_config(checkpoint: dict, data_root: Path | None = None) -> TrainConfig:
 def load_checkpoint_model(path: Path) -> tuple[GenreCRNN, dict]:
     """The model of a ``best.pt`` and the record of the epoch it was selected at."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    raw = checkpoint["crnn_config"]
-    model = GenreCRNN(CRNNConfig(**{**raw, "time_strides": tuple(raw["time_strides"])}))
+    model = GenreCRNN(CRNNConfig.from_dict(checkpoint["crnn_config"]))
     model.load_state_dict(checkpoint["model"])
     return model.eval(), checkpoint
 

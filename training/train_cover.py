@@ -14,7 +14,7 @@ At inference the same logits give a distribution over the union (8 genres), or o
 one set's labels by renormalising (``CoverModel.predict(..., label_set=...)``).
 Each set weighs equally in the loss, whatever its size.
 
-    PYTHONPATH=. nice -n 10 python -m training.train_cover [--data ../shared/data]
+Run it as ``genrescope cover-train`` (settings: ``CoverTrainConfig``, one flag each).
 """
 
 from __future__ import annotations
@@ -22,33 +22,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from genrescope.model.cover_net import SCALES, CoverNet
+from genrescope.model.cover_net import CoverNet
 from genrescope.model.cover_spec import CoverSpec
 from genrescope.training.cover_cache import cached, describe_covers
-from genrescope.training.config import DEFAULT_DATA_ROOT
-from genrescope.training.covers import CoverItem, SplitConfig, group_folds, load_splits
+from genrescope.training.cover_config import CoverTrainConfig
+from genrescope.training.covers import CoverItem, group_folds, load_splits
+from genrescope.training.settings import settings_from_arguments
 
-log = logging.getLogger("train_cover")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that determines a training run."""
-
-    data_root: str = str(DEFAULT_DATA_ROOT)
-    out_dir: str = "runs/cover"
-    scales: tuple[int, ...] = SCALES  # the backbone reads each cover at these sizes; the first is the input
-    seed: int = 0
-    l2_grid: tuple[float, ...] = (1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
-    inner_folds: int = 4  # group-wise folds of the training covers that choose the L2
-    lbfgs_iterations: int = 200
-    splits: SplitConfig = field(default_factory=SplitConfig)
+log = logging.getLogger("genrescope.cover")
 
 
 @dataclass
@@ -153,7 +140,7 @@ def group_splits(data: Described, k: int, seed: int) -> list[tuple[Described, De
             for held in range(k)]
 
 
-def choose_l2(cfg: TrainConfig, net: CoverNet, data: Described, mask: torch.Tensor,
+def choose_l2(cfg: CoverTrainConfig, net: CoverNet, data: Described, mask: torch.Tensor,
               names: list[str]) -> tuple[float, dict[float, float]]:
     """The L2 with the best mean per-set accuracy over group-wise folds of ``data``."""
     fold_scores: dict[float, list[float]] = {l2: [] for l2 in cfg.l2_grid}
@@ -169,7 +156,7 @@ def choose_l2(cfg: TrainConfig, net: CoverNet, data: Described, mask: torch.Tens
     return max(scores, key=scores.get), scores
 
 
-def fit(cfg: TrainConfig, net: CoverNet, spec: CoverSpec, train: Described) -> dict:
+def fit(cfg: CoverTrainConfig, net: CoverNet, spec: CoverSpec, train: Described) -> dict:
     """The recipe on descriptors: choose the L2 on folds of ``train``, then fit on all of it."""
     names, mask = set_masks(spec)
     l2, scores = choose_l2(cfg, net, train, mask, names)
@@ -177,11 +164,11 @@ def fit(cfg: TrainConfig, net: CoverNet, spec: CoverSpec, train: Described) -> d
     return {"l2": l2, "l2_grouped_cv": {str(k): v for k, v in scores.items()}}
 
 
-def describe_split(cfg: TrainConfig, net: CoverNet, spec: CoverSpec,
+def describe_split(cfg: CoverTrainConfig, net: CoverNet, spec: CoverSpec,
                    splits: dict[str, dict[str, list[CoverItem]]], dataset: str, split: str) -> Described:
     """Descriptors of one data set's split, cached in the run directory."""
     items = splits[dataset][split]
-    path = Path(cfg.out_dir) / f"descriptors_{dataset}_{split}_{'_'.join(map(str, cfg.scales))}.pt"
+    path = Path(cfg.run_dir) / f"descriptors_{dataset}_{split}_{'_'.join(map(str, cfg.scales))}.pt"
     feats = cached(path, lambda: describe_covers(net, items, spec, desc=f"{dataset} {split}"))
     if len(feats) != len(items):
         raise ValueError(f"{path} holds {len(feats)} descriptors for {len(items)} covers: "
@@ -189,14 +176,14 @@ def describe_split(cfg: TrainConfig, net: CoverNet, spec: CoverSpec,
     return described(spec, items, feats)
 
 
-def setup(cfg: TrainConfig) -> tuple[CoverSpec, CoverNet, dict[str, dict[str, list[CoverItem]]]]:
+def setup(cfg: CoverTrainConfig) -> tuple[CoverSpec, CoverNet, dict[str, dict[str, list[CoverItem]]]]:
     """The spec, the (untrained) network and the honest splits a run works with."""
     spec = CoverSpec(size=cfg.scales[0])
     return spec, CoverNet(len(spec.labels), scales=cfg.scales), load_splits(Path(cfg.data_root), cfg.splits)
 
 
-def run(cfg: TrainConfig) -> Path:
-    """Train end to end; writes ``out_dir/cover_best.pt`` (weights + spec + val metrics)."""
+def run(cfg: CoverTrainConfig) -> Path:
+    """Train end to end; writes ``run_dir/cover_best.pt`` (weights + spec + val metrics)."""
     spec, net, splits = setup(cfg)
     train, val = (join([describe_split(cfg, net, spec, splits, n, s) for n in spec.label_sets])
                   for s in ("train", "val"))
@@ -204,32 +191,22 @@ def run(cfg: TrainConfig) -> Path:
     names, mask = set_masks(spec)
     val_acc = accuracy_per_set(net.logits(val.feats), val, mask, names)
     log.info("L2 %g, validation %s", selection["l2"], json.dumps(val_acc))
-    out = Path(cfg.out_dir) / "cover_best.pt"
+    out = Path(cfg.run_dir) / "cover_best.pt"
     torch.save({"model": net.state_dict(), "spec": spec.to_json(), "config": asdict(cfg),
                 "val": {**val_acc, **selection}}, out)
     return out
 
 
-def arguments(doc: str) -> argparse.ArgumentParser:
-    """The flags every cover training script takes."""
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=TrainConfig.data_root, help="shared data root")
-    parser.add_argument("--out", default=TrainConfig.out_dir, help="run directory (descriptor caches, results)")
-    return parser
-
-
-def start(args: argparse.Namespace) -> TrainConfig:
-    """Threads, logging and the run directory for a script's parsed ``arguments``."""
-    torch.set_num_threads(2)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    cfg = TrainConfig(data_root=args.data, out_dir=args.out)
-    Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
+def start(args: argparse.Namespace) -> CoverTrainConfig:
+    """The settings of a cover command's flags; threads, progress logging and the run directory."""
+    cfg = settings_from_arguments(args, CoverTrainConfig)
+    torch.set_num_threads(cfg.threads)
+    log.setLevel(logging.INFO)  # the L2 search and the scores are this command's output
+    Path(cfg.run_dir).mkdir(parents=True, exist_ok=True)
     return cfg
 
 
-def main() -> None:
-    print(run(start(arguments(__doc__).parse_args())))
-
-
-if __name__ == "__main__":
-    main()
+def run_cover_train(args: argparse.Namespace) -> int:
+    """``genrescope cover-train``."""
+    print(f"checkpoint: {run(start(args))}")
+    return 0

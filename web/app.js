@@ -339,7 +339,7 @@ function renderStatus(update) {
     : engine;
   $("compute").textContent = `${stats.compute_ms.toFixed(1)} ms (p50 ${stats.compute_ms_p50.toFixed(1)}, p99 ${stats.compute_ms_p99.toFixed(1)})`;
   $("provider").textContent = shortProvider(stats.provider);
-  $("dropped-samples").textContent = stats.dropped_samples;
+  $("dropped-frames").textContent = stats.dropped_frames;
 }
 
 function shortProvider(provider) {

@@ -1,0 +1,78 @@
+"""One configuration style for every training command: a dataclass of settings, each
+mapped 1:1 to a command-line flag and to a YAML key.
+
+A field made with ``setting(default, help)`` becomes ``--field-name`` with that help line
+(and its default); ``--config run.yaml`` sets many at once and explicit flags win. Fields
+made otherwise (nested parts such as the cover splits) are fixed by the code and recorded
+with the run, not set from outside. The genre side (training/config.py) and the cover
+side (training/train_cover.py, training/fit_fusion.py) both build on this.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import Field, field, fields, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+Settings = TypeVar("Settings")
+SCALARS = {"int": int, "float": float, "str": str}
+
+
+def setting(default: Any, help: str) -> Any:
+    """A config field whose help text is its ``--help`` line."""
+    return field(default=default, metadata={"help": help})
+
+
+def settings_of(cls: type) -> list[Field]:
+    """The fields of ``cls`` that are settings (made with ``setting``)."""
+    return [f for f in fields(cls) if "help" in f.metadata]
+
+
+def _element_type(f: Field) -> type | None:
+    """``int``/``float`` for a ``tuple[int, ...]``/``tuple[float, ...]`` setting, else None."""
+    kind = str(f.type)
+    if kind.startswith("tuple["):
+        return SCALARS[kind[len("tuple["):].split(",")[0].strip()]
+    return None
+
+
+def add_setting_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """One flag per setting, defaults left unset so that YAML values are not overridden."""
+    parser.add_argument("--config", type=Path, help="YAML file with any of the settings below")
+    for f in settings_of(cls):
+        flag = "--" + f.name.replace("_", "-")
+        shown = " ".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+        text = f"{f.metadata['help']} (default: {'none' if f.default == '' else shown})"
+        element = _element_type(f)
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif element is not None:
+            parser.add_argument(flag, type=element, nargs="+", default=None, metavar=f.name.upper(), help=text)
+        else:
+            parser.add_argument(flag, type=SCALARS.get(str(f.type), str), default=None, help=text)
+
+
+def _typed(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with lists (from flags or YAML) turned into the tuples the settings hold."""
+    tuples = {f.name for f in settings_of(cls) if _element_type(f) is not None}
+    return {k: tuple(v) if k in tuples else v for k, v in values.items()}
+
+
+def load_settings(cls: type[Settings], path: Path) -> Settings:
+    """A user's YAML: an unknown setting is a typo, refused."""
+    data = yaml.safe_load(path.read_text()) or {}
+    unknown = set(data) - {f.name for f in settings_of(cls)}
+    if unknown:
+        raise ValueError(f"unknown settings in {path}: {sorted(unknown)}")
+    return cls(**_typed(cls, data))
+
+
+def settings_from_arguments(args: argparse.Namespace, cls: type[Settings]) -> Settings:
+    """The YAML of ``--config`` (if any), then every flag given on top of it."""
+    base = load_settings(cls, args.config) if getattr(args, "config", None) else cls()
+    given = {f.name: getattr(args, f.name) for f in settings_of(cls) if getattr(args, f.name, None) is not None}
+    return replace(base, **_typed(cls, given))
+

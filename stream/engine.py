@@ -22,6 +22,7 @@ import numpy as np
 
 from genrescope.model.frontend import frame_windows, make_frontend
 from genrescope.model.session import CUDA, GenreModel
+from genrescope.stream.compute_times import ComputeTimes
 from genrescope.stream.conditioning import Conditioner
 from genrescope.stream.engine_config import EngineConfig
 from genrescope.stream.events import GenreUpdate, StreamStats, hello_message
@@ -90,7 +91,7 @@ class GenreEngine:
         self._context = self.frontend.empty_context()
         self._smoothed: np.ndarray | None = None
         self._dropped = 0
-        self._compute_ms: list[float] = []
+        self._compute_ms = ComputeTimes(PERCENTILE_WINDOW)  # bounded: streams run for days
         self._percentiles = [0.0, 0.0]
         self._wall_times: deque[float] = deque(maxlen=RATE_WINDOW)
         self._started = time.monotonic()
@@ -133,15 +134,15 @@ class GenreEngine:
         return self._received / self.spec.sample_rate
 
     def summary(self) -> RunSummary:
-        times = np.array(self._compute_ms) if self._compute_ms else np.zeros(1)
+        p50, p99 = self._compute_ms.run_percentiles([50, 99])
         return RunSummary(
             audio_seconds=self.audio_seconds,
             wall_seconds=time.monotonic() - self._started,
-            updates=len(self._compute_ms),
+            updates=self._compute_ms.count,
             dropped_samples=self._dropped,
             nonfinite_samples=self._conditioner.nonfinite_samples,
-            compute_ms_p50=float(np.percentile(times, 50)),
-            compute_ms_p99=float(np.percentile(times, 99)),
+            compute_ms_p50=p50,
+            compute_ms_p99=p99,
             provider=self.provider,
         )
 
@@ -184,19 +185,19 @@ class GenreEngine:
             logits = self.model.logits(self.frontend.to_numpy(relative)[None])
         raw = self.model.calibrated(logits[0])
         self._smoothed = raw if self._smoothed is None else self._smoothed + self.alpha * (raw - self._smoothed)
-        self._compute_ms.append((time.perf_counter() - started) * 1e3)
+        self._compute_ms.add((time.perf_counter() - started) * 1e3)
         self._wall_times.append(time.monotonic())
         return self._update(column, raw, self.frontend.to_numpy(relative[-1]))
 
     def _update(self, column: int, raw: np.ndarray, newest_db: np.ndarray) -> GenreUpdate:
-        if len(self._compute_ms) % PERCENTILE_EVERY == 1:
-            self._percentiles = np.percentile(self._compute_ms[-PERCENTILE_WINDOW:], [50, 99]).tolist()
+        if self._compute_ms.count % PERCENTILE_EVERY == 1:
+            self._percentiles = self._compute_ms.recent_percentiles([50, 99])
         p50, p99 = self._percentiles
         span = self._wall_times[-1] - self._wall_times[0]
         stats = StreamStats(
-            updates=len(self._compute_ms),
+            updates=self._compute_ms.count,
             dropped_samples=self._dropped,
-            compute_ms=self._compute_ms[-1],
+            compute_ms=self._compute_ms.last,
             compute_ms_p50=p50,
             compute_ms_p99=p99,
             provider=self.provider,

@@ -74,6 +74,8 @@ class ServerConfig:
     web_dir: Path = field(default=WEB_DIR)
 
     def __post_init__(self) -> None:
+        if self.token is not None and not self.token.strip():
+            raise ValueError("--token is empty: give a secret, or leave it out (generated when remote)")
         if not is_loopback(self.host) and not self.allow_remote:
             raise ValueError(
                 f"binding to {self.host} exposes the stream to the network; "
@@ -212,13 +214,16 @@ class GenreServer:
     # --- event loop: HTTP and websocket clients --------------------------------------
 
     def _route(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Static files for plain GETs; the access checks for the websocket path."""
-        if urlsplit(request.path).path != WS_PATH:
-            return self._site.response(connection, request.path)
-        refusal = self._access.refusal(request.path, request.headers)
+        """Static files for plain GETs; the access checks for the websocket path (and
+        the Host check for both)."""
+        websocket = urlsplit(request.path).path == WS_PATH
+        if websocket:
+            refusal = self._access.refusal(request.path, request.headers)
+        else:
+            refusal = self._access.host_refusal(request.headers)
         if refusal is None:
-            return None
-        log.warning("refused websocket from %s: %s", _peer(connection), refusal)
+            return None if websocket else self._site.response(connection, request.path)
+        log.warning("refused %s from %s: %s", "websocket" if websocket else "request", _peer(connection), refusal)
         return connection.respond(http.HTTPStatus.FORBIDDEN, "Forbidden\n")
 
     async def _handle(self, connection: ServerConnection) -> None:

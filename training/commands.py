@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from genrescope.model.session import DEFAULT_GENRE_MODEL, MODEL_DIR
+from genrescope.stream.checks import COUNT, SEED, Number, output_file, output_folder
 from genrescope.training.config import DEFAULT_DATA_ROOT, TrainConfig
 from genrescope.training.config import add_arguments as add_train_arguments
 
@@ -50,11 +51,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                              formatter_class=argparse.RawDescriptionHelpFormatter)
     cv.add_argument("recipes", nargs="*", type=Path,
                     help="recipe YAML files (default: every training/recipes/*.yaml)")
-    cv.add_argument("--folds", type=int, default=5, help="number of artist folds (default 5)")
-    cv.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs (a CV budget)")
-    cv.add_argument("--seed", type=int, default=0, help="seed of the fold draw (default 0)")
-    cv.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default 2)")
-    cv.add_argument("--out", type=Path, default=Path("runs/cv"), help="folds, runs and summary (default runs/cv)")
+    cv.add_argument("--folds", type=Number(int, low=2), default=5, help="number of artist folds (default 5)")
+    cv.add_argument("--epochs", type=COUNT, default=None, help="override every recipe's epochs (a CV budget)")
+    cv.add_argument("--seed", type=SEED, default=0, help="seed of the fold draw (default 0)")
+    cv.add_argument("--threads", type=COUNT, default=2, help="CPU threads for torch (default 2)")
+    cv.add_argument("--out", type=output_folder, default=Path("runs/cv"), help="folds, runs and summary (default runs/cv)")
     cv.add_argument("--data-root", type=Path, default=None, help=f"folder holding fma_small/ (default {DEFAULT_DATA_ROOT})")
     cv.set_defaults(handler=runs("genrescope.training.cv", "run_cv"))
 
@@ -63,7 +64,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                                              "to int8, fit the temperature on validation, write the card.")
     export.add_argument("checkpoint", type=Path, nargs="?", default=DEFAULT_CHECKPOINT,
                         help=f"training checkpoint (default {DEFAULT_CHECKPOINT})")
-    export.add_argument("--out", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX file to write")
+    export.add_argument("--out", type=output_file, default=DEFAULT_GENRE_MODEL, help="ONNX file to write")
     export.add_argument("--data-root", type=Path, default=None,
                         help="folder holding fma_small/ (default: the one the checkpoint was trained from)")
     export.add_argument("--version", default=MODEL_VERSION, help="model version stored in the card")
@@ -79,7 +80,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--fma-audio-root", type=Path, default=None,
                           help="evaluate on your own FMA download instead (folder holding fma_metadata/ and "
                                "fma_small/), decoded with the model's frontend")
-    evaluate.add_argument("--out-dir", type=Path, default=MODEL_DIR, help="where metrics.json and PNGs go")
-    evaluate.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
+    evaluate.add_argument("--out-dir", type=output_folder, default=MODEL_DIR, help="where metrics.json and PNGs go")
+    evaluate.add_argument("--threads", type=COUNT, default=2, help="onnxruntime threads")
     evaluate.add_argument("--no-card", action="store_true", help="do not copy the metrics into the model card")
     evaluate.set_defaults(handler=runs("genrescope.training.evaluate", "run_evaluate"))

@@ -14,8 +14,14 @@ from pathlib import Path
 
 import yaml
 
+from genrescope.stream.checks import COUNT, SECONDS, SEED, SHARE, Number
+
 # The shared data: $GENRESCOPE_DATA, else ../shared/data beside the repository.
 DEFAULT_DATA_ROOT = Path(os.environ.get("GENRESCOPE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+
+
+class ConfigError(ValueError):
+    """A setting out of range, unknown, or a YAML file that does not parse: one line for the user."""
 
 
 def setting(default, help: str):
@@ -67,6 +73,13 @@ class TrainConfig:
     device: str = setting("auto", "'auto' (CUDA when present), 'cpu' or 'cuda'")
     threads: int = setting(2, "CPU threads for torch")
 
+    def __post_init__(self) -> None:
+        """Refuse out-of-range settings from YAML (flags are checked by argparse already)."""
+        for name, check in RANGES.items():
+            value = getattr(self, name)
+            if not check.admits(value):
+                raise ConfigError(f"setting {name} must be {check.describe()}, got {value!r}")
+
     @property
     def uses_side_targets(self) -> bool:
         """Whether the run reads the VGGish embeddings (distillation or the auxiliary head)."""
@@ -88,10 +101,17 @@ class TrainConfig:
     @classmethod
     def from_yaml(cls, path: Path) -> "TrainConfig":
         """A user's YAML: an unknown setting is a typo, refused."""
-        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            raise ConfigError(f"{path} is not valid YAML: {getattr(error, 'problem', None) or error}{where}") from error
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold settings as 'name: value' lines")
         unknown = set(data) - cls.setting_names()
         if unknown:
-            raise ValueError(f"unknown settings in {path}: {sorted(unknown)}")
+            raise ConfigError(f"unknown settings in {path}: {sorted(unknown)}")
         return cls(**data)
 
     @classmethod
@@ -104,6 +124,20 @@ class TrainConfig:
         return {f.name for f in fields(cls)}
 
 
+NON_NEGATIVE = Number(float, low=0)
+POSITIVE = Number(float, above=0)
+# The range of every numeric setting: checked on the command line and in YAML alike.
+RANGES: dict[str, Number] = {
+    "seed": SEED, "epochs": COUNT, "batch_size": COUNT, "lr": POSITIVE, "backbone_lr_scale": NON_NEGATIVE,
+    "weight_decay": NON_NEGATIVE, "warmup_epochs": NON_NEGATIVE, "label_smoothing": Number(float, low=0, below=1),
+    "crop_min_seconds": SECONDS, "crop_max_seconds": SECONDS, "mixup_alpha": POSITIVE, "mixup_prob": SHARE,
+    "freq_masks": Number(int, low=0), "freq_mask_bins": Number(int, low=0), "time_masks": Number(int, low=0),
+    "time_mask_fraction": SHARE, "eq_tilt_db": NON_NEGATIVE, "distill_weight": NON_NEGATIVE,
+    "distill_temperature": POSITIVE, "embedding_weight": NON_NEGATIVE, "training_artists": Number(float, above=0, high=1),
+    "validate_every": COUNT, "threads": COUNT,
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per field, defaults left unset so that YAML values are not overridden."""
     parser.add_argument("--config", type=Path, help="YAML file with any of the settings below")
@@ -113,7 +147,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if f.type in ("bool", bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
-            kind = {"int": int, "float": float}.get(str(f.type), str)
+            kind = RANGES.get(f.name) or {"int": int, "float": float}.get(str(f.type), str)
             parser.add_argument(flag, type=kind, default=None, help=text)
 
 

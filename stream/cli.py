@@ -138,7 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     tag_parser.set_defaults(handler=run_tag)
 
     live_parser = commands.add_parser("live", help="listen to a microphone or line-in",
-                                      description="Recognise the genre of what an input device hears.")
+                                      description="Recognise the genre of what an input device hears. If the device goes "
+                                                  "away (unplugged, audio server restarted), the stream waits for it "
+                                                  "(or, with no --device, for the system default) to come back and "
+                                                  "counts the gap as dropped samples.")
     live_parser.add_argument("--device", default=None, help="input device index or part of its name "
                                                             "(see `genrescope devices`)")
     live_parser.add_argument("--seconds", type=SECONDS, default=None, help="stop after this long (default: Ctrl-C)")
@@ -311,10 +314,10 @@ def run_tag(args: argparse.Namespace) -> int:
 
 
 def run_live(args: argparse.Namespace) -> int:
-    from genrescope.stream.capture import MicrophoneSource
+    from genrescope.stream.reconnect import ReconnectingMicrophone
 
     engine = make_engine(args)
-    with MicrophoneSource(args.device) as microphone:
+    with ReconnectingMicrophone(args.device) as microphone:  # waits for a lost device to come back
         source = _limit(microphone, args.seconds)
         return stream_updates(engine, source, microphone.name, args)
 
@@ -338,9 +341,9 @@ def run_serve(args: argparse.Namespace) -> int:
     config = _server_config(args)
     engine = make_engine(args)
     if args.source == "mic":
-        from genrescope.stream.capture import MicrophoneSource
+        from genrescope.stream.reconnect import ReconnectingMicrophone
 
-        with MicrophoneSource(args.device) as microphone:  # the device is released on the way out
+        with ReconnectingMicrophone(args.device) as microphone:  # released on the way out; outlives unplugging
             serve_stream(engine, engine.run(microphone), microphone.name, config)
     elif args.source == "demo":
         serve_stream(engine, engine.run(DemoSource(realtime=True)), DemoSource.name, config)

@@ -40,9 +40,9 @@ def open_source(spec: str, realtime: bool = False, device: str | int | None = No
 
         return DemoSource(realtime=True)
     if spec == "mic" or spec.startswith("mic:"):
-        from genrescope.stream.capture import MicrophoneSource
+        from genrescope.stream.reconnect import ReconnectingMicrophone
 
-        return MicrophoneSource(spec.partition(":")[2] or device)
+        return ReconnectingMicrophone(spec.partition(":")[2] or device)  # waits out an unplugged device
     from genrescope.stream.filesource import FileSource
 
     return FileSource(spec, realtime=realtime)

@@ -144,7 +144,10 @@ class GenreServer:
                 logger=_websockets_log,
             )
         except OSError as error:
-            reason = os.strerror(error.errno) if error.errno else str(error)
+            if isinstance(error, socket.gaierror):  # a host name that does not resolve
+                reason = error.strerror
+            else:
+                reason = os.strerror(error.errno) if error.errno else str(error)
             raise ServerError(f"cannot listen on {self.config.host}:{self.config.port}: {reason}") from error
         self._engine.start()
         return self

@@ -131,6 +131,10 @@ def test_out_of_range_settings_in_a_yaml_config(tmp_path):
     assert_clear_error(run_cli("train", "--config", str(config)), "not valid YAML")
 
 
+def test_a_host_that_does_not_resolve():
+    assert_clear_error(run_cli("serve", "--host", "nonsense.invalid", "--allow-remote"), "cannot listen on nonsense")
+
+
 def test_an_empty_token_is_refused():
     assert_clear_error(run_cli("serve", "--token", ""), "--token is empty")
 

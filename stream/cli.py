@@ -12,11 +12,13 @@ import logging
 import os
 import sys
 import time
+from collections import deque
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
-from genrescope.stream.checks import COUNT, PORT, SECONDS, STDOUT, CliParser, Number, image_file, output_file, quiet_broken_pipe
+from genrescope.stream.checks import (COUNT, PORT, SECONDS, STDOUT, CliParser, Number, image_file, output_file,
+                                      quiet_broken_pipe)
 from genrescope.stream.cover_link import CoverLink, link_cover
 from genrescope.stream.cover_cli import add_cover_arguments, run_cover
 from genrescope.stream.engine_config import EngineConfig
@@ -196,14 +198,14 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
 
     server_config = _server_config(args) if args.serve else None
     timeline = Timeline() if args.plot else None  # fixed memory, however long the stream
-    last: list[GenreUpdate] = []  # the newest update only, for the final line
+    newest: deque[GenreUpdate] = deque(maxlen=1)  # for the final line; nothing else is kept
     interrupted = False
     with ExitStack() as stack:
         jsonl = _open_jsonl(args.jsonl, stack)
         view = None
         if not args.quiet and sys.stderr.isatty():
             view = stack.enter_context(TerminalView(source_name))
-        outputs = _with_outputs(_engine_updates(engine, source, cover), last, timeline, jsonl, view)
+        outputs = _with_outputs(_engine_updates(engine, source, cover), newest, timeline, jsonl, view)
         try:
             if server_config is not None:
                 serve_stream(engine, outputs, source_name, server_config, cover)
@@ -212,17 +214,17 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
                     pass
         except KeyboardInterrupt:
             interrupted = True
-    _print_summary(engine, last[-1] if last else None, interrupted)
+    _print_summary(engine, newest[0] if newest else None, interrupted)
     if timeline is not None and len(timeline):
         _plot(timeline, args.plot, source_name)
     return 130 if interrupted else 0
 
 
-def _with_outputs(updates: Iterable[GenreUpdate], last: list[GenreUpdate], timeline: Timeline | None,
+def _with_outputs(updates: Iterable[GenreUpdate], newest: deque[GenreUpdate], timeline: Timeline | None,
                   jsonl: IO[str] | None, view: TerminalView | None) -> Iterator[GenreUpdate]:
-    """Each update, once it went to the requested outputs (``last`` holds the newest)."""
+    """Each update, once it went to the requested outputs (and into ``newest``)."""
     for update in updates:
-        last[:] = [update]
+        newest.append(update)
         if timeline is not None:
             timeline.add(update)
         if jsonl is not None:

@@ -151,8 +151,11 @@ def unwritable_folder() -> Path:
     pytest.skip("no folder here is unwritable for this user")
 
 
-@pytest.mark.parametrize("case", ["folder", "missing-parent", "parent-is-a-file", "unwritable", "bad-extension"])
-@pytest.mark.parametrize("option", ["--jsonl", "--plot"])
+OUTPUT_CASES = ["folder", "missing-parent", "parent-is-a-file", "unwritable"]
+
+
+@pytest.mark.parametrize(("option", "case"), [("--jsonl", case) for case in OUTPUT_CASES]
+                         + [("--plot", case) for case in [*OUTPUT_CASES, "bad-extension"]])
 def test_output_paths_that_cannot_be_written(test_model_path, tmp_path, option, case):
     tone = write_tone(tmp_path / "tone.wav", 2.0)
     (tmp_path / "a-file").write_text("x")
@@ -163,8 +166,6 @@ def test_output_paths_that_cannot_be_written(test_model_path, tmp_path, option, 
         "unwritable": (None, "ermission denied"),
         "bad-extension": (tmp_path / "out.xyz", "cannot draw"),
     }[case]
-    if case == "bad-extension" and option == "--jsonl":
-        pytest.skip("any name is a JSON-lines file")
     target = target or unwritable_folder() / "out.png"
     result = genrescope("file", str(tone), option, str(target), model=test_model_path)
     assert_clear_error(result, words)

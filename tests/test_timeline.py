@@ -33,3 +33,14 @@ def test_bounded_and_weighted_mean_exact_over_a_long_stream():
     assert len(timeline) <= 64 and weights.sum() == len(values)
     assert (probabilities[:, 0] @ weights) / weights.sum() == pytest.approx(values.mean(), rel=1e-9)
     assert np.all(np.diff(times) > 0) and times[0] < 0.25 * 2048 and times[-1] > 0.25 * 99_000
+
+
+def test_file_plot_draws_the_stream(test_model_path, tmp_path):
+    """`genrescope file --plot` through the real CLI: a PNG of the decimated timeline."""
+    from support import run_cli, write_tone
+
+    tone = write_tone(tmp_path / "tone.wav", 6.0)
+    plot = tmp_path / "timeline.png"
+    result = run_cli("file", str(tone), "--plot", str(plot), "--quiet", "--model", str(test_model_path))
+    assert result.returncode == 0, result.stderr
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000

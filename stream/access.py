@@ -5,8 +5,11 @@ anyone who finds the port, so a non-loopback server needs a shared token. And an
 page the user visits can make the browser open a websocket to 127.0.0.1
 (cross-site websocket hijacking) or rebind its own domain to 127.0.0.1, so a browser's
 ``Origin`` must be the dashboard's own origin (or explicitly allowed), and a loopback
-server only accepts loopback host names. Clients that send no ``Origin`` are not
-browsers driven by a foreign page; they pass that check (the token still applies).
+server only answers requests whose ``Host`` is a loopback name or address — HTTP and
+websocket alike, with or without ``Origin`` (a rebound page's requests name the
+attacker's domain in ``Host``, and a page's plain GETs carry no ``Origin``). Clients
+that send no ``Origin`` are not browsers driven by a foreign page; they pass the Origin
+check (the token and the Host check still apply).
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.datastructures import Headers
 
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def is_loopback(host: str) -> bool:
@@ -50,10 +52,22 @@ class AccessPolicy:
     allowed_origins: frozenset[str] = frozenset()  # e.g. "https://dash.example:8443"
     loopback_only: bool = True  # the server is bound to loopback: Host must say so
 
+    def host_refusal(self, headers: Headers) -> str | None:
+        """Why any request (page or websocket) is refused for its Host, or None."""
+        if len(headers.get_all("Host")) > 1:
+            return "repeated Host header"
+        host = headers.get("Host", "")
+        if self.loopback_only and not is_loopback(_hostname(host)):
+            return f"Host {host!r} is not a loopback name (DNS rebinding?)"
+        return None
+
     def refusal(self, path: str, headers: Headers) -> str | None:
         """Why this handshake is refused, or None when it may proceed."""
-        if any(len(headers.get_all(name)) > 1 for name in ("Host", "Origin", "Authorization")):
-            return "repeated Host, Origin or Authorization header"
+        if any(len(headers.get_all(name)) > 1 for name in ("Origin", "Authorization")):
+            return "repeated Origin or Authorization header"
+        host_refusal = self.host_refusal(headers)
+        if host_refusal is not None:
+            return host_refusal
         if self.token is not None and not self._token_matches(path, headers):
             return "missing or wrong token"
         origin = headers.get("Origin")
@@ -72,7 +86,4 @@ class AccessPolicy:
     def _origin_allowed(self, origin: str, host: str) -> bool:
         if origin in self.allowed_origins:
             return True
-        same_origin = origin in (f"http://{host}".lower(), f"https://{host}".lower())
-        if self.loopback_only:
-            return same_origin and _hostname(host) in LOOPBACK_NAMES
-        return same_origin
+        return origin in (f"http://{host}".lower(), f"https://{host}".lower())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import warnings
 from pathlib import Path
 from typing import IO
 
@@ -79,15 +80,26 @@ def _vorbis_picture(b64: str, path: Path) -> Picture:
         raise ArtworkError(f"corrupt METADATA_BLOCK_PICTURE in {path}: {exc}") from exc
 
 
+# What Pillow raises for an image it cannot (or will not) decode: not an image, corrupt,
+# truncated, or so large it could exhaust memory (a decompression bomb).
+IMAGE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+                Image.DecompressionBombWarning)
+
+
 def open_rgb(source: str | Path | IO[bytes]) -> Image.Image:
-    """A file or byte stream → fully loaded RGB image (Pillow's errors pass through)."""
-    with Image.open(source) as image:
-        return image.convert("RGB")
+    """A file or byte stream → fully loaded RGB image (Pillow's errors pass through).
+
+    An image over Pillow's pixel limit is refused outright, not decoded with a warning:
+    what a decompression bomb costs in memory is decided by its header, not its size."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(source) as image:
+            return image.convert("RGB")
 
 
 def _decode(data: bytes, path: Path) -> Image.Image:
     """Bytes → fully loaded RGB image."""
     try:
         return open_rgb(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except IMAGE_ERRORS as exc:
         raise ArtworkError(f"embedded artwork in {path} is not a readable image: {exc}") from exc

@@ -10,17 +10,21 @@ import argparse
 import json
 import logging
 import sys
+from collections import deque
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
+from genrescope.stream.checks import (PORT, SECONDS, CliParser, Number, OutputError, image_file, open_jsonl,
+                                      output_file, quiet_broken_pipe)
 from genrescope.stream.cover_link import CoverLink, link_cover
 from genrescope.stream.cover_cli import add_cover_arguments, run_cover
 from genrescope.stream.engine_config import EngineConfig
 from genrescope.stream.events import GenreUpdate
 from genrescope.stream.server import ServerConfig, ServerError, run_server
 from genrescope.stream.tag_cli import add_tag_arguments, run_tag
-from genrescope.stream.source import AudioChunk
+from genrescope.stream.source import AudioChunk, open_source
+from genrescope.stream.timeline import Timeline
 from genrescope.training.commands import add_commands as add_training_commands
 
 if TYPE_CHECKING:  # the engine (torch) loads only for the commands that run it
@@ -55,18 +59,21 @@ def _engine_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = EngineConfig()
     group = parser.add_argument_group("engine")
     group.add_argument("--model", type=Path, default=None, help="ONNX genre model (default: the shipped one)")
-    group.add_argument("--smoothing", type=float, default=defaults.smoothing_seconds, metavar="SECONDS",
+    group.add_argument("--smoothing", type=Number(float, low=0), default=defaults.smoothing_seconds, metavar="SECONDS",
                        help=f"EMA time constant of the probabilities, 0 = off (default {defaults.smoothing_seconds})")
-    group.add_argument("--context", type=float, default=defaults.context_seconds, metavar="SECONDS",
-                       help=f"longest context the model sees (default {defaults.context_seconds}, the model's maximum)")
+    group.add_argument("--context", type=Number(float, low=defaults.min_context_seconds),
+                       default=defaults.context_seconds, metavar="SECONDS",
+                       help=f"longest context the model sees, from {defaults.min_context_seconds:g} s (the first "
+                            f"update's) to the model's maximum (default {defaults.context_seconds:g})")
     group.add_argument("--cpu", action="store_true", help="never use the GPU, even when there is one")
 
 
 def _output_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("output")
-    group.add_argument("--jsonl", type=Path, metavar="OUT",
+    group.add_argument("--jsonl", type=output_file, metavar="OUT",
                        help="write one JSON object per update ('-' for stdout)")
-    group.add_argument("--plot", type=Path, metavar="OUT.png", help="draw the genre timeline of the stream")
+    group.add_argument("--plot", type=image_file, metavar="OUT.png",
+                       help="draw the genre timeline of the stream (png, pdf, svg...)")
     group.add_argument("--quiet", action="store_true", help="no live terminal view")
 
 
@@ -79,7 +86,7 @@ def _server_arguments(parser: argparse.ArgumentParser, switch: bool) -> None:
                            help="also serve the updates and the live dashboard (files are paced in real time)")
     group.add_argument("--host", default=defaults.host,
                        help=f"interface to bind (default {defaults.host}; others need --allow-remote)")
-    group.add_argument("--port", type=int, default=defaults.port,
+    group.add_argument("--port", type=PORT, default=defaults.port,
                        help=f"HTTP and websocket port (default {defaults.port}, 0 = any free port)")
     group.add_argument("--allow-remote", action="store_true",
                        help="allow binding a non-loopback --host; clients then need the token")
@@ -100,7 +107,7 @@ def _server_config(args: argparse.Namespace) -> ServerConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="genrescope",
         description="Real-time music-genre recognition: sound in, rolling genre probabilities out "
                     "(≈4 updates per second, over up to 30 s of context).",
@@ -124,10 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     tag_parser.set_defaults(handler=run_tag)
 
     live_parser = commands.add_parser("live", help="listen to a microphone or line-in",
-                                      description="Recognise the genre of what an input device hears.")
+                                      description="Recognise the genre of what an input device hears. If the device goes "
+                                                  "away (unplugged, audio server restarted), the stream waits for it "
+                                                  "(or, with no --device, for the system default) to come back and "
+                                                  "counts the gap as dropped samples.")
     live_parser.add_argument("--device", default=None, help="input device index or part of its name "
                                                             "(see `genrescope devices`)")
-    live_parser.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    live_parser.add_argument("--seconds", type=SECONDS, default=None, help="stop after this long (default: Ctrl-C)")
     _engine_arguments(live_parser)
     _output_arguments(live_parser)
     _server_arguments(live_parser, switch=True)
@@ -186,14 +196,15 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
     from genrescope.stream.terminal import TerminalView
 
     server_config = _server_config(args) if args.serve else None
-    updates: list[GenreUpdate] = []
+    timeline = Timeline() if args.plot else None  # fixed memory, however long the stream
+    newest: deque[GenreUpdate] = deque(maxlen=1)  # for the final line; nothing else is kept
     interrupted = False
     with ExitStack() as stack:
-        jsonl = _open_jsonl(args.jsonl, stack)
+        jsonl = open_jsonl(args.jsonl, stack)
         view = None
         if not args.quiet and sys.stderr.isatty():
             view = stack.enter_context(TerminalView(source_name))
-        outputs = _with_outputs(_engine_updates(engine, source, cover), updates, jsonl, view)
+        outputs = _with_outputs(_engine_updates(engine, source, cover), newest, timeline, jsonl, view)
         try:
             if server_config is not None:
                 serve_stream(engine, outputs, source_name, server_config, cover)
@@ -202,19 +213,19 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
                     pass
         except KeyboardInterrupt:
             interrupted = True
-    if args.plot and updates:
-        from genrescope.stream.plot import plot_timeline  # matplotlib: 0.3 s CPU to import, only when asked
-
-        plot_timeline(updates, args.plot, source_name)
-    _print_summary(engine, updates, interrupted)
+    _print_summary(engine, newest[0] if newest else None, interrupted)
+    if timeline is not None and len(timeline):
+        _plot(timeline, args.plot, source_name)
     return 130 if interrupted else 0
 
 
-def _with_outputs(updates: Iterable[GenreUpdate], collected: list[GenreUpdate], jsonl: IO[str] | None,
-                  view: TerminalView | None) -> Iterator[GenreUpdate]:
-    """Each update, once it went to the requested outputs (and into ``collected``)."""
+def _with_outputs(updates: Iterable[GenreUpdate], newest: deque[GenreUpdate], timeline: Timeline | None,
+                  jsonl: IO[str] | None, view: TerminalView | None) -> Iterator[GenreUpdate]:
+    """Each update, once it went to the requested outputs (and into ``newest``)."""
     for update in updates:
-        collected.append(update)
+        newest.append(update)
+        if timeline is not None:
+            timeline.add(update)
         if jsonl is not None:
             jsonl.write(json.dumps(update.to_message()) + "\n")
         if view is not None:
@@ -234,19 +245,20 @@ def serve_stream(engine: GenreEngine, updates: Iterator[GenreUpdate], source_nam
     run_server(engine.hello(source_name, cover.hello_extra() if cover else None), updates, engine.summary, config)
 
 
-def _open_jsonl(path: Path | None, stack: ExitStack) -> IO[str] | None:
-    if path is None:
-        return None
-    if str(path) == "-":
-        sys.stdout.reconfigure(line_buffering=True)  # each update reaches a pipe as it happens
-        return sys.stdout
-    return stack.enter_context(open(path, "w"))
+def _plot(timeline: Timeline, path: Path, source_name: str) -> None:
+    """Draw the timeline; a failure (the disk filled meanwhile) is one line after the summary."""
+    from genrescope.stream.plot import plot_timeline
+
+    try:
+        plot_timeline(timeline, path, source_name)
+    except OSError as error:
+        raise UserError(f"cannot write the plot {path}: {error.strerror or error}") from error
 
 
-def _print_summary(engine: GenreEngine, updates: list[GenreUpdate], interrupted: bool) -> None:
+def _print_summary(engine: GenreEngine, last: GenreUpdate | None, interrupted: bool) -> None:
     print(("stopped. " if interrupted else "") + engine.summary().text(), file=sys.stderr)
-    if updates:
-        print("final: " + ", ".join(f"{g} {p:.0%}" for g, p in updates[-1].ranked()[:3]), file=sys.stderr)
+    if last is not None:
+        print("final: " + ", ".join(f"{g} {p:.0%}" for g, p in last.ranked()[:3]), file=sys.stderr)
     else:
         print("no update: the audio was shorter than the first second", file=sys.stderr)
 
@@ -261,10 +273,10 @@ def run_file(args: argparse.Namespace) -> int:
 
 
 def run_live(args: argparse.Namespace) -> int:
-    from genrescope.stream.capture import MicrophoneSource
 
     engine = make_engine(args)
-    with MicrophoneSource(args.device, preferred_rate=engine.spec.sample_rate) as microphone:
+    # waits for a lost device to come back; records at the model's rate where it can
+    with open_source("mic", device=args.device, sample_rate=engine.spec.sample_rate) as microphone:
         source = _limit(microphone, args.seconds)
         return stream_updates(engine, source, microphone.name, args)
 
@@ -291,9 +303,7 @@ def run_serve(args: argparse.Namespace) -> int:
     args.source = args.source[0] if args.source else "demo"
     engine = make_engine(args)
     if args.source == "mic":
-        from genrescope.stream.capture import MicrophoneSource
-
-        with MicrophoneSource(args.device, preferred_rate=engine.spec.sample_rate) as microphone:  # released on exit
+        with open_source("mic", device=args.device, sample_rate=engine.spec.sample_rate) as microphone:
             serve_stream(engine, engine.run(microphone), microphone.name, config)
     elif args.source == "demo":
         serve_stream(engine, engine.run(DemoSource(realtime=True)), DemoSource.name, config)
@@ -339,9 +349,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from genrescope.stream.sources import SourceSpecError
     from genrescope.stream.tag_cli import TagUsageError
     from genrescope.stream.tag_store import TagStoreError
+    from genrescope.training.config import ConfigError
 
     return (UserError, AudioFileError, ModelCardError, FileNotFoundError, ServerError, CaptureError,
-            SourceSpecError, TagUsageError, TagStoreError)
+            SourceSpecError, TagUsageError, TagStoreError, ConfigError, OutputError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -356,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout's reader left (`| head`)
+        return quiet_broken_pipe()
 
 
 if __name__ == "__main__":

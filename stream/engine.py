@@ -23,6 +23,7 @@ import numpy as np
 from genrescope.model.frontend import frame_windows, make_frontend
 from genrescope.model.pitch import ChromaContext, KeyEstimate
 from genrescope.model.session import CUDA, GenreModel
+from genrescope.stream.compute_times import ComputeTimes
 from genrescope.stream.conditioning import Conditioner
 from genrescope.stream.engine_config import EngineConfig
 from genrescope.stream.events import GenreUpdate, StreamStats, hello_message
@@ -73,7 +74,7 @@ class GenreEngine:
         self._pitch = ChromaContext(self.spec.sample_rate, self.context_columns) if self.config.pitch else None
         self._smoothed: np.ndarray | None = None
         self._dropped = 0
-        self._compute_ms: list[float] = []
+        self._compute_ms = ComputeTimes(PERCENTILE_WINDOW)  # bounded: streams run for days
         self._percentiles = [0.0, 0.0]
         self._wall_times: deque[float] = deque(maxlen=RATE_WINDOW)
         self._started = time.monotonic()
@@ -119,7 +120,7 @@ class GenreEngine:
         share of the model call, counted in the update's compute time."""
         raw = self.model.calibrated(logits)
         self._smoothed = raw if self._smoothed is None else self._smoothed + self.alpha * (raw - self._smoothed)
-        self._compute_ms.append(pending.frontend_ms + model_ms)
+        self._compute_ms.add(pending.frontend_ms + model_ms)
         self._wall_times.append(time.monotonic())
         return self._update(pending.column, raw, self.frontend.to_numpy(pending.context[-1]), pending.pitch)
 
@@ -135,15 +136,13 @@ class GenreEngine:
         return self._received / self.spec.sample_rate
 
     def summary(self) -> StreamStats:
-        """The whole stream's stats: percentiles over every update so far."""
-        times = self._compute_ms or [0.0]
-        p50, p99 = np.percentile(times, [50, 99]).tolist()
-        return self._stats(times[-1], p50, p99)
+        """The whole stream's stats: percentiles over every update so far (histogram)."""
+        return self._stats(self._compute_ms.last, *self._compute_ms.run_percentiles([50, 99]))
 
     def _stats(self, compute_ms: float, p50: float, p99: float) -> StreamStats:
         span = self._wall_times[-1] - self._wall_times[0] if self._wall_times else 0.0
         return StreamStats(
-            updates=len(self._compute_ms),
+            updates=self._compute_ms.count,
             dropped_frames=self._dropped,
             compute_ms=compute_ms,
             compute_ms_p50=p50,
@@ -206,9 +205,9 @@ class GenreEngine:
 
     def _update(self, column: int, raw: np.ndarray, newest_db: np.ndarray,
                 pitch: tuple[np.ndarray, KeyEstimate] | None) -> GenreUpdate:
-        if len(self._compute_ms) % PERCENTILE_EVERY == 1:
-            self._percentiles = np.percentile(self._compute_ms[-PERCENTILE_WINDOW:], [50, 99]).tolist()
-        stats = self._stats(self._compute_ms[-1], *self._percentiles)
+        if self._compute_ms.count % PERCENTILE_EVERY == 1:
+            self._percentiles = self._compute_ms.recent_percentiles([50, 99])
+        stats = self._stats(self._compute_ms.last, *self._percentiles)
         level = np.round(255 * (1 - newest_db / self.spec.floor_db)).astype(int)
         return GenreUpdate(
             time=self.spec.column_center(column) / self.spec.sample_rate,

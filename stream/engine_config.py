@@ -17,5 +17,7 @@ class EngineConfig:
     pitch: bool = True  # a chroma and the context's key in every update (model/pitch.py)
 
     def __post_init__(self) -> None:
-        if self.smoothing_seconds < 0 or self.context_seconds <= 0 or self.min_context_seconds < 0:
-            raise ValueError("smoothing must be ≥ 0 s, context > 0 s, min context ≥ 0 s")
+        if self.smoothing_seconds < 0 or self.min_context_seconds < 0:
+            raise ValueError("smoothing must be ≥ 0 s, min context ≥ 0 s")
+        if self.context_seconds < self.min_context_seconds:  # no update would ever come
+            raise ValueError(f"context must be at least the first update's {self.min_context_seconds:g} s")

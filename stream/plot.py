@@ -10,18 +10,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from genrescope.stream.events import GenreUpdate  # noqa: E402
+from genrescope.stream.timeline import Timeline  # noqa: E402
 from genrescope.stream.palette import genre_colours  # noqa: E402
 
 
-def plot_timeline(updates: list[GenreUpdate], path: Path, title: str) -> None:
+def plot_timeline(timeline: Timeline, path: Path, title: str) -> None:
     """Stacked smoothed probabilities against stream time, with the mean ranking in the legend."""
-    if not updates:
+    if not len(timeline):
         raise ValueError("no updates to plot: the stream was shorter than the first model column")
-    labels = updates[0].labels
-    times = np.array([u.time for u in updates])
-    probs = np.array([u.probabilities for u in updates]).T  # [genres, updates]
-    mean = probs.mean(axis=1)
+    labels = timeline.labels
+    times, points, weights = timeline.points()
+    probs = points.T  # [genres, points]
+    mean = probs @ weights / weights.sum()  # over every update, whatever the decimation
     colours = genre_colours(labels)
     order = np.argsort(mean)  # the most likely genre on top, listed first in the legend
     fig, ax = plt.subplots(figsize=(10, 4.2), dpi=120)

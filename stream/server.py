@@ -71,6 +71,8 @@ class ServerConfig:
     web_dir: Path = field(default=WEB_DIR)
 
     def __post_init__(self) -> None:
+        if self.token is not None and not self.token.strip():
+            raise ValueError("--token is empty: give a secret, or leave it out (generated when remote)")
         if not is_loopback(self.host) and not self.allow_remote:
             raise ValueError(
                 f"binding to {self.host} exposes the stream to the network; "
@@ -163,7 +165,10 @@ class GenreServer:
                 logger=_websockets_log,
             )
         except OSError as error:
-            reason = os.strerror(error.errno) if error.errno else str(error)
+            if isinstance(error, socket.gaierror):  # a host name that does not resolve
+                reason = error.strerror
+            else:
+                reason = os.strerror(error.errno) if error.errno else str(error)
             raise ServerError(f"cannot listen on {self.config.host}:{self.config.port}: {reason}") from error
         self._start_engine()
         return self
@@ -231,15 +236,20 @@ class GenreServer:
     # --- event loop: HTTP and websocket clients --------------------------------------
 
     def _route(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Static files for plain GETs; the access checks for the websocket path."""
-        if urlsplit(request.path).path != WS_PATH:
-            return self._http(connection, request)
-        refusal = self._access.refusal(request.path, request.headers)
+        """Static files for plain GETs; the access checks for the websocket path (and
+        the Host check for both: DNS rebinding reaches plain pages too)."""
+        websocket = urlsplit(request.path).path == WS_PATH
+        if websocket:
+            refusal = self._access.refusal(request.path, request.headers)
+        else:
+            refusal = self._access.host_refusal(request.headers)
         if refusal is None:
+            if not websocket:
+                return self._http(connection, request)
             if self._hub_for(request.path) is None:
                 return connection.respond(http.HTTPStatus.NOT_FOUND, "No such stream\n")
             return None
-        log.warning("refused websocket from %s: %s", _peer(connection), refusal)
+        log.warning("refused %s from %s: %s", "websocket" if websocket else "request", _peer(connection), refusal)
         return connection.respond(http.HTTPStatus.FORBIDDEN, "Forbidden\n")
 
     async def _handle(self, connection: ServerConnection) -> None:

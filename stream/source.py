@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -44,8 +45,11 @@ def open_source(spec: str, realtime: bool = False, device: str | int | None = No
         return DemoSource(realtime=True)
     if spec == "mic" or spec.startswith("mic:"):
         from genrescope.stream.capture import MicrophoneSource
+        from genrescope.stream.reconnect import ReconnectingMicrophone
 
-        return MicrophoneSource(spec.partition(":")[2] or device, preferred_rate=sample_rate)
+        # waits out an unplugged device; captures at the model's rate where the device offers it
+        return ReconnectingMicrophone(spec.partition(":")[2] or device,
+                                      open_source=partial(MicrophoneSource, preferred_rate=sample_rate))
     from genrescope.stream.filesource import FileSource
 
     return FileSource(spec, realtime=realtime)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
 
+from genrescope.stream.checks import COUNT, SHARE, open_jsonl, output_file
 from genrescope.stream.tag_store import FAILED, FileKey, TagStore
 from genrescope.stream.tags import FileTags, RunStopped
 
@@ -60,19 +61,19 @@ def add_tag_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the results store (default: tags.sqlite in the user's data folder, "
                              "e.g. ~/.local/share/genrescope; or $GENRESCOPE_TAG_DB)")
     parser.add_argument("--retry-failed", action="store_true", help="tag files that failed in an earlier run again")
-    parser.add_argument("--export", type=Path, metavar="OUT",
+    parser.add_argument("--export", type=output_file, metavar="OUT",
                         help="write the whole store to OUT.jsonl, OUT.csv or OUT.parquet (after tagging, if "
                              "paths are given)")
-    parser.add_argument("--jsonl", type=Path, metavar="OUT",
+    parser.add_argument("--jsonl", type=output_file, metavar="OUT",
                         help="also write this run's results, one JSON object per file ('-' for stdout)")
     write = parser.add_argument_group("writing tags into the files (mutagen; the audio is never rewritten)")
     write.add_argument("--write", action="store_true", help="write the genres into the files' tags")
-    write.add_argument("--min-confidence", type=float, default=0.3, metavar="P",
+    write.add_argument("--min-confidence", type=SHARE, default=0.3, metavar="P",
                        help="write every genre with at least this probability (default 0.3; none if no genre "
                             "reaches it)")
     write.add_argument("--force", action="store_true", help="replace a genre the file already has")
     engine = parser.add_argument_group("engine")
-    engine.add_argument("--jobs", type=int, default=None,
+    engine.add_argument("--jobs", type=COUNT, default=None,
                         help="files tagged at once, one single-threaded tagger each (default: one per core)")
     engine.add_argument("--engine", choices=("local", "ray"), default="local",
                         help="local processes (default) or a Ray cluster (pip install 'genrescope[ray]')")
@@ -173,7 +174,7 @@ def _tag_todo(args: argparse.Namespace, store: TagStore, todo: list[Path], keys:
     results = _results(args, todo)
     try:
         with ExitStack() as stack:
-            jsonl = _open_jsonl(args.jsonl, stack)
+            jsonl = open_jsonl(args.jsonl, stack)
             progress = stack.enter_context(TagProgress(len(todo)))
             for tags in results:
                 _record(args, store, keys[tags.path], version, tags, counts)
@@ -246,14 +247,6 @@ def _show(tags: FileTags, jsonl: IO[str] | None) -> None:
         print(tags.text(), flush=True)
     if jsonl is not None:
         jsonl.write(json.dumps(tags.to_dict()) + "\n")
-
-
-def _open_jsonl(path: Path | None, stack: ExitStack) -> IO[str] | None:
-    if path is None:
-        return None
-    if str(path) == "-":
-        return sys.stdout
-    return stack.enter_context(open(path, "w"))
 
 
 def _say_skipped(counts: RunCounts, store: TagStore) -> None:

@@ -21,7 +21,9 @@ What makes it work on a headless machine, as root:
   pulse hook now that a daemon answers).
 
 A device that vanishes is staged by killing a second such daemon under an open stream
-(removing a source would not do: PulseAudio moves its streams to another source).
+(removing a source would not do while another exists: PulseAudio moves its streams to
+it), and one that vanishes and comes back by unloading that daemon's only sink, whose
+monitor is its only source, and loading it again.
 
 If any of that cannot be had, capture tests skip with the reason — unless
 ``GENRESCOPE_REQUIRE_AUDIO=1`` (set by CI), where they fail instead.
@@ -73,6 +75,17 @@ class PulseServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+
+    def unload_sink(self) -> None:
+        """Take the null sink (and so the only source, its monitor) away, as an unplug would."""
+        modules = self.pactl("list", "short", "modules").splitlines()
+        index = next(line.split()[0] for line in modules if "module-null-sink" in line)
+        self.pactl("unload-module", index)
+
+    def load_sink(self) -> None:
+        """Plug the null sink back in, its monitor the default source again."""
+        self.pactl("load-module", "module-null-sink", f"sink_name={SINK}")
+        self.pactl("set-default-source", f"{SINK}.monitor")
 
     def log_tail(self) -> str:
         log = self.runtime_dir / "pulse.log"

@@ -30,6 +30,9 @@ def test_loopback_hosts(host: str, loopback: bool) -> None:
         ("http://127.0.0.1:9999", "127.0.0.1:8765", False),  # another local port
         ("https://evil.example", "127.0.0.1:8765", False),  # cross-site hijacking
         ("http://evil.example:8765", "evil.example:8765", False),  # DNS rebinding
+        (None, "evil.example:8765", False),  # DNS rebinding, a request without Origin
+        (None, "127.0.0.2:8765", True),  # any loopback address
+        (None, "", False),  # no Host at all: nothing says it is ours
     ],
 )
 def test_origin_on_loopback(origin: str | None, host: str, allowed: bool) -> None:

@@ -113,5 +113,9 @@ def test_a_run_trains_on_all_training_tracks_or_a_checked_share():
                       artists=np.array(["a", "b", "c", "d", "e", "f"]))
     assert len(training_tracks(data, TrainConfig()).labels) == 4
     assert len(training_tracks(data, TrainConfig(training_artists=0.5)).labels) == 2
+    with pytest.raises(ValueError, match="training_artists must be a number > 0 and ≤ 1"):
+        TrainConfig(training_artists=25)  # a percentage typed by mistake, refused with the config
+    mistyped = TrainConfig()
+    mistyped.training_artists = 25  # set after construction, as flags are: the sample still refuses it
     with pytest.raises(ValueError, match="share of artists"):
-        training_tracks(data, TrainConfig(training_artists=25))  # a percentage typed by mistake
+        training_tracks(data, mistyped)

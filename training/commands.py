@@ -19,9 +19,10 @@ from pathlib import Path
 
 from genrescope.model.cover import DEFAULT_MODEL as DEFAULT_COVER_MODEL
 from genrescope.model.session import DEFAULT_GENRE_MODEL, MODEL_DIR
+from genrescope.stream.checks import COUNT, SEED, Number, output_file, output_folder
 from genrescope.training.config import DEFAULT_DATA_ROOT, TrainConfig
 from genrescope.training.config import add_arguments as add_train_arguments
-from genrescope.training.cover_config import CoverTrainConfig, FusionFitConfig
+from genrescope.training.cover_config import COVER_RANGES, FUSION_RANGES, CoverTrainConfig, FusionFitConfig
 from genrescope.training.settings import add_setting_arguments
 
 DEFAULT_CHECKPOINT = TrainConfig().best_checkpoint  # where `genrescope train` keeps its best epoch
@@ -71,11 +72,11 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
         "  nohup genrescope cv --folds 4 --epochs 6 --out runs/cv > runs/cv.log &")
     cv.add_argument("recipes", nargs="*", type=Path,
                     help="recipe YAML files (default: every training/recipes/*.yaml)")
-    cv.add_argument("--folds", type=int, default=5, help="number of artist folds (default 5)")
-    cv.add_argument("--epochs", type=int, default=None, help="override every recipe's epochs (a CV budget)")
-    cv.add_argument("--seed", type=int, default=0, help="seed of the fold draw (default 0)")
-    cv.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default 2)")
-    cv.add_argument("--out", type=Path, default=Path("runs/cv"), help="folds, runs and summary (default runs/cv)")
+    cv.add_argument("--folds", type=Number(int, low=2), default=5, help="number of artist folds (default 5)")
+    cv.add_argument("--epochs", type=COUNT, default=None, help="override every recipe's epochs (a CV budget)")
+    cv.add_argument("--seed", type=SEED, default=0, help="seed of the fold draw (default 0)")
+    cv.add_argument("--threads", type=COUNT, default=2, help="CPU threads for torch (default 2)")
+    cv.add_argument("--out", type=output_folder, default=Path("runs/cv"), help="folds, runs and summary (default runs/cv)")
     cv.add_argument("--data-root", type=Path, default=None, help=f"folder holding fma_small/ (default {DEFAULT_DATA_ROOT})")
     cv.add_argument("--record", type=Path, default=None,
                     help="also merge the summary into this metrics file's 'cv' block (e.g. model/metrics.json)")
@@ -90,7 +91,7 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     export.add_argument("checkpoint", type=Path, nargs="?", default=DEFAULT_CHECKPOINT,
                         help=f"training checkpoint (default {DEFAULT_CHECKPOINT})")
-    export.add_argument("--out", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX file to write")
+    export.add_argument("--out", type=output_file, default=DEFAULT_GENRE_MODEL, help="ONNX file to write")
     export.add_argument("--data-root", type=Path, default=None,
                         help="folder holding fma_small/ (default: the one the checkpoint was trained from)")
     export.add_argument("--version", default=MODEL_VERSION, help="model version stored in the card")
@@ -109,8 +110,8 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--fma-audio-root", type=Path, default=None,
                           help="evaluate on your own FMA download instead (folder holding fma_metadata/ and "
                                "fma_small/), decoded with the model's frontend")
-    evaluate.add_argument("--out-dir", type=Path, default=MODEL_DIR, help="where metrics.json and PNGs go")
-    evaluate.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
+    evaluate.add_argument("--out-dir", type=output_folder, default=MODEL_DIR, help="where metrics.json and PNGs go")
+    evaluate.add_argument("--threads", type=COUNT, default=2, help="onnxruntime threads")
     evaluate.add_argument("--no-card", action="store_true", help="do not copy the metrics into the model card")
     evaluate.set_defaults(handler=runs("genrescope.training.evaluate", "run_evaluate"))
 
@@ -121,8 +122,9 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
         "example:\n  genrescope phases --phases 2 4 --out runs/phases.json")
     phases.add_argument("--model", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX model (default: the shipped one)")
     phases.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
-    phases.add_argument("--phases", type=int, nargs="+", default=[2, 4], help="grid counts to try (default: 2 4)")
-    phases.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
+    phases.add_argument("--phases", type=Number(int, low=1), nargs="+", default=[2, 4],
+                        help="grid counts to try (default: 2 4)")
+    phases.add_argument("--threads", type=COUNT, default=2, help="onnxruntime threads")
     phases.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
     phases.set_defaults(handler=runs("genrescope.training.phases", "run_phases"))
 
@@ -135,7 +137,7 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
     artists.add_argument("new", type=Path, nargs="?", default=DEFAULT_GENRE_MODEL, help="the new one (default: shipped)")
     artists.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
     artists.add_argument("--out", type=Path, default=Path("docs/test_artists.png"), help="figure (and .json beside it)")
-    artists.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
+    artists.add_argument("--threads", type=COUNT, default=2, help="onnxruntime threads")
     artists.set_defaults(handler=runs("genrescope.training.artists", "run_artists"))
 
     compare = command(
@@ -175,8 +177,9 @@ def add_cover_commands(commands: argparse._SubParsersAction) -> None:
                         help=f"folder holding covers/ (default {DEFAULT_DATA_ROOT})")
     anchor.add_argument("--run-dir", type=Path, default=COVER_RUN_DIR,
                         help=f"feature cache and anchor.json (default {COVER_RUN_DIR})")
-    anchor.add_argument("--size", type=int, default=224, help="input size in px (default 224, the backbone's own)")
-    anchor.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default 2)")
+    anchor.add_argument("--size", type=Number(int, low=32), default=224,
+                        help="input size in px (default 224, the backbone's own)")
+    anchor.add_argument("--threads", type=COUNT, default=2, help="CPU threads for torch (default 2)")
     anchor.set_defaults(handler=runs("genrescope.training.cover_anchor", "run_cover_anchor"))
 
     train = command(
@@ -188,7 +191,7 @@ def add_cover_commands(commands: argparse._SubParsersAction) -> None:
         "example (the backbone describes each cover once; later runs and cover-cv reuse the cache):\n"
         "  nice -n 10 genrescope cover-train\n"
         "  genrescope cover-export && genrescope cover-evaluate")
-    add_setting_arguments(train, CoverTrainConfig)
+    add_setting_arguments(train, CoverTrainConfig, COVER_RANGES)
     train.set_defaults(handler=runs("genrescope.training.train_cover", "run_cover_train"))
 
     cv = command(
@@ -198,8 +201,8 @@ def add_cover_commands(commands: argparse._SubParsersAction) -> None:
         "held-out fold. Writes RUN_DIR/cover_cv.json and recipe_cv<k> into model/cover_metrics.json; the "
         "shipped model is not changed.",
         "example:\n  nice -n 10 genrescope cover-cv --folds 5")
-    add_setting_arguments(cv, CoverTrainConfig)
-    cv.add_argument("--folds", type=int, default=5, help="number of artist folds (default 5)")
+    add_setting_arguments(cv, CoverTrainConfig, COVER_RANGES)
+    cv.add_argument("--folds", type=Number(int, low=2), default=5, help="number of artist folds (default 5)")
     cv.set_defaults(handler=runs("genrescope.training.cover_cv", "run_cover_cv"))
 
     export = command(
@@ -235,5 +238,5 @@ def add_cover_commands(commands: argparse._SubParsersAction) -> None:
         "pool maximises the mean log-likelihood of the true genre. The test pairs are scored once with "
         "it. Writes model/fusion.json, which the runtime reads.",
         "example (needs the exported genre model):\n  genrescope fit-fusion --pairings 20")
-    add_setting_arguments(fusion, FusionFitConfig)
+    add_setting_arguments(fusion, FusionFitConfig, FUSION_RANGES)
     fusion.set_defaults(handler=runs("genrescope.training.fit_fusion", "run_fit_fusion"))

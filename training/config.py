@@ -14,7 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from genrescope.training.settings import add_setting_arguments, load_settings, setting, settings_from_arguments
+from genrescope.stream.checks import COUNT, SECONDS, SEED, SHARE, Number
+from genrescope.training.settings import (ConfigError, add_setting_arguments, load_settings, setting,
+                                         settings_from_arguments)
 
 # The shared data: $GENRESCOPE_DATA, else ../shared/data beside the repository.
 DEFAULT_DATA_ROOT = Path(os.environ.get("GENRESCOPE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -66,6 +68,13 @@ class TrainConfig:
     device: str = setting("auto", "'auto' (CUDA when present), 'cpu' or 'cuda'")
     threads: int = setting(2, "CPU threads for torch")
 
+    def __post_init__(self) -> None:
+        """Refuse out-of-range settings from YAML (flags are checked by argparse already)."""
+        for name, check in RANGES.items():
+            value = getattr(self, name)
+            if not check.admits(value):
+                raise ConfigError(f"setting {name} must be {check.describe()}, got {value!r}")
+
     @property
     def uses_side_targets(self) -> bool:
         """Whether the run reads the VGGish embeddings (distillation or the auxiliary head)."""
@@ -99,10 +108,24 @@ class TrainConfig:
         return {f.name for f in fields(cls)}
 
 
+NON_NEGATIVE = Number(float, low=0)
+POSITIVE = Number(float, above=0)
+# The range of every numeric setting: checked on the command line and in YAML alike.
+RANGES: dict[str, Number] = {
+    "seed": SEED, "epochs": COUNT, "batch_size": COUNT, "lr": POSITIVE, "backbone_lr_scale": NON_NEGATIVE,
+    "weight_decay": NON_NEGATIVE, "warmup_epochs": NON_NEGATIVE, "label_smoothing": Number(float, low=0, below=1),
+    "crop_min_seconds": SECONDS, "crop_max_seconds": SECONDS, "mixup_alpha": POSITIVE, "mixup_prob": SHARE,
+    "freq_masks": Number(int, low=0), "freq_mask_bins": Number(int, low=0), "time_masks": Number(int, low=0),
+    "time_mask_fraction": SHARE, "eq_tilt_db": NON_NEGATIVE, "distill_weight": NON_NEGATIVE,
+    "distill_temperature": POSITIVE, "embedding_weight": NON_NEGATIVE, "training_artists": Number(float, above=0, high=1),
+    "validate_every": COUNT, "threads": COUNT, "production_share": SHARE,
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per field (training/settings.py), defaults left unset so that YAML values
-    are not overridden."""
-    add_setting_arguments(parser, TrainConfig)
+    """One flag per field (training/settings.py), each number range-checked (RANGES);
+    defaults left unset so that YAML values are not overridden."""
+    add_setting_arguments(parser, TrainConfig, RANGES)
 
 
 def from_arguments(args: argparse.Namespace) -> TrainConfig:

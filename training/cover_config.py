@@ -13,6 +13,7 @@ from genrescope.model.session import DEFAULT_GENRE_MODEL
 from genrescope.training.config import DEFAULT_DATA_ROOT
 from genrescope.training.covers import SplitConfig
 from genrescope.training.settings import setting
+from genrescope.stream.checks import COUNT, SEED, Number
 
 
 @dataclass
@@ -44,3 +45,10 @@ class FusionFitConfig:
     pairings: int = setting(20, "times each track is paired with a random same-genre cover; scores are averaged")
     grid_step: float = setting(0.05, "spacing of the weights tried in [0, 1]")
     seed: int = setting(0, "seeds the cover draws")
+
+
+POSITIVE = Number(float, above=0)
+# The range of every numeric setting, checked on the command line.
+COVER_RANGES = {"scales": Number(int, low=32), "seed": SEED, "l2_grid": POSITIVE, "inner_folds": Number(int, low=2),
+                "lbfgs_iterations": COUNT, "threads": COUNT}
+FUSION_RANGES = {"pairings": COUNT, "grid_step": Number(float, above=0, high=1), "seed": SEED}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import Field, field, fields, replace
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import yaml
@@ -39,20 +40,29 @@ def _element_type(f: Field) -> type | None:
     return None
 
 
-def add_setting_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """One flag per setting, defaults left unset so that YAML values are not overridden."""
+class ConfigError(ValueError):
+    """A setting out of range, unknown, or a YAML file that does not parse: one line for the user."""
+
+
+def add_setting_arguments(parser: argparse.ArgumentParser, cls: type,
+                          ranges: dict[str, Callable[[str], Any]] | None = None) -> None:
+    """One flag per setting, defaults left unset so that YAML values are not overridden;
+    ``ranges`` gives a setting (or each element of a tuple setting) a checking type
+    (stream/checks.py ``Number``)."""
     parser.add_argument("--config", type=Path, help="YAML file with any of the settings below")
     for f in settings_of(cls):
         flag = "--" + f.name.replace("_", "-")
         shown = " ".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
         text = f"{f.metadata['help']} (default: {'none' if f.default == '' else shown})"
         element = _element_type(f)
+        checked = (ranges or {}).get(f.name)
         if f.type in ("bool", bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif element is not None:
-            parser.add_argument(flag, type=element, nargs="+", default=None, metavar=f.name.upper(), help=text)
+            parser.add_argument(flag, type=checked or element, nargs="+", default=None, metavar=f.name.upper(),
+                                help=text)
         else:
-            parser.add_argument(flag, type=SCALARS.get(str(f.type), str), default=None, help=text)
+            parser.add_argument(flag, type=checked or SCALARS.get(str(f.type), str), default=None, help=text)
 
 
 def _typed(cls: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -62,11 +72,18 @@ def _typed(cls: type, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_settings(cls: type[Settings], path: Path) -> Settings:
-    """A user's YAML: an unknown setting is a typo, refused."""
-    data = yaml.safe_load(path.read_text()) or {}
+    """A user's YAML: an unknown setting is a typo, refused; so is YAML that does not parse."""
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{path} is not valid YAML: {getattr(error, 'problem', None) or error}{where}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold settings as 'name: value' lines")
     unknown = set(data) - {f.name for f in settings_of(cls)}
     if unknown:
-        raise ValueError(f"unknown settings in {path}: {sorted(unknown)}")
+        raise ConfigError(f"unknown settings in {path}: {sorted(unknown)}")
     return cls(**_typed(cls, data))
 
 

@@ -60,17 +60,36 @@ def test_browsers_from_foreign_origins_are_refused(make_feed) -> None:
         rebound = f"evil.example:{server.port}"
         assert handshake_status(f"ws://{rebound}/ws", origin=f"http://{rebound}",
                                 host="127.0.0.1", port=server.port) == 403
+        # ... and without Origin (a non-browser client, or a browser that omits it)
+        assert handshake_status(f"ws://{rebound}/ws", host="127.0.0.1", port=server.port) == 403
 
     with_server(make_feed(realtime=True), check, allowed_origins=("https://dash.example",))
 
 
+def get(port: int, path: str, host: str | None = None) -> http.client.HTTPResponse:
+    """A plain GET of ``path``, with a Host header of our choosing."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.putrequest("GET", path, skip_host=host is not None)  # the path verbatim: no normalisation
+    if host is not None:
+        connection.putheader("Host", host)
+    connection.endheaders()
+    response = connection.getresponse()
+    response.body = response.read()
+    return response
+
+
+def test_pages_for_a_foreign_host_name_are_refused(make_feed) -> None:
+    """DNS rebinding reads the page too: a loopback server answers loopback names only."""
+    def check(server) -> None:
+        assert get(server.port, "/", host=f"localhost:{server.port}").status == 200
+        assert get(server.port, "/", host=f"[::1]:{server.port}").status == 200
+        assert get(server.port, "/", host=f"evil.example:{server.port}").status == 403
+        assert get(server.port, "/app.js", host="evil.example").status == 403
+
+    with_server(make_feed(realtime=True), check)
+
+
 def test_only_the_dashboard_files_are_served(make_feed) -> None:
-    def get(port: int, path: str) -> http.client.HTTPResponse:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        connection.request("GET", path)  # sent verbatim: no client-side normalisation
-        response = connection.getresponse()
-        response.body = response.read()
-        return response
 
     def check(server) -> None:
         page = get(server.port, "/")

@@ -220,6 +220,7 @@ class GenreEngine:
             stats=stats,
             chroma=tuple(pitch[0].tolist()) if pitch else (),
             key=pitch[1] if pitch else None,
+            uncertain=bool(self._smoothed.max() < self.config.unsure_below),
         )
 
 

@@ -15,6 +15,10 @@ class EngineConfig:
     min_context_seconds: float = 1.0  # first update once this much audio has arrived
     frontend_device: str = "auto"  # auto → the GPU when there is one
     pitch: bool = True  # a chroma and the context's key in every update (model/pitch.py)
+    # An update whose smoothed top probability (calibrated) is below this says it is unsure
+    # rather than naming a genre with confidence. On validation whole clips, the shipped
+    # model's top genre is right 32% of the time below 0.40 (21% of clips), 67% above.
+    unsure_below: float = 0.40
 
     def __post_init__(self) -> None:
         if self.smoothing_seconds < 0 or self.min_context_seconds < 0:

@@ -87,6 +87,7 @@ class GenreUpdate:
     fused: dict[str, float] | None = None  # audio fused with the file's cover, when it has one
     chroma: tuple[float, ...] = ()  # newest column's pitch-class amplitudes, C first, max 1
     key: KeyEstimate | None = None  # the context's key; None when the engine runs without pitch
+    uncertain: bool = False  # the top probability is below EngineConfig.unsure_below: no confident genre
 
     @property
     def top(self) -> str:
@@ -106,6 +107,7 @@ class GenreUpdate:
             "probabilities": {k: round(p, 5) for k, p in zip(self.labels, self.probabilities)},
             "raw": {k: round(p, 5) for k, p in zip(self.labels, self.raw_probabilities)},
             "top": self.top,
+            "uncertain": self.uncertain,
             "context_seconds": round(self.context_seconds, 3),
             "mel": list(self.mel_column),
             "stats": {

@@ -26,7 +26,8 @@ def render(update: GenreUpdate, source: str) -> Group:
         style="dim",
     )
     key = f"   key {update.key.name} (fit {update.key.confidence:.2f})" if update.key and update.key.key else ""
-    return Group(Text(f"now: {update.top}{key}", style="bold"), table, status)
+    top = f"unsure ({update.top}?)" if update.uncertain else update.top
+    return Group(Text(f"now: {top}{key}", style="bold"), table, status)
 
 
 class TerminalView:

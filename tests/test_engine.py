@@ -124,3 +124,17 @@ def test_real_decoded_files(model, music_clips):
         assert summary.audio_seconds > 25
         assert len(updates) == pytest.approx(summary.audio_seconds / model.card.frontend.column_seconds, abs=6)
         assert updates[-1].context_seconds == pytest.approx(min(30.0, summary.audio_seconds), abs=0.5)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.4, 1.01])
+def test_an_update_says_it_is_unsure_below_the_confidence_threshold(model, threshold):
+    engine = GenreEngine(model, EngineConfig(unsure_below=threshold))
+    updates = list(engine.run(chunks(music_like(4.0), RATE, 4410)))
+    assert updates
+    for update in updates:
+        assert update.uncertain == (max(update.probabilities) < threshold)
+        assert update.to_message()["uncertain"] == update.uncertain
+    if threshold == 0.0:
+        assert not any(u.uncertain for u in updates)
+    if threshold > 1:
+        assert all(u.uncertain for u in updates)

@@ -202,7 +202,8 @@ function renderBars(update) {
   const top = update.top;
   const silent = update.state === "silence"; // no genre to show: the bars are dimmed
   bars.dataset.silent = silent;
-  $("top-label").textContent = silent ? "silence" : top;
+  // Below the engine's confidence threshold the page names no genre, only its best guess.
+  $("top-label").textContent = silent ? "silence" : update.uncertain ? `unsure (${top}?)` : top;
   $("top-percent").textContent = silent ? "" : percentText(update.probabilities[top]);
   $("top-swatch").style.background = silent ? "var(--muted)" : colourOf(top);
   const context = update.context_seconds;

@@ -86,10 +86,6 @@ def add_tag_arguments(parser: argparse.ArgumentParser) -> None:
 def check_arguments(args: argparse.Namespace) -> None:
     if not args.paths and args.export is None:
         raise TagUsageError("name files or folders to tag, or --export OUT to write the store out")
-    if args.jobs is not None and args.jobs < 1:
-        raise TagUsageError(f"--jobs must be at least 1 (got {args.jobs})")
-    if not 0.0 <= args.min_confidence <= 1.0:
-        raise TagUsageError(f"--min-confidence is a probability between 0 and 1 (got {args.min_confidence})")
     if args.address is not None and args.engine != "ray":
         raise TagUsageError("--address is for --engine ray")
     if args.engine == "ray" and importlib.util.find_spec("ray") is None:

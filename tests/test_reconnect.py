@@ -67,5 +67,5 @@ def test_live_command_waits_for_the_device_and_reports_the_gap(doomed_pulse: Pul
     reader.join()
     stderr = "".join(log)
     assert "is back after" in stderr and "Traceback" not in stderr, stderr
-    dropped = int(stderr.split("dropped samples: ")[1].split()[0])
+    dropped = int(stderr.split("dropped frames: ")[1].split()[0])
     assert dropped > 0

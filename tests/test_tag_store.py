@@ -87,8 +87,8 @@ def test_exports(test_model_path, library, tmp_path):
 @pytest.mark.parametrize("args, message", [
     ((), "name files or folders to tag"),
     (("--export", "out.xlsx"), "export to .jsonl, .csv, .parquet"),
-    (("x", "--min-confidence", "1.5"), "--min-confidence is a probability"),
-    (("x", "--jobs", "0"), "--jobs must be at least 1"),
+    (("x", "--min-confidence", "1.5"), "argument --min-confidence: must be a number ≥ 0 and ≤ 1"),
+    (("x", "--jobs", "0"), "argument --jobs: must be an integer ≥ 1"),
     (("x", "--address", "auto"), "--address is for --engine ray"),
 ])
 def test_usage_errors_exit_2(args, message, tmp_path):
@@ -106,8 +106,9 @@ def test_a_file_that_is_not_a_store(tmp_path):
 def test_ctrl_c_keeps_finished_files_and_a_rerun_goes_on(test_model_path, tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
+    # enough audio that the run is far from done when the interrupt lands (≈0.2 s a file here)
     for i in range(30):
-        write_tone(folder / f"t{i:02d}.wav", 8.0, frequency=200.0 + 10 * i)
+        write_tone(folder / f"t{i:02d}.wav", 40.0, frequency=200.0 + 10 * i)
     db = tmp_path / "tags.sqlite"
     process = subprocess.Popen([sys.executable, "-m", "genrescope.stream.cli", "tag", str(folder), "--db", str(db),
                                 "--model", str(test_model_path), "--jobs", "2"], cwd=REPO, text=True,

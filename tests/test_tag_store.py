@@ -106,9 +106,10 @@ def test_a_file_that_is_not_a_store(tmp_path):
 def test_ctrl_c_keeps_finished_files_and_a_rerun_goes_on(test_model_path, tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
-    # enough audio that the run is far from done when the interrupt lands (≈0.2 s a file here)
-    for i in range(30):
-        write_tone(folder / f"t{i:02d}.wav", 40.0, frequency=200.0 + 10 * i)
+    # enough audio that the run is far from done when the interrupt lands: tagging runs at
+    # hundreds of times real time, so 120 files of 40 s (small at 8 kHz)
+    for i in range(120):
+        write_tone(folder / f"t{i:03d}.wav", 40.0, rate=8_000, frequency=200.0 + 5 * i)
     db = tmp_path / "tags.sqlite"
     process = subprocess.Popen([sys.executable, "-m", "genrescope.stream.cli", "tag", str(folder), "--db", str(db),
                                 "--model", str(test_model_path), "--jobs", "2"], cwd=REPO, text=True,
@@ -118,12 +119,12 @@ def test_ctrl_c_keeps_finished_files_and_a_rerun_goes_on(test_model_path, tmp_pa
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130 and "Traceback" not in err, err
     kept = _count(db)
-    assert 3 <= kept < 30 and "every finished file is in the store" in err
+    assert 3 <= kept < 120 and "every finished file is in the store" in err
     assert len(shown + out.splitlines()) == kept  # every result shown was stored, and only those
     rerun = tag(test_model_path, db, str(folder), timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     assert f"skipping {kept} files already tagged" in rerun.stderr
-    assert len(rerun.stdout.splitlines()) == 30 - kept and _count(db) == 30
+    assert len(rerun.stdout.splitlines()) == 120 - kept and _count(db) == 120
 
 
 def _count(db):

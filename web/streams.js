@@ -56,7 +56,7 @@ function makeCard(hello) {
   card.innerHTML = `
     <div class="head"><a class="name"></a><span class="pill state"></span></div>
     <div class="title"></div>
-    <p class="top"><span class="swatch"></span><span class="genre">—</span><span class="percent"></span></p>
+    <p class="top"><span class="swatch"></span><span class="genre">—</span><span class="percent"></span><span class="key"></span></p>
     <canvas class="timeline" role="img" aria-label="top genre over the last 30 s"></canvas>
     <div class="links"><a class="detail">details</a><a class="overlay">overlay</a><span class="gaps"></span></div>`;
   card.querySelector(".name").textContent = hello.stream;
@@ -95,7 +95,10 @@ function addUpdate(update) {
 function showTop(entry, update) {
   const card = entry.card;
   const state = card.dataset.state;
-  card.querySelector(".genre").textContent = update ? update.top : state === "live" ? "—" : state;
+  card.querySelector(".genre").textContent = !update ? (state === "live" ? "—" : state)
+    : update.uncertain ? `unsure (${update.top}?)` : update.top;
+  // The key of the stream's context (model/pitch.py); none in silence or without pitch.
+  card.querySelector(".key").textContent = update?.key ? `key ${update.key} (${update.key_confidence.toFixed(2)})` : "";
   card.querySelector(".percent").textContent = update ? `${(100 * update.probabilities[update.top]).toFixed(0)}%` : "";
   card.querySelector(".swatch").style.background = update ? entry.colours[entry.labels.indexOf(update.top)] : "transparent";
 }

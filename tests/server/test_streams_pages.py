@@ -16,7 +16,8 @@ from test_dashboard import DESKTOP, PAINTED_PIXELS, WAIT_MS, chromium  # noqa: F
 READ_CARDS = """() => Object.fromEntries([...document.querySelectorAll('#streams .card')].map((card) => [
   card.dataset.stream,
   {state: card.dataset.state, column: Number(card.dataset.column ?? -1),
-   genre: card.querySelector('.genre').textContent, painted: (() => {
+   genre: card.querySelector('.genre').textContent, key: card.querySelector('.key').textContent,
+   painted: (() => {
      const canvas = card.querySelector('canvas');
      const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
      let painted = 0;
@@ -45,7 +46,8 @@ def test_overview_detail_and_overlay(chromium, test_model_path: Path, music_file
             cards = await page.evaluate(READ_CARDS)
             assert list(cards) == ["music", "room", "more"]
             assert cards["music"]["state"] == "live" and cards["music"]["painted"] > 0.1  # ≥ 20 of 128 updates
-            assert cards["room"]["genre"] == "silence"
+            assert cards["room"]["genre"] == "silence" and cards["room"]["key"] == ""  # silence: no key
+            assert cards["music"]["key"].startswith("key ")  # real music: its key, with its fit
             await page.screenshot(path=tmp_path / "overview.png", full_page=True)
 
             await page.click("[data-stream=room] a.detail")

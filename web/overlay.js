@@ -2,24 +2,12 @@
 // transparent page of fixed size. /overlay?stream=NAME on a multi-stream server
 // (protocol v2), /overlay on a single-stream one (v1).
 
-import { genreColours, socketUrl } from "./palette.js";
+import { genreColours, keepConnected } from "./palette.js";
 
 const SHOWN = 3;
 const $ = (id) => document.getElementById(id);
 let labels = [];
 let colours = [];
-let backoffMs = 500;
-
-function connect() {
-  const socket = new WebSocket(socketUrl());
-  socket.onopen = () => { backoffMs = 500; };
-  socket.onmessage = (event) => receive(JSON.parse(event.data));
-  socket.onclose = () => {
-    setTimeout(connect, backoffMs);
-    backoffMs = Math.min(10000, backoffMs * 2);
-  };
-}
-
 function receive(message) {
   if (message.type === "hello") {
     labels = message.labels;
@@ -62,4 +50,4 @@ function show(update) {
   }));
 }
 
-connect();
+keepConnected(receive);

@@ -1,4 +1,4 @@
-// Genre colours shared by the dashboard, the overview and the overlay.
+// What the dashboard, the overview and the overlay share: genre colours, the socket.
 // Okabe-Ito, colour-blind safe; its black turns light on a dark page. Tol's muted
 // palette continues it for models with more than eight genres.
 export const OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"];
@@ -18,4 +18,21 @@ export function socketUrl() {
   for (const name of ["token", "stream"]) if (params.get(name)) query.set(name, params.get(name));
   const text = query.toString();
   return `${scheme}://${location.host}/ws${text ? `?${text}` : ""}`;
+}
+
+// A websocket to socketUrl() that reconnects by itself, backing off from 0.5 s to 10 s;
+// onDrop runs each time the connection goes.
+export function keepConnected(onMessage, onDrop = () => {}) {
+  let backoffMs = 500;
+  const connect = () => {
+    const socket = new WebSocket(socketUrl());
+    socket.onopen = () => { backoffMs = 500; };
+    socket.onmessage = (event) => onMessage(JSON.parse(event.data));
+    socket.onclose = () => {
+      onDrop();
+      setTimeout(connect, backoffMs);
+      backoffMs = Math.min(10000, backoffMs * 2);
+    };
+  };
+  connect();
 }

@@ -1,26 +1,12 @@
 // The overview of a multi-stream server (protocol v2, README: Protocol v2): every stream's
 // name, state, top genre and a mini timeline, from one websocket (/ws). No build step.
 
-import { genreColours, socketUrl } from "./palette.js";
+import { genreColours, keepConnected } from "./palette.js";
 
 const TIMELINE_UPDATES = 128; // ≈30 s at 4.3 updates per second
-const BACKOFF_MAX_MS = 10000;
 const $ = (id) => document.getElementById(id);
 const dark = matchMedia("(prefers-color-scheme: dark)");
 const streams = new Map(); // name → {labels, colours, card, tops: [label index | -1 for silence]}
-let backoffMs = 500;
-
-function connect() {
-  const socket = new WebSocket(socketUrl());
-  socket.onopen = () => { backoffMs = 500; };
-  socket.onmessage = (event) => receive(JSON.parse(event.data));
-  socket.onclose = () => {
-    setPill("reconnecting", "reconnecting");
-    setTimeout(connect, backoffMs);
-    backoffMs = Math.min(BACKOFF_MAX_MS, backoffMs * 2);
-  };
-}
-
 function setPill(state, text) {
   $("connection").dataset.state = state;
   $("connection").textContent = text;
@@ -118,4 +104,4 @@ function drawTimeline(entry) {
   });
 }
 
-connect();
+keepConnected(receive, () => setPill("reconnecting", "reconnecting"));

@@ -113,7 +113,7 @@ def test_ctrl_c_keeps_finished_files_and_a_rerun_goes_on(test_model_path, tmp_pa
     db = tmp_path / "tags.sqlite"
     process = subprocess.Popen([sys.executable, "-m", "genrescope.stream.cli", "tag", str(folder), "--db", str(db),
                                 "--model", str(test_model_path), "--jobs", "2"], cwd=REPO, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_interruptible)
     shown = [process.stdout.readline() for _ in range(3)]  # each line is printed once its row is committed
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
@@ -125,6 +125,12 @@ def test_ctrl_c_keeps_finished_files_and_a_rerun_goes_on(test_model_path, tmp_pa
     assert rerun.returncode == 0, rerun.stderr
     assert f"skipping {kept} files already tagged" in rerun.stderr
     assert len(rerun.stdout.splitlines()) == 120 - kept and _count(db) == 120
+
+
+def _interruptible() -> None:
+    """Ctrl-C reaches the child even when the test run itself was started in the background
+    (``cmd &`` in a script ignores SIGINT, and a child would inherit that and keep it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _count(db):

@@ -1,5 +1,5 @@
 // genrescope live dashboard: one websocket to the server that served this page,
-// no dependencies, no build step. Protocol: docs/protocol.md.
+// no dependencies, no build step. Protocol: README.md, "Live server and protocol" and "Protocol v2".
 
 import { genreColours, socketUrl } from "./palette.js";
 

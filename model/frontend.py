@@ -120,7 +120,7 @@ class MelFrontend:
 
     def relative_context(self, context: np.ndarray) -> np.ndarray:
         """The context re-referenced to its own maximum and floored, as the model expects."""
-        return np.maximum(context - context.max(), self.spec.floor_db)
+        return relative_db(context, self.spec.floor_db)
 
     def to_numpy(self, array: np.ndarray) -> np.ndarray:
         return array

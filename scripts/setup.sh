@@ -75,8 +75,8 @@ install_python_packages() {
         return
     fi
     extras=""
-    [ "$MODE" = dev ] && extras="train,test"
     if [ "$MODE" = dev ]; then
+        extras="train,test"
         # torch alone first: pip then never resolves it through the rest of the dependencies.
         say "installing $(pinned torch)"
         "$VENV/bin/pip" install "$(pinned torch)"
@@ -86,7 +86,7 @@ install_python_packages() {
     if has_gpu; then
         # onnxruntime-gpu and onnxruntime are one module: the GPU build must replace the CPU one.
         say "NVIDIA GPU found: adding [gpu] (torch with CUDA, onnxruntime-gpu in place of onnxruntime)"
-        "$VENV/bin/pip" install "$(pinned torch)"
+        [ "$MODE" = dev ] || "$VENV/bin/pip" install "$(pinned torch)"  # dev has it already
         "$VENV/bin/pip" uninstall -y onnxruntime
         "$VENV/bin/pip" install --force-reinstall --no-deps "$(pinned onnxruntime-gpu)"
     fi

@@ -21,7 +21,6 @@ also averages the ramp-up (contexts of 1–30 s at the start of a file) and weig
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +89,7 @@ class BatchTagger:
         self.spec = model.card.frontend
         self.frontend = MelFrontend(self.spec)
         # The same shortest input the engine answers: its first update comes after this.
-        self.min_columns = max(1, math.ceil(EngineConfig().min_context_seconds / self.spec.column_seconds))
+        self.min_columns = EngineConfig().min_columns(self.spec.column_seconds)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -125,8 +124,7 @@ class BatchTagger:
         mean = self.probabilities(columns_db)
         if mean is None:
             return FileTags(str(path), seconds)
-        return FileTags(str(path), seconds, {g: round(float(p), 4) for g, p in zip(self.labels, mean)},
-                        key=file_key(columns_chroma))
+        return FileTags.from_mean(str(path), seconds, self.labels, mean, file_key(columns_chroma))
 
 
 def load_batch_tagger(model_path: Path | None = None, plan: WindowPlan = WindowPlan(),

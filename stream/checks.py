@@ -69,6 +69,8 @@ SEED = Number(int, low=0)
 PORT = Number(int, low=0, high=65535)  # 0 = any free port
 SECONDS = Number(float, above=0)
 SHARE = Number(float, low=0, high=1)
+POSITIVE = Number(float, above=0)
+NON_NEGATIVE = Number(float, low=0)
 
 
 def output_file(text: str) -> Path:

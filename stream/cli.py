@@ -175,13 +175,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def engine_config(args: argparse.Namespace) -> EngineConfig:
+    """The engine settings the engine flags give (every command that streams)."""
+    return EngineConfig(smoothing_seconds=args.smoothing, context_seconds=args.context,
+                        frontend_device="cpu" if args.cpu else "auto")
+
+
 def make_engine(args: argparse.Namespace) -> GenreEngine:
     """The engine for a command, with the engine flags applied (see load_engine)."""
     from genrescope.stream.engine import load_engine
 
-    config = EngineConfig(smoothing_seconds=args.smoothing, context_seconds=args.context,
-                          frontend_device="cpu" if args.cpu else "auto")
-    engine = load_engine(args.model, config, prefer_gpu=not args.cpu)
+    engine = load_engine(args.model, engine_config(args), prefer_gpu=not args.cpu)
     log.info("model %s (%s), provider %s", engine.model.path, engine.model_version, engine.provider)
     return engine
 
@@ -294,9 +298,6 @@ def _limit(source: Iterable[AudioChunk], seconds: float | None) -> Iterable[Audi
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from genrescope.stream.demo import DemoSource
-    from genrescope.stream.filesource import FileSource
-
     config = _server_config(args)
     if _serves_many(args):
         return _serve_named(args, config)
@@ -306,9 +307,10 @@ def run_serve(args: argparse.Namespace) -> int:
         with open_source("mic", device=args.device, sample_rate=engine.spec.sample_rate) as microphone:
             serve_stream(engine, engine.run(microphone), microphone.name, config)
     elif args.source == "demo":
-        serve_stream(engine, engine.run(DemoSource(realtime=True)), DemoSource.name, config)
+        demo = open_source("demo")
+        serve_stream(engine, engine.run(demo), demo.name, config)
     else:
-        source = FileSource(args.source, realtime=True)
+        source = open_source(args.source, realtime=True)
         cover = link_cover(source.path)  # once, before the stream: never on the real-time path
         serve_stream(engine, _engine_updates(engine, source, cover), source.name, config, cover)
     print(engine.summary().text(), file=sys.stderr)
@@ -328,9 +330,8 @@ def _serves_many(args: argparse.Namespace) -> bool:
 def _serve_named(args: argparse.Namespace, config: ServerConfig) -> int:
     from genrescope.stream.serve_many import named_sources, serve_many
 
-    engine_config = EngineConfig(smoothing_seconds=args.smoothing, context_seconds=args.context,
-                                 frontend_device="cpu" if args.cpu else "auto")
-    serve_many(named_sources(args.source, args.sources), engine_config, config, args.model, not args.cpu, args.osc)
+    serve_many(named_sources(args.source, args.sources), engine_config(args), config, args.model, not args.cpu,
+               args.osc)
     return 0
 
 
@@ -349,7 +350,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from genrescope.stream.sources import SourceSpecError
     from genrescope.stream.tag_cli import TagUsageError
     from genrescope.stream.tag_store import TagStoreError
-    from genrescope.training.config import ConfigError
+    from genrescope.training.settings import ConfigError
 
     return (UserError, AudioFileError, ModelCardError, FileNotFoundError, ServerError, CaptureError,
             SourceSpecError, TagUsageError, TagStoreError, ConfigError, OutputError)

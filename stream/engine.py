@@ -56,7 +56,7 @@ class GenreEngine:
         self.frontend = make_frontend(self.spec, config.frontend_device)
         self.context_columns = min(self.spec.context_columns,
                                    max(1, round(config.context_seconds / self.spec.column_seconds)))
-        self.min_columns = max(1, math.ceil(config.min_context_seconds / self.spec.column_seconds))
+        self.min_columns = config.min_columns(self.spec.column_seconds)
         tau = config.smoothing_seconds
         self.alpha = 1.0 if tau == 0 else 1.0 - math.exp(-self.spec.column_seconds / tau)
         # Device tensors go to the CUDA provider without a host round trip.
@@ -114,6 +114,10 @@ class GenreEngine:
         self._dropped += chunk.dropped_frames
         self._append(self._conditioner.process(chunk.samples, chunk.sample_rate))
         return self._drain(final=False)
+
+    def model_input(self, pending: PendingColumn) -> np.ndarray:
+        """A prepared column's context as the model's numpy input (it may live on a GPU)."""
+        return self.frontend.to_numpy(pending.context)
 
     def complete(self, pending: PendingColumn, logits: np.ndarray, model_ms: float) -> GenreUpdate:
         """The update of a prepared column from its logits (one row); ``model_ms`` is its
@@ -199,7 +203,7 @@ class GenreEngine:
             if self._bind:
                 logits = self.model.logits_bound(column.context[None])
             else:
-                logits = self.model.logits(self.frontend.to_numpy(column.context)[None])
+                logits = self.model.logits(self.model_input(column)[None])
             updates.append(self.complete(column, logits[0], (time.perf_counter() - started) * 1e3))
         return updates
 

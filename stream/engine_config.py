@@ -3,6 +3,7 @@ defaults in ``--help`` without importing torch."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -19,6 +20,10 @@ class EngineConfig:
     # rather than naming a genre with confidence. On validation whole clips, the shipped
     # model's top genre is right 32% of the time below 0.40 (21% of clips), 67% above.
     unsure_below: float = 0.40
+
+    def min_columns(self, column_seconds: float) -> int:
+        """Columns before the first update: ``min_context_seconds`` of them, at least one."""
+        return max(1, math.ceil(self.min_context_seconds / column_seconds))
 
     def __post_init__(self) -> None:
         if self.smoothing_seconds < 0 or self.min_context_seconds < 0:

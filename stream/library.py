@@ -56,7 +56,7 @@ def tag_file(engine: GenreEngine, path: Path) -> FileTags:
         return FileTags(str(path), seconds)
     mean = np.mean([update.raw_probabilities for update in updates], axis=0)
     key = file_key(np.array([update.chroma for update in updates if update.chroma]))
-    return FileTags(str(path), seconds, {g: round(float(p), 4) for g, p in zip(engine.labels, mean)}, key=key)
+    return FileTags.from_mean(str(path), seconds, engine.labels, mean, key)
 
 
 _WORKER_TAG: Callable[[Path], FileTags] | None = None

@@ -189,7 +189,7 @@ class BatchScheduler:
                 ended.append(stream)
             else:
                 pending += self._prepare(stream, item, arrived)
-        logits = self._model_rows([column for _, column, _, _ in pending])
+        logits = self._model_rows([stream.engine.model_input(column) for stream, column, _, _ in pending])
         for (stream, column, state, arrived), (row, model_ms) in zip(pending, logits):
             update = stream.engine.complete(column, row, model_ms)
             lag_ms = (time.monotonic() - arrived) * 1e3
@@ -212,17 +212,17 @@ class BatchScheduler:
         stream.state = state
         self._emit(stream.status())
 
-    def _model_rows(self, columns: list[PendingColumn]) -> list[tuple[np.ndarray, float]]:
-        """Logits for every column, one model call per context length and ``max_batch``;
+    def _model_rows(self, contexts: list[np.ndarray]) -> list[tuple[np.ndarray, float]]:
+        """Logits for every context, one model call per context length and ``max_batch``;
         each row with its share of its call's time (ms)."""
-        rows: list[tuple[np.ndarray, float] | None] = [None] * len(columns)
+        rows: list[tuple[np.ndarray, float] | None] = [None] * len(contexts)
         by_length: dict[int, list[int]] = {}
-        for index, column in enumerate(columns):
-            by_length.setdefault(len(column.context), []).append(index)
+        for index, context in enumerate(contexts):
+            by_length.setdefault(len(context), []).append(index)
         batches = [indices[start:start + self.max_batch]
                    for indices in by_length.values() for start in range(0, len(indices), self.max_batch)]
         for batch, (logits, ms) in zip(batches, self._pool.map(self._timed_logits, [
-                np.stack([np.asarray(columns[i].context) for i in batch]) for batch in batches])):
+                np.stack([contexts[i] for i in batch]) for batch in batches])):
             self.batch_sizes.append(len(batch))
             for i, row in zip(batch, logits):
                 rows[i] = (row, ms / len(batch))

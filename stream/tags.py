@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from genrescope.model.pitch import NO_KEY, KeyEstimate
 from genrescope.stream.events import ranked
 
@@ -21,6 +23,12 @@ class FileTags:
     probabilities: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     key: KeyEstimate = NO_KEY  # the whole file's key (model/pitch.py)
+
+    @classmethod
+    def from_mean(cls, path: str, audio_seconds: float, labels: tuple[str, ...], mean: np.ndarray,
+                  key: KeyEstimate = NO_KEY) -> "FileTags":
+        """A whole-file estimate from its mean probabilities (4 decimals, as stored)."""
+        return cls(path, audio_seconds, {g: round(float(p), 4) for g, p in zip(labels, mean)}, key=key)
 
     @property
     def genre(self) -> str | None:

@@ -26,7 +26,7 @@ from genrescope.training.cover_config import COVER_RANGES, FUSION_RANGES, CoverT
 from genrescope.training.settings import add_setting_arguments
 
 DEFAULT_CHECKPOINT = TrainConfig().best_checkpoint  # where `genrescope train` keeps its best epoch
-MODEL_VERSION = "genre-crnn-effl0-1.1-int8"  # what the next export writes into the card
+MODEL_VERSION = "genre-crnn-effl0-2.0-distill-int8"  # what the next export writes into the card
 PRECISIONS = ("int8", "float32")
 COVER_RUN_DIR = Path(CoverTrainConfig().run_dir)
 COVER_MODEL_VERSION = "cover-effnetlite0-frozen2scale-2"  # what the next cover export writes
@@ -52,14 +52,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def add_genre_commands(commands: argparse._SubParsersAction) -> None:
-    train = commands.add_parser("train", help="train the genre model on FMA-small",
-                                description="Train the genre CRNN (CPU by default, CUDA when present).\n"
-                                            "Re-running the same command resumes from the last epoch.",
-                                epilog="example (the shipped model's run: 20 epochs of 1-3 min each on 2 CPU cores):\n"
-                                       "  genrescope train --run-dir runs/genre-short --epochs 20 --seed 1 "
-                                       "--crop-distribution log_uniform\n"
-                                       "  genrescope export runs/genre-short/best.pt && genrescope evaluate",
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    train = command(
+        commands, "train", "train the genre model on FMA-small",
+        "Train the genre CRNN (CPU by default, CUDA when present).\n"
+        "Re-running the same command resumes from the last epoch.",
+        "example (the shipped model's run: 20 epochs of 1-4 min each on 2 CPU cores):\n"
+        "  genrescope train --config training/recipes/distill.yaml --run-dir runs/genre-distill --validate-every 2\n"
+        "  genrescope export runs/genre-distill/best.pt && genrescope evaluate")
     add_train_arguments(train)
     train.set_defaults(handler=runs("genrescope.training.train", "run_train"))
 
@@ -83,12 +82,12 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
     cv.add_argument("--ships", default=None, help="with --record: the recipe the shipped model was trained with")
     cv.set_defaults(handler=runs("genrescope.training.cv", "run_cv"))
 
-    export = commands.add_parser("export", help="export a checkpoint to ONNX with its model card",
-                                 description="Export to ONNX (float32, parity-checked against torch), quantize "
-                                             "to int8, fit the temperature on validation, write the card.",
-                                 epilog="example (the shipped model's export):\n"
-                                        "  genrescope export runs/genre-short/best.pt --out model/genre_crnn.onnx",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    export = command(
+        commands, "export", "export a checkpoint to ONNX with its model card",
+        "Export to ONNX (float32, parity-checked against torch), quantize to int8, fit the temperature on "
+        "validation, write the card.",
+        "example (the shipped model's export):\n"
+        "  genrescope export runs/genre-distill/best.pt --out model/genre_crnn.onnx")
     export.add_argument("checkpoint", type=Path, nargs="?", default=DEFAULT_CHECKPOINT,
                         help=f"training checkpoint (default {DEFAULT_CHECKPOINT})")
     export.add_argument("--out", type=output_file, default=DEFAULT_GENRE_MODEL, help="ONNX file to write")
@@ -99,12 +98,11 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
                         help="int8: ≈2.5× faster on CPUs and a third of the size (default); float32: as trained")
     export.set_defaults(handler=runs("genrescope.training.release", "run_export"))
 
-    evaluate = commands.add_parser("evaluate", help="evaluate a model on the official FMA test split",
-                                   description="Clip- and window-level accuracy, macro-F1, confusion "
-                                               "matrix and calibration on the official test split.",
-                                   epilog="example (the shipped model; writes model/metrics.json and the card):\n"
-                                          "  genrescope evaluate --model model/genre_crnn.onnx",
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluate = command(
+        commands, "evaluate", "evaluate a model on the official FMA test split",
+        "Clip- and window-level accuracy, macro-F1, confusion matrix and calibration on the official test split.",
+        "example (the shipped model; writes model/metrics.json and the card):\n"
+        "  genrescope evaluate --model model/genre_crnn.onnx")
     evaluate.add_argument("--model", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX model to evaluate")
     evaluate.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
     evaluate.add_argument("--fma-audio-root", type=Path, default=None,

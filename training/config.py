@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from genrescope.stream.checks import COUNT, SECONDS, SEED, SHARE, Number
-from genrescope.training.settings import (ConfigError, add_setting_arguments, load_settings, setting,
+from genrescope.stream.checks import COUNT, NON_NEGATIVE, POSITIVE, SECONDS, SEED, SHARE, Number
+from genrescope.training.settings import (add_setting_arguments, check_ranges, load_settings, setting,
                                          settings_from_arguments)
 
 # The shared data: $GENRESCOPE_DATA, else ../shared/data beside the repository.
@@ -70,10 +70,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Refuse out-of-range settings from YAML (flags are checked by argparse already)."""
-        for name, check in RANGES.items():
-            value = getattr(self, name)
-            if not check.admits(value):
-                raise ConfigError(f"setting {name} must be {check.describe()}, got {value!r}")
+        check_ranges(self, RANGES)
 
     @property
     def uses_side_targets(self) -> bool:
@@ -108,8 +105,6 @@ class TrainConfig:
         return {f.name for f in fields(cls)}
 
 
-NON_NEGATIVE = Number(float, low=0)
-POSITIVE = Number(float, above=0)
 # The range of every numeric setting: checked on the command line and in YAML alike.
 RANGES: dict[str, Number] = {
     "seed": SEED, "epochs": COUNT, "batch_size": COUNT, "lr": POSITIVE, "backbone_lr_scale": NON_NEGATIVE,

@@ -13,7 +13,7 @@ from genrescope.model.session import DEFAULT_GENRE_MODEL
 from genrescope.training.config import DEFAULT_DATA_ROOT
 from genrescope.training.covers import SplitConfig
 from genrescope.training.settings import setting
-from genrescope.stream.checks import COUNT, SEED, Number
+from genrescope.stream.checks import COUNT, POSITIVE, SEED, Number
 
 
 @dataclass
@@ -47,7 +47,6 @@ class FusionFitConfig:
     seed: int = setting(0, "seeds the cover draws")
 
 
-POSITIVE = Number(float, above=0)
 # The range of every numeric setting, checked on the command line.
 COVER_RANGES = {"scales": Number(int, low=32), "seed": SEED, "l2_grid": POSITIVE, "inner_folds": Number(int, low=2),
                 "lbfgs_iterations": COUNT, "threads": COUNT}

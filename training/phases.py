@@ -20,30 +20,24 @@ from pathlib import Path
 
 import numpy as np
 
-from genrescope.model.session import GenreModel, softmax
-from genrescope.training.augment import clip_db
+from genrescope.model.session import GenreModel
 from genrescope.training.config import TrainConfig
+from genrescope.training.evaluate import window_logits
 from genrescope.training.fma import load_features
 
 
-def grid_probabilities(model: GenreModel, images: np.ndarray, phases: int, batch: int = 100) -> np.ndarray:
+def grid_probabilities(model: GenreModel, images: np.ndarray, phases: int) -> np.ndarray:
     """Probabilities [phases, clips, labels] of each of ``phases`` interleaved column grids
-    (grid p holds columns p, p + phases, …), each re-referenced to its own maximum."""
-    out = []
-    for phase in range(phases):
-        grid = np.ascontiguousarray(images[:, phase::phases])
-        logits = np.concatenate([model.logits(clip_db(grid[i:i + batch], model.card.frontend.floor_db))
-                                 for i in range(0, len(grid), batch)])
-        out.append(softmax(logits / model.card.temperature))
-    return np.stack(out)
+    (grid p holds columns p, p + phases, …), each a whole clip re-referenced to its own maximum."""
+    grids = (np.ascontiguousarray(images[:, phase::phases]) for phase in range(phases))
+    return np.stack([model.calibrated(window_logits(model, grid, grid.shape[1], 1)[0]) for grid in grids])
 
 
-def phase_report(model: GenreModel, images: np.ndarray, labels: np.ndarray, phases: int = 2) -> dict:
-    """Accuracy of each grid alone, of their mean, and the full-rate single grid for scale."""
+def phase_report(model: GenreModel, images: np.ndarray, labels: np.ndarray, phases: int, full: float) -> dict:
+    """Accuracy of each grid alone and of their mean, beside ``full``: the full-rate single grid's."""
     probabilities = grid_probabilities(model, images, phases)
     single = [float((p.argmax(1) == labels).mean()) for p in probabilities]
     averaged = float((probabilities.mean(0).argmax(1) == labels).mean())
-    full = float((grid_probabilities(model, images, 1)[0].argmax(1) == labels).mean())
     return {"phases": phases, "columns_per_grid": images.shape[1] // phases, "single_grid": single,
             "single_grid_mean": float(np.mean(single)), "grids_averaged": averaged,
             "gain_points": round(100 * (averaged - float(np.mean(single))), 2), "full_rate_single_grid": full}
@@ -53,8 +47,9 @@ def run_phases(args: argparse.Namespace) -> int:
     """``genrescope phases``: the proxy on the validation split, printed and as JSON."""
     data = load_features(TrainConfig(data_root=str(args.data_root))).subset("validation")
     model = GenreModel.load(args.model, threads=args.threads, prefer_gpu=False)
+    full = float((grid_probabilities(model, data.images, 1)[0].argmax(1) == data.labels).mean())
     report = {"model": model.card.version, "split": "validation", "clips": int(len(data.labels)),
-              **{f"phases_{p}": phase_report(model, data.images, data.labels, p) for p in args.phases}}
+              **{f"phases_{p}": phase_report(model, data.images, data.labels, p, full) for p in args.phases}}
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:

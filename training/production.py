@@ -18,7 +18,10 @@ as the engine does), and the spectral tilt lives in ``augment.window_db``.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
+from scipy.signal import lfilter
 
 from genrescope.model.frontend import hz_to_mel, mel_to_hz
 from genrescope.model.spec import FrontendSpec
@@ -29,6 +32,7 @@ CUTOFF_HZ = (7_000.0, 16_000.0)
 NOISE_DB = (-65.0, -35.0)
 
 
+@cache  # once per spec, not once per batch
 def band_centres_hz(spec: FrontendSpec) -> np.ndarray:
     """Centre frequency of each mel band (the peaks of the triangular filters)."""
     edges = np.linspace(hz_to_mel(spec.f_min, spec.mel_scale), hz_to_mel(spec.f_max, spec.mel_scale), spec.n_mels + 2)
@@ -39,8 +43,7 @@ def production_chain(db: np.ndarray, floor_db: float, centres_hz: np.ndarray, rn
     """One crop [L, M] of relative dB, through a random production chain, re-referenced and floored."""
     power = 10.0 ** (db.astype(np.float64) / 10.0)
     share = rng.uniform(*REVERB_SHARE)
-    for t in range(1, len(power)):
-        power[t] += share * power[t - 1]
+    power = lfilter([1.0], [1.0, -share], power, axis=0)  # power[t] += share * power[t - 1]
     level = 10.0 * np.log10(power.sum(1) + 1e-12)
     power *= 10.0 ** (-rng.uniform(*COMPRESSION) * (level - level.mean()) / 10.0)[:, None]
     cutoff = rng.uniform(*CUTOFF_HZ)

@@ -44,6 +44,14 @@ class ConfigError(ValueError):
     """A setting out of range, unknown, or a YAML file that does not parse: one line for the user."""
 
 
+def check_ranges(settings: Any, ranges: dict[str, Any]) -> None:
+    """Refuse a setting outside its range (``ranges``: name → stream/checks.py ``Number``)."""
+    for name, check in ranges.items():
+        value = getattr(settings, name)
+        if not check.admits(value):
+            raise ConfigError(f"setting {name} must be {check.describe()}, got {value!r}")
+
+
 def add_setting_arguments(parser: argparse.ArgumentParser, cls: type,
                           ranges: dict[str, Callable[[str], Any]] | None = None) -> None:
     """One flag per setting, defaults left unset so that YAML values are not overridden;

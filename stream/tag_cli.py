@@ -15,8 +15,9 @@ import argparse
 import importlib.util
 import json
 import os
+import signal
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
@@ -173,8 +174,9 @@ def _tag_todo(args: argparse.Namespace, store: TagStore, todo: list[Path], keys:
             jsonl = open_jsonl(args.jsonl, stack)
             progress = stack.enter_context(TagProgress(len(todo)))
             for tags in results:
-                _record(args, store, keys[tags.path], version, tags, counts)
-                _show(tags, jsonl)
+                with _interrupt_after():
+                    _record(args, store, keys[tags.path], version, tags, counts)
+                    _show(tags, jsonl)
                 progress.advance(tags.audio_seconds)
     except KeyboardInterrupt:
         return True
@@ -183,6 +185,20 @@ def _tag_todo(args: argparse.Namespace, store: TagStore, todo: list[Path], keys:
     finally:
         results.close()
     return False
+
+
+@contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold Ctrl-C until the block ends, so that a stored row is always a shown row too
+    (an interrupt between the two would keep a result the user never saw)."""
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: held.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held and previous is not signal.SIG_IGN:
+        raise KeyboardInterrupt
 
 
 def _results(args: argparse.Namespace, todo: list[Path]) -> Iterator[FileTags]:

@@ -94,6 +94,16 @@ class Key:
         minor); Vorbis comments (KEY, INITIALKEY) use the same spelling."""
         return self.tonic_name + ("m" if self.minor else "")
 
+    @classmethod
+    def from_tag(cls, tag: str) -> "Key":
+        """The key a ``tag`` string names (its inverse; how the tag store keeps keys)."""
+        minor = tag.endswith("m")
+        tonics = MINOR_TONICS if minor else MAJOR_TONICS
+        tonic = tag[:-1] if minor else tag
+        if tonic not in tonics:
+            raise ValueError(f"not a key: {tag!r}")
+        return cls(tonics.index(tonic), minor)
+
     @property
     def relative(self) -> "Key":
         """The key with the same scale tones: A minor ↔ C major."""

@@ -75,11 +75,21 @@ def file_tagger(model_path: Path | None, cpu: bool, per_update: bool = False) ->
     return load_batch_tagger(model_path, prefer_gpu=not cpu).tag
 
 
+def one_core_per_process() -> None:
+    """Keep this process's numpy on one thread. OpenBLAS starts a thread per core for the
+    file's big mel-filterbank product, and with one tagging process per core those
+    threads fight over the cores (two workers ran 1.15× one, not ≈2×)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def start_worker(model_path: Path | None, cpu: bool, per_update: bool = False) -> None:
-    """Pool initializer: this worker process's tagger, loaded once. Ctrl-C is the
-    parent's to handle: a worker finishes its file instead of dying mid-way."""
+    """Pool initializer: this worker process's tagger, loaded once, on one core. Ctrl-C
+    is the parent's to handle: a worker finishes its file instead of dying mid-way."""
     global _WORKER_TAG
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    one_core_per_process()
     _WORKER_TAG = file_tagger(model_path, cpu, per_update)
 
 

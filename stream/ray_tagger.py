@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from genrescope.model.pitch import NO_KEY, Key, KeyEstimate
 from genrescope.stream.tags import FileTags, RunStopped
 
 ACTOR_CPUS = 0.8
@@ -34,7 +35,9 @@ class RayTaggerActor:
         import ray
 
         from genrescope.stream.batch_tagger import load_batch_tagger
+        from genrescope.stream.library import one_core_per_process
 
+        one_core_per_process()
         self.tagger = load_batch_tagger(Path(model_path) if model_path else None)
         self.node = ray.get_runtime_context().get_node_id()
 
@@ -42,7 +45,9 @@ class RayTaggerActor:
         rows = [self.tagger.tag(path) for path in batch["path"]]
         return {"path": [tags.path for tags in rows], "audio_seconds": [tags.audio_seconds for tags in rows],
                 "probabilities": [json.dumps(tags.probabilities) for tags in rows],
-                "error": [tags.error or "" for tags in rows], "node": [self.node] * len(rows)}
+                "error": [tags.error or "" for tags in rows], "node": [self.node] * len(rows),
+                "key": [tags.key.key.tag if tags.key.key else "" for tags in rows],
+                "key_confidence": [tags.key.confidence for tags in rows]}
 
 
 def ray_results(paths: list[Path], model_path: Path | None = None, address: str | None = None,
@@ -70,8 +75,9 @@ def ray_results(paths: list[Path], model_path: Path | None = None, address: str 
                                  batch_size=1, num_cpus=ACTOR_CPUS, compute=compute)
     try:
         for row in tagged.iter_rows():
+            key = KeyEstimate(Key.from_tag(row["key"]), float(row["key_confidence"])) if row["key"] else NO_KEY
             yield (FileTags(row["path"], float(row["audio_seconds"]), json.loads(row["probabilities"]),
-                            row["error"] or None), row["node"])
+                            row["error"] or None, key), row["node"])
     except ray.exceptions.RayError as error:
         raise RunStopped(f"the Ray run stopped: {str(error).splitlines()[0]}") from error
 

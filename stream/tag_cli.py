@@ -230,15 +230,15 @@ def _write_stored(args: argparse.Namespace, store: TagStore, key: FileKey, versi
     row = store.get(key, version)
     if row is None or not row.probabilities:
         return
-    new_key = _write(args, key, row.probabilities, version, counts)
+    new_key = _write(args, key, row.probabilities, version, counts, row.musical_key)
     if new_key != key:
-        store.put(new_key, version, FileTags(row.path, row.audio_seconds, row.probabilities))
+        store.put(new_key, version, row.file_tags())
 
 
 def _write(args: argparse.Namespace, key: FileKey, probabilities: dict[str, float], version: str,
            counts: RunCounts, musical_key: str | None = None) -> FileKey:
-    """Write one file's genres (and its musical key when just estimated: the store keeps
-    genres only); the file's store key afterwards."""
+    """Write one file's genres (and its musical key when it has one); the file's store
+    key afterwards."""
     from genrescope.stream.tag_writer import TagWriteError, genre_fields, write_fields
 
     try:

@@ -17,8 +17,11 @@ from genrescope.stream.tag_store import StoredTags, TagStore
 
 EXPORT_FORMAT = 1
 SUFFIXES = (".jsonl", ".csv", ".parquet")
-FIXED_COLUMNS = ("path", "model_version", "size", "mtime_ns", "status", "audio_seconds", "genre", "error",
-                 "tagged_at")
+ROW_FIELDS = ("path", "model_version", "size", "mtime_ns", "status", "audio_seconds", "genre", "error",
+              "tagged_at")
+# The whole-file key as `tag --jsonl` gives it: 'A minor', its tag form 'Am', the fit.
+KEY_FIELDS = ("key", "key_tag", "key_confidence")
+FIXED_COLUMNS = (*ROW_FIELDS, *KEY_FIELDS)
 
 
 class ExportError(ValueError):
@@ -51,7 +54,8 @@ def _records(store: TagStore) -> Iterator[dict]:
 
 
 def _record(row: StoredTags, labels: list[str]) -> dict:
-    return {"format": EXPORT_FORMAT, **{name: getattr(row, name) for name in FIXED_COLUMNS},
+    return {"format": EXPORT_FORMAT, **{name: getattr(row, name) for name in ROW_FIELDS},
+            "key": row.key.name, "key_tag": row.musical_key, "key_confidence": row.key_confidence,
             "labels": labels, "probabilities": row.probabilities}
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from genrescope.model.pitch import NO_KEY, Key, KeyEstimate
 from genrescope.stream.tags import FileTags
 
 DONE, FAILED = "done", "failed"
@@ -33,6 +34,8 @@ CREATE TABLE IF NOT EXISTS tags (
     genre TEXT,
     probabilities TEXT NOT NULL,  -- JSON object genre -> probability; {} when too short
     error TEXT,
+    musical_key TEXT,  -- the whole file's key in tag form ('Am', 'F#'); NULL when none
+    key_confidence REAL,
     tagged_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
     PRIMARY KEY (path, model_version)
 );
@@ -41,6 +44,10 @@ CREATE TABLE IF NOT EXISTS models (
     labels TEXT NOT NULL  -- JSON list, the model's label order
 );
 """
+# Columns added since the first stores were written: (name, SQL type), added on open.
+LATER_COLUMNS = (("musical_key", "TEXT"), ("key_confidence", "REAL"))
+ROW_COLUMNS = ("path, model_version, size, mtime_ns, status, audio_seconds, genre, probabilities, error, "
+               "tagged_at, musical_key, key_confidence")
 
 
 def default_db_path() -> Path:
@@ -83,6 +90,19 @@ class StoredTags:
     probabilities: dict[str, float]
     error: str | None
     tagged_at: str
+    musical_key: str | None = None  # tag form, 'Am'
+    key_confidence: float | None = None
+
+    @property
+    def key(self) -> KeyEstimate:
+        """The stored whole-file key as the taggers give it."""
+        if not self.musical_key:
+            return NO_KEY
+        return KeyEstimate(Key.from_tag(self.musical_key), self.key_confidence or 0.0)
+
+    def file_tags(self) -> FileTags:
+        """The row as a tagging result (what a file tagged in an earlier run is worth)."""
+        return FileTags(self.path, self.audio_seconds, self.probabilities, self.error, self.key)
 
 
 class TagStoreError(ValueError):
@@ -99,8 +119,17 @@ class TagStore:
             self._db = sqlite3.connect(self.path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            self._add_later_columns()
         except (sqlite3.DatabaseError, OSError) as error:
             raise TagStoreError(f"{self.path}: not a genrescope tag store ({error})") from error
+
+    def _add_later_columns(self) -> None:
+        """Bring a store written by an older genrescope up to the current columns."""
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(tags)")}
+        with self._db:
+            for name, kind in LATER_COLUMNS:
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE tags ADD COLUMN {name} {kind}")
 
     def __enter__(self) -> "TagStore":
         return self
@@ -130,9 +159,11 @@ class TagStore:
         with self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO tags (path, model_version, size, mtime_ns, status, audio_seconds, genre, "
-                "probabilities, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "probabilities, error, musical_key, key_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (key.path, version, key.size, key.mtime_ns, FAILED if tags.error else DONE, tags.audio_seconds,
-                 tags.genre, json.dumps(tags.probabilities), tags.error))
+                 tags.genre, json.dumps(tags.probabilities), tags.error,
+                 tags.key.key.tag if tags.key.key else None,
+                 round(tags.key.confidence, 3) if tags.key.key else None))
 
     def get(self, key: FileKey, version: str) -> StoredTags | None:
         """The row of ``key`` if it matches the file as it is now (size and mtime)."""
@@ -143,8 +174,7 @@ class TagStore:
         """Every row (of one model version, of one path), by path."""
         where = {"model_version": version, "path": path}
         conditions = [f"{column} = ?" for column, value in where.items() if value is not None]
-        query = ("SELECT path, model_version, size, mtime_ns, status, audio_seconds, genre, probabilities, error, "
-                 "tagged_at FROM tags" + (" WHERE " + " AND ".join(conditions) if conditions else "")
+        query = (f"SELECT {ROW_COLUMNS} FROM tags" + (" WHERE " + " AND ".join(conditions) if conditions else "")
                  + " ORDER BY path, model_version")
         for row in self._db.execute(query, [value for value in where.values() if value is not None]):
             yield StoredTags(*row[:7], json.loads(row[7]), *row[8:])

@@ -65,3 +65,19 @@ def test_tag_command_on_a_library_with_a_broken_file(test_model_path, music_clip
 def test_tag_command_with_nothing_to_tag(test_model_path, tmp_path):
     result = run_cli("tag", str(tmp_path), "--model", str(test_model_path))
     assert result.returncode == 2 and result.stderr.startswith("genrescope: error: no audio files")
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_tagging_workers_keep_numpy_on_one_thread(test_model_path):
+    """One tagging process per core: a worker's BLAS must not start a thread per core."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from genrescope.stream.library import start_worker
+
+    with ProcessPoolExecutor(1, initializer=start_worker, initargs=(test_model_path, True)) as pool:
+        assert set(pool.submit(_blas_threads).result()) == {1}

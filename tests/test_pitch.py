@@ -190,6 +190,10 @@ def test_key_tags_in_the_id3_tkey_form():
     assert Key(9, True).name == "A minor" and Key(6, False).name == "F# major"
     assert all(Key(t, m).relative.relative == Key(t, m) for t in range(12) for m in (False, True))
     assert Key(9, True).relative == Key(0, False)
+    assert all(Key.from_tag(Key(t, m).tag) == Key(t, m) for t in range(12) for m in (False, True))
+    for bad in ("H", "Cbm", "", "m"):
+        with pytest.raises(ValueError):
+            Key.from_tag(bad)
 
 
 def test_the_terminal_view_names_the_key(engine):

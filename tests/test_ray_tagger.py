@@ -55,7 +55,7 @@ def test_both_nodes_tag_and_agree_with_the_local_tagger(cluster, test_model_path
     assert sorted(tags.path for tags, _ in results) == sorted(map(str, paths))
     for tags, _ in results:
         expected = local.tag(tags.path)
-        assert tags.audio_seconds == expected.audio_seconds
+        assert tags.audio_seconds == expected.audio_seconds and tags.key == expected.key
         np.testing.assert_allclose(list(tags.probabilities.values()), list(expected.probabilities.values()),
                                    atol=1e-4)
 
@@ -88,6 +88,7 @@ def test_cli_on_ray_equals_the_local_run_and_resumes_after_a_lost_worker(cluster
     assert sorted(on_ray) == sorted(here) and len(here) == 16
     for path, row in here.items():
         assert on_ray[path].genre == row.genre and on_ray[path].status == "done"
+        assert on_ray[path].musical_key == row.musical_key and on_ray[path].musical_key
         np.testing.assert_allclose(list(on_ray[path].probabilities.values()), list(row.probabilities.values()),
                                    atol=1e-4)
 

@@ -84,6 +84,45 @@ def test_exports(test_model_path, library, tmp_path):
     assert pyarrow.read_table(tmp_path / "out.parquet").num_rows == 4
 
 
+def test_the_key_is_stored_exported_and_written_from_the_store(test_model_path, library, tmp_path):
+    db = tmp_path / "tags.sqlite"
+    tag(test_model_path, db, str(library))
+    tone = str(library / "tone1.flac")  # 440 Hz: pitch class A
+    stored = rows(db)[tone]
+    assert stored.musical_key and stored.key.key.tonic == 9 and 0 < stored.key_confidence <= 1
+    out = tmp_path / "out.jsonl"
+    assert run_cli("tag", "--export", str(out), "--db", str(db)).returncode == 0
+    line = next(json.loads(x) for x in out.read_text().splitlines() if json.loads(x)["path"] == tone)
+    assert (line["key"], line["key_tag"], line["key_confidence"]) == (stored.key.name, stored.musical_key,
+                                                                      stored.key_confidence)
+    written = tag(test_model_path, db, tone, "--write", "--min-confidence", "0")
+    assert written.returncode == 0 and written.stdout.strip() == ""  # from the store: no model run
+    assert mutagen.File(tone).tags["KEY"] == [stored.musical_key]
+
+
+def test_a_store_from_before_keys_opens_and_gains_them(tmp_path):
+    """A store written before keys were kept: its rows still read, and new ones keep keys."""
+    from genrescope.model.pitch import NO_KEY, Key, KeyEstimate
+    from genrescope.stream.tags import FileTags
+
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as connection:
+        connection.executescript("""
+            CREATE TABLE tags (path TEXT NOT NULL, model_version TEXT NOT NULL, size INTEGER NOT NULL,
+                mtime_ns INTEGER NOT NULL, status TEXT NOT NULL, audio_seconds REAL NOT NULL, genre TEXT,
+                probabilities TEXT NOT NULL, error TEXT,
+                tagged_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+                PRIMARY KEY (path, model_version));
+            INSERT INTO tags (path, model_version, size, mtime_ns, status, audio_seconds, genre, probabilities)
+                VALUES ('/old.mp3', 'v1', 10, 20, 'done', 30.0, 'Rock', '{"Rock": 1.0}');""")
+    with TagStore(db) as store:
+        (old,) = store.rows()
+        assert (old.genre, old.key) == ("Rock", NO_KEY)
+        key = KeyEstimate(Key.from_tag("F#m"), 0.75)
+        store.put(FileKey("/new.mp3", 1, 2), "v1", FileTags("/new.mp3", 3.0, {"Rock": 1.0}, key=key))
+        assert store.get(FileKey("/new.mp3", 1, 2), "v1").key == key
+
+
 @pytest.mark.parametrize("args, message", [
     ((), "name files or folders to tag"),
     (("--export", "out.xlsx"), "export to .jsonl, .csv, .parquet"),

@@ -14,6 +14,9 @@ Two kinds of "whole files", each through both estimates with the shipped model:
   maximum, one model run, the mean of the calibrated probabilities. That replay is
   checked against the real engine on the real clips (``replay_max_abs_diff``).
 
+* long files: 4-minute "medleys", eight validation thumbnails of one genre end to end,
+  where the ramp-up is an eighth of what it is on one clip.
+
 Also reported: top-1 accuracy of each estimate against the validation labels (the
 thumbnails are 30 s, so the per-update mean there is mostly ramp-up: contexts of 1 to
 30 s, the batched one is the whole clip).
@@ -64,7 +67,8 @@ def real_clips(tagger: BatchTagger, clips: list[Path]) -> dict:
             "replay_max_abs_diff": replay_diff}
 
 
-def thumbnails(tagger: BatchTagger, data_root: Path, limit: int | None) -> dict:
+def validation_columns(tagger: BatchTagger, data_root: Path, limit: int | None) -> tuple[list[np.ndarray], np.ndarray]:
+    """The validation thumbnails as dB columns, and their genre indices."""
     from genrescope.training.fma import GENRES, read_small_split, read_thumbnail, thumbnail_path
     from genrescope.training.thumbnail import index_to_db
 
@@ -72,31 +76,49 @@ def thumbnails(tagger: BatchTagger, data_root: Path, limit: int | None) -> dict:
     tracks = [t for t in read_small_split(fma / "tracks_small.csv") if t.split == "validation"][:limit]
     if list(tagger.labels) != list(GENRES):
         raise SystemExit("the model's labels are not the FMA-small genres")
-    per_update, batched, truth = [], [], []
-    for track in tracks:
-        columns = index_to_db(read_thumbnail(thumbnail_path(fma, track)), tagger.spec.floor_db)
-        per_update.append(int(per_update_mean(tagger, columns).argmax()))
-        batched.append(int(tagger.probabilities(columns).argmax()))
-        truth.append(GENRES.index(track.genre))
-    per_update, batched, truth = map(np.array, (per_update, batched, truth))
-    return {"split": "validation", "clips": len(tracks), "agreement": float(np.mean(per_update == batched)),
+    columns = [index_to_db(read_thumbnail(thumbnail_path(fma, track)), tagger.spec.floor_db) for track in tracks]
+    return columns, np.array([GENRES.index(track.genre) for track in tracks])
+
+
+def compare(tagger: BatchTagger, files: list[np.ndarray], truth: np.ndarray) -> dict:
+    """Top genre of both estimates on each file's columns: agreement, and accuracy of each."""
+    per_update = np.array([per_update_mean(tagger, columns).argmax() for columns in files])
+    batched = np.array([tagger.probabilities(columns).argmax() for columns in files])
+    return {"files": len(files), "agreement": float(np.mean(per_update == batched)),
             "accuracy_per_update": float(np.mean(per_update == truth)),
             "accuracy_batched": float(np.mean(batched == truth))}
+
+
+def medleys(columns: list[np.ndarray], truth: np.ndarray, clips: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Long files of one genre: ``clips`` validation clips of that genre end to end (in
+    split order), so the ramp-up weighs as little as in a song of that length."""
+    files, genres = [], []
+    for genre in np.unique(truth):
+        members = np.flatnonzero(truth == genre)
+        for first in range(0, len(members) - clips + 1, clips):
+            files.append(np.concatenate([columns[i] for i in members[first:first + clips]]))
+            genres.append(genre)
+    return files, np.array(genres)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
     parser.add_argument("--limit", type=int, default=None, help="first N validation thumbnails only")
+    parser.add_argument("--medley-clips", type=int, default=8, help="clips per long file (8: 4 minutes)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     tagger = load_batch_tagger()
+    columns, truth = validation_columns(tagger, args.data_root, args.limit)
     save({
         "machine": machine(),
         "model_version": tagger.model_version,
         "window": {"columns": tagger.spec.context_columns, "hop_columns": tagger.plan.hop},
         "real_clips": real_clips(tagger, sorted((args.data_root / "music").glob("*.mp3"))),
-        "fma_thumbnails": thumbnails(tagger, args.data_root, args.limit),
+        "fma_thumbnails": {"split": "validation", **compare(tagger, columns, truth)},
+        "fma_medleys": {"clips_per_file": args.medley_clips,
+                        "seconds_per_file": round(args.medley_clips * 30.0),
+                        **compare(tagger, *medleys(columns, truth, args.medley_clips))},
     }, args.json)
 
 

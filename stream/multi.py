@@ -78,7 +78,7 @@ class StreamEnd:
 Event = Union[StreamUpdate, StreamStatus, StreamEnd]
 Sink = Callable[[Event], None]
 _ENDED = object()  # a source's last inbox item
-_STATUS = object()  # a network source changed its state or title
+_STATUS = object()  # a source changed its state (or a network stream its title)
 
 
 class Stream:
@@ -125,7 +125,7 @@ class BatchScheduler:
 
     def start(self) -> None:
         for stream in self.streams:
-            if hasattr(stream.source, "on_state"):  # network sources report their state
+            if hasattr(stream.source, "on_state"):  # network streams and microphones report their state
                 stream.source.on_state = lambda _, stream=stream: self._inbox.put((stream, _STATUS, 0.0))
             stream.thread = threading.Thread(target=self._read, args=(stream,), name=f"source-{stream.name}",
                                              daemon=True)

@@ -2,11 +2,13 @@
 PyAV, reconnected by themselves, their gaps counted, their now-playing title read.
 
 A radio stream is never "done": a dropped connection, a stalled server (no byte for
-``STALL_SECONDS``) or a restarted encoder all end one connection, and the source opens
-the next one after a backoff (``BACKOFF_SECONDS``, doubling to ``BACKOFF_MAX_SECONDS``;
-reset once audio flows again). The wall time between the last block before a break
-and the first after it is a *gap*: it is counted (``gaps``) and reported to the engine
-as dropped frames, so it is shown, never silent.
+``stall_seconds``, ``STALL_SECONDS`` by default: the socket's read timeout on the ICY
+path, FFmpeg's read timeout through PyAV's ``timeout`` on HLS, where a playlist that
+stops gaining segments stalls too) or a restarted encoder all end one connection, and
+the source opens the next one after a backoff (``BACKOFF_SECONDS``, doubling to
+``BACKOFF_MAX_SECONDS``; reset once audio flows again). The wall time between the last
+block before a break and the first after it is a *gap*: it is counted (``gaps``) and
+reported to the engine as dropped frames, so it is shown, never silent.
 
 Icecast/Shoutcast send the station's title inside the byte stream (ICY metadata,
 every ``icy-metaint`` bytes) when asked with ``Icy-MetaData: 1``. FFmpeg reads it only
@@ -34,7 +36,7 @@ from genrescope.stream.source import AudioChunk
 
 log = logging.getLogger(__name__)
 
-STALL_SECONDS = 10.0  # no data for this long ends the connection
+STALL_SECONDS = 10.0  # no data for this long ends the connection (NetworkSource's default)
 BACKOFF_SECONDS = 0.5  # first wait before reconnecting...
 BACKOFF_MAX_SECONDS = 15.0  # ...doubling up to this
 USER_AGENT = "genrescope (+https://github.com/genrescope)"
@@ -87,15 +89,19 @@ class NetworkSource:
     """Endless blocks of a network stream; reconnects with backoff until ``close()``.
 
     ``state`` is ``connecting``, ``live`` or ``reconnecting``; ``on_state`` (optional)
-    hears every change, from the reading thread.
+    hears every change, from the reading thread. ``stall_seconds`` without a byte (or,
+    on HLS, without a new packet) ends a connection that is still open.
     """
 
     def __init__(self, url: str, block_seconds: float = BLOCK_SECONDS,
-                 on_state: Callable[[NetworkSource], None] | None = None):
+                 on_state: Callable[[NetworkSource], None] | None = None, stall_seconds: float = STALL_SECONDS):
         if not is_network_url(url):
             raise ValueError(f"not an http(s) URL: {url}")
+        if stall_seconds <= 0:
+            raise ValueError(f"stall_seconds must be positive, got {stall_seconds}")
         self.url = url
         self.block_seconds = block_seconds
+        self.stall_seconds = stall_seconds
         self.on_state = on_state
         self.state = "connecting"
         self.title: str | None = None
@@ -113,19 +119,32 @@ class NetworkSource:
 
     def __iter__(self) -> Iterator[AudioChunk]:
         backoff = BACKOFF_SECONDS
-        last_audio: float | None = None  # monotonic time of the last block delivered
+        last_audio: float | None = None  # monotonic time the last block's audio came in
         while not self._closed.is_set():
+            asked, last_wait = time.monotonic(), 0.0  # when the next block was asked for; the last one's wait
             try:
                 for chunk in self._connection():
+                    last_wait = time.monotonic() - asked
                     if last_audio is not None and self.state != "live":
                         chunk = self._after_gap(chunk, time.monotonic() - last_audio)
                     self._set_state("live")
                     backoff = BACKOFF_SECONDS
-                    last_audio = time.monotonic()
+                    # its audio came in within a block's time of asking, even the part block a
+                    # stalled HLS read ends with (delivered only once the stall was given up on)
+                    last_audio = min(time.monotonic(), asked + self.block_seconds)
                     yield chunk
                     if self._closed.is_set():
                         return
-                log.warning("%s: the stream ended; reconnecting", self.url)
+                    asked = time.monotonic()
+                # FFmpeg's HLS reader ends a stalled playlist (its read timeout fired while it
+                # waited for a segment) as if it had ended, after the part block it had: a
+                # stall is told apart by the wait.
+                stalled = max(last_wait, time.monotonic() - asked) >= self.stall_seconds
+                log.warning("%s: %s; reconnecting", self.url,
+                            f"no data for {self.stall_seconds:g} s (stalled)" if stalled else "the stream ended")
+            except TimeoutError:  # the socket's read timeout (ICY), re-raised through FFmpeg
+                log.warning("%s: no data for %g s (stalled); reconnecting in %.1f s", self.url, self.stall_seconds,
+                            backoff)
             except (OSError, EOFError, av.FFmpegError, ValueError) as error:
                 log.warning("%s: %s; reconnecting in %.1f s", self.url, error, backoff)
             self._set_state("reconnecting" if last_audio is not None else "connecting")
@@ -149,11 +168,11 @@ class NetworkSource:
     def _connection(self) -> Iterator[AudioChunk]:
         """The blocks of one connection, until it breaks."""
         if urlsplit(self.url).path.lower().endswith(".m3u8"):
-            container = av.open(self.url, timeout=STALL_SECONDS)
+            container = av.open(self.url, timeout=self.stall_seconds)
             self.title = container.metadata.get("StreamTitle") or self.title
         else:
             request = urllib.request.Request(self.url, headers={"Icy-MetaData": "1", "User-Agent": USER_AGENT})
-            response = urllib.request.urlopen(request, timeout=STALL_SECONDS)
+            response = urllib.request.urlopen(request, timeout=self.stall_seconds)
             metaint = int(response.headers.get("icy-metaint") or 0)
             reader = io.BufferedReader(IcyReader(response, metaint, self._set_title), 64 * 1024)
             container = av.open(reader, mode="r")

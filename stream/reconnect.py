@@ -45,7 +45,9 @@ class ReconnectingMicrophone:
 
     The first open happens on construction, so a wrong name or no device at all still
     fails at once. ``open_source`` is the factory (tests may pass their own); ``close()``
-    from any thread ends the iteration, also while waiting for the device.
+    from any thread ends the iteration, also while waiting for the device. ``state`` is
+    ``live`` or ``reconnecting`` (while the device is away), as a network stream's, and
+    ``on_state`` (optional) hears every change, so the multi-stream server shows it.
     """
 
     def __init__(self, device: str | int | None = None, retry_seconds: float = RETRY_SECONDS,
@@ -57,6 +59,7 @@ class ReconnectingMicrophone:
         self.gaps = 0  # times the device went away and came back
         self.gap_seconds = 0.0  # total time without audio because of that
         self.waiting = False  # True while the device is away
+        self.on_state: Callable[[ReconnectingMicrophone], None] | None = None
         self._closed = threading.Event()
 
     @property
@@ -66,6 +69,10 @@ class ReconnectingMicrophone:
     @property
     def dropped_frames(self) -> int:
         return self.current.dropped_frames
+
+    @property
+    def state(self) -> str:
+        return "reconnecting" if self.waiting else "live"
 
     def close(self) -> None:
         self._closed.set()
@@ -98,7 +105,7 @@ class ReconnectingMicrophone:
     def _wait_for_device(self, lost: DeviceLostError) -> int:
         """Reopen the device once it is back; the frames missed meanwhile (0 if closed)."""
         started = time.monotonic()
-        self.waiting = True
+        self._set_waiting(True)
         log.warning("%s; waiting for it to come back", lost)
         while not self._closed.wait(self.retry_seconds):
             try:
@@ -115,7 +122,12 @@ class ReconnectingMicrophone:
             self.gaps += 1
             self.gap_seconds += gap
             log.warning("%s is back after %.1f s; the gap is counted as dropped audio", self.current.name, gap)
-            self.waiting = False
+            self._set_waiting(False)
             return round(gap * self.current.sample_rate)
         self.waiting = False
         return 0
+
+    def _set_waiting(self, waiting: bool) -> None:
+        self.waiting = waiting
+        if self.on_state is not None:
+            self.on_state(self)

@@ -40,7 +40,7 @@ def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerC
     with ExitStack() as stack:
         opened = []
         for source in sources:
-            blocks, resources = open_named(source)
+            blocks, resources = open_named(source, model.card.frontend.sample_rate)
             stack.enter_context(resources)
             opened.append((source.name, blocks))
         scheduler = BatchScheduler(model, opened, [osc_output.sink] if osc_output else [], config)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genrescope.stream.netsource import NetworkSource, is_network_url
-from genrescope.stream.source import AudioChunk
+from genrescope.stream.source import AudioChunk, open_source
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 LOOP_PREFIX = "loop:"
@@ -117,24 +117,17 @@ class LoopedFile:
             yield from self._file
 
 
-def open_named(source: NamedSource) -> tuple[Iterable[AudioChunk], AbstractContextManager]:
+def open_named(source: NamedSource, sample_rate: int | None = None
+               ) -> tuple[Iterable[AudioChunk], AbstractContextManager]:
     """The source's blocks (paced in real time) and what must stay entered while they are
-    read (the input device of a microphone). Bad files and devices fail here, before
-    the server starts."""
-    kind = source.kind
-    if kind == "network":
+    read (the input device of a microphone). Demo, files and microphones open as
+    ``open_source`` opens them for a single stream, so a named microphone also waits out
+    its device going away and counts the gap; ``sample_rate`` (the model's) is what a
+    microphone records at where it can. Bad files and devices fail here, before the
+    server starts."""
+    if source.kind == "network":
         return NetworkSource(source.spec), nullcontext()
-    if kind == "file":
-        if source.loop:
-            return LoopedFile(source.spec), nullcontext()
-        from genrescope.stream.filesource import FileSource
-
-        return FileSource(source.spec, realtime=True), nullcontext()
-    if kind == "mic":
-        from genrescope.stream.capture import MicrophoneSource
-
-        microphone = MicrophoneSource(source.spec.partition(":")[2] or None)
-        return microphone, microphone
-    from genrescope.stream.demo import DemoSource
-
-    return DemoSource(realtime=True), nullcontext()
+    if source.loop:
+        return LoopedFile(source.spec), nullcontext()
+    blocks = open_source(source.spec, realtime=True, sample_rate=sample_rate)
+    return blocks, blocks if source.kind == "mic" else nullcontext()

@@ -26,7 +26,7 @@ from genrescope.training.cover_config import COVER_RANGES, FUSION_RANGES, CoverT
 from genrescope.training.settings import add_setting_arguments
 
 DEFAULT_CHECKPOINT = TrainConfig().best_checkpoint  # where `genrescope train` keeps its best epoch
-MODEL_VERSION = "genre-crnn-effl0-2.0-distill-int8"  # what the next export writes into the card
+MODEL_VERSION = "genre-crnn-effl0-2.1-embed-int8"  # what the next export writes into the card
 PRECISIONS = ("int8", "float32")
 COVER_RUN_DIR = Path(CoverTrainConfig().run_dir)
 COVER_MODEL_VERSION = "cover-effnetlite0-frozen2scale-2"  # what the next cover export writes
@@ -57,8 +57,8 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
         "Train the genre CRNN (CPU by default, CUDA when present).\n"
         "Re-running the same command resumes from the last epoch.",
         "example (the shipped model's run: 20 epochs of 1-4 min each on 2 CPU cores):\n"
-        "  genrescope train --config training/recipes/distill.yaml --run-dir runs/genre-distill --validate-every 2\n"
-        "  genrescope export runs/genre-distill/best.pt && genrescope evaluate")
+        "  genrescope train --config training/recipes/embed_heavy.yaml --run-dir runs/genre-embed-heavy --validate-every 2\n"
+        "  genrescope export runs/genre-embed-heavy/best.pt && genrescope evaluate")
     add_train_arguments(train)
     train.set_defaults(handler=runs("genrescope.training.train", "run_train"))
 
@@ -87,7 +87,7 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
         "Export to ONNX (float32, parity-checked against torch), quantize to int8, fit the temperature on "
         "validation, write the card.",
         "example (the shipped model's export):\n"
-        "  genrescope export runs/genre-distill/best.pt --out model/genre_crnn.onnx")
+        "  genrescope export runs/genre-embed-heavy/best.pt --out model/genre_crnn.onnx")
     export.add_argument("checkpoint", type=Path, nargs="?", default=DEFAULT_CHECKPOINT,
                         help=f"training checkpoint (default {DEFAULT_CHECKPOINT})")
     export.add_argument("--out", type=output_file, default=DEFAULT_GENRE_MODEL, help="ONNX file to write")

@@ -37,7 +37,7 @@ from genrescope.stream.source import AudioChunk  # noqa: E402
 from genrescope.training.config import DEFAULT_DATA_ROOT  # noqa: E402
 
 BLOCK_SECONDS = 0.1
-COUNTS = (8, 16, 24, 32, 48, 64, 80, 96, 128, 160, 192, 256)
+COUNTS = (8, 16, 24, 32, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384)
 
 
 class PacedLoop:

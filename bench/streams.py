@@ -7,8 +7,10 @@ the real MP3 clips of ../shared/data/music at its own offset. Before the clock s
 every engine's context is filled with 30 s of audio (the FFT only, no model call), so
 the measured phase is the steady state a live stream spends its life in: a full 30 s
 context per update. A run *keeps up* when, over ``--seconds`` of audio per stream, every
-stream produced every column (none skipped, none late past the end) and the lag from a
-block's arrival to its update stays under ``--lag-limit`` ms at p99. Stream counts are
+stream produced every column (none skipped), the lag from a block's arrival to its
+update stays under ``--lag-limit`` ms at p99, and the last update comes within
+``--lag-limit`` ms of the last block's due time (a stream that falls behind real time
+finishes late, whatever its per-update lags say). Stream counts are
 tried in increasing steps until one fails, per mode.
 
     nice -n 10 python bench/streams.py [--seconds 20] [--json bench/streams-cpu.json]
@@ -125,17 +127,21 @@ def trial(mode: str, count: int, audio: np.ndarray, rate: int, args: argparse.Na
         columns, lags, batches = run_batched(model, sources, context, args.max_batch)
     else:
         columns, lags, batches = run_separate(args.model, sources, context)
-    used = os.times()
+    used, finished = os.times(), time.monotonic()
     cpu_seconds = (used.user - cpu_before.user) + (used.system - cpu_before.system)
+    # how late the last update came after the last block was due: a backlog, if any, is
+    # largest at the end (a thread that reads its own source, as each separate engine
+    # does, stamps a late block as it reads it, so per-update lags alone would miss it)
+    end_lag_ms = (finished - (sources[0].start + args.seconds)) * 1e3
     expected = int(args.seconds / model.card.frontend.column_seconds) - 1
     complete = all(len(c) >= expected and c == list(range(c[0], c[0] + len(c))) for c in columns.values())
     lag = percentiles(lags) if lags else {"p99": float("inf")}
-    kept_up = complete and lag["p99"] <= args.lag_limit
+    kept_up = complete and lag["p99"] <= args.lag_limit and end_lag_ms <= args.lag_limit
     result = {"mode": mode, "streams": count, "kept_up": kept_up, "every_column": complete,
-              "lag_ms": lag, "cpu_seconds_per_audio_second": cpu_seconds / args.seconds,
+              "lag_ms": lag, "end_lag_ms": end_lag_ms, "cpu_seconds_per_audio_second": cpu_seconds / args.seconds,
               "mean_batch": float(np.mean(batches))}
     print(f"{mode:>8} {count:4d} streams: {'kept up' if kept_up else 'FELL BEHIND'}; every column: {complete}; "
-          f"lag p50 {lag.get('p50', float('nan')):.0f} ms, p99 {lag['p99']:.0f} ms; "
+          f"lag p50 {lag.get('p50', float('nan')):.0f} ms, p99 {lag['p99']:.0f} ms, at the end {end_lag_ms:.0f} ms; "
           f"CPU {result['cpu_seconds_per_audio_second']:.2f} s/s; mean batch {result['mean_batch']:.1f}",
           file=sys.stderr, flush=True)
     return result

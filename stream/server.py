@@ -31,6 +31,7 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
+from genrescope.stream.checks import quiet_broken_pipe
 from genrescope.stream.access import AccessPolicy, generate_token, is_loopback
 from genrescope.stream.events import GenreUpdate, StreamStats, end_message, lag_message
 from genrescope.stream.hub import Hub, Subscriber
@@ -212,6 +213,9 @@ class GenreServer:
                 self._to_loop(self._hub.publish, to_text(update.to_message()))
                 if self._stopping.is_set():
                     break
+        except BrokenPipeError:  # an output of the stream lost its reader (`--jsonl - | head`)
+            log.warning("the stream's output pipe was closed by its reader; the stream stopped")
+            quiet_broken_pipe()
         except Exception as exc:  # the engine failed: tell the clients, keep serving
             log.exception("the engine stopped on an error")
             error = f"{type(exc).__name__}: {exc}"

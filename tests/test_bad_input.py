@@ -191,6 +191,22 @@ def test_jsonl_to_a_pipe_that_closes_ends_quietly(test_model_path, tmp_path):
     assert stderr == ""
 
 
+def test_jsonl_to_a_pipe_that_closes_while_serving_stops_the_stream_quietly(test_model_path, tmp_path):
+    """`genrescope file x --serve --jsonl - | head -n 1`: the engine thread writes the JSON
+    lines; the closed pipe ends the stream with one warning, never a traceback."""
+    tone = write_tone(tmp_path / "tone.wav", 12.0)  # played at 1x: ≈50 updates, past Python's 8 KB buffer
+    process = subprocess.Popen([sys.executable, "-m", "genrescope.stream.cli", "file", str(tone), "--jsonl", "-",
+                                "--quiet", "--serve", "--exit-at-end", "--port", "0",
+                                "--model", str(test_model_path)], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = json.loads(process.stdout.readline())
+    process.stdout.close()  # as `head -n 1` does after its line
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 0, stderr
+    assert first["type"] == "update" and "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+    assert "output pipe was closed by its reader; the stream stopped" in stderr
+
+
 # --- serve refuses a broken file up front, like `file` ---------------------------------
 
 @pytest.mark.parametrize("command", [("serve", "--source"), ("file", "--serve")], ids=["serve", "file --serve"])

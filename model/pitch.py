@@ -121,6 +121,16 @@ class KeyEstimate:
     def name(self) -> str | None:
         return self.key.name if self.key else None
 
+    @property
+    def tag(self) -> str | None:
+        """The key's tag form ('Am'), None without a key."""
+        return self.key.tag if self.key else None
+
+    @classmethod
+    def from_tag(cls, tag: str | None, confidence: float) -> "KeyEstimate":
+        """The estimate a stored tag form and confidence stand for (no key for '' or None)."""
+        return cls(Key.from_tag(tag), confidence) if tag else NO_KEY
+
 
 NO_KEY = KeyEstimate(None, 0.0)
 

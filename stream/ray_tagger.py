@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from genrescope.model.pitch import NO_KEY, Key, KeyEstimate
+from genrescope.model.pitch import KeyEstimate
 from genrescope.stream.tags import FileTags, RunStopped
 
 ACTOR_CPUS = 0.8
@@ -46,7 +46,7 @@ class RayTaggerActor:
         return {"path": [tags.path for tags in rows], "audio_seconds": [tags.audio_seconds for tags in rows],
                 "probabilities": [json.dumps(tags.probabilities) for tags in rows],
                 "error": [tags.error or "" for tags in rows], "node": [self.node] * len(rows),
-                "key": [tags.key.key.tag if tags.key.key else "" for tags in rows],
+                "key": [tags.key.tag or "" for tags in rows],
                 "key_confidence": [tags.key.confidence for tags in rows]}
 
 
@@ -75,7 +75,7 @@ def ray_results(paths: list[Path], model_path: Path | None = None, address: str 
                                  batch_size=1, num_cpus=ACTOR_CPUS, compute=compute)
     try:
         for row in tagged.iter_rows():
-            key = KeyEstimate(Key.from_tag(row["key"]), float(row["key_confidence"])) if row["key"] else NO_KEY
+            key = KeyEstimate.from_tag(row["key"], float(row["key_confidence"]))
             yield (FileTags(row["path"], float(row["audio_seconds"]), json.loads(row["probabilities"]),
                             row["error"] or None, key), row["node"])
     except ray.exceptions.RayError as error:

@@ -221,7 +221,7 @@ def _record(args: argparse.Namespace, store: TagStore, key: FileKey, version: st
     else:
         counts.tagged += 1
         if args.write and tags.probabilities:
-            key = _write(args, key, tags.probabilities, version, counts, tags.key.key.tag if tags.key.key else None)
+            key = _write(args, key, tags.probabilities, version, counts, tags.key.tag)
     store.put(key, version, tags)
 
 

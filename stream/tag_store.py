@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrescope.model.pitch import NO_KEY, Key, KeyEstimate
+from genrescope.model.pitch import KeyEstimate
 from genrescope.stream.tags import FileTags
 
 DONE, FAILED = "done", "failed"
@@ -96,9 +96,7 @@ class StoredTags:
     @property
     def key(self) -> KeyEstimate:
         """The stored whole-file key as the taggers give it."""
-        if not self.musical_key:
-            return NO_KEY
-        return KeyEstimate(Key.from_tag(self.musical_key), self.key_confidence or 0.0)
+        return KeyEstimate.from_tag(self.musical_key, self.key_confidence or 0.0)
 
     def file_tags(self) -> FileTags:
         """The row as a tagging result (what a file tagged in an earlier run is worth)."""
@@ -162,8 +160,7 @@ class TagStore:
                 "probabilities, error, musical_key, key_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (key.path, version, key.size, key.mtime_ns, FAILED if tags.error else DONE, tags.audio_seconds,
                  tags.genre, json.dumps(tags.probabilities), tags.error,
-                 tags.key.key.tag if tags.key.key else None,
-                 round(tags.key.confidence, 3) if tags.key.key else None))
+                 tags.key.tag, round(tags.key.confidence, 3) if tags.key.key else None))
 
     def get(self, key: FileKey, version: str) -> StoredTags | None:
         """The row of ``key`` if it matches the file as it is now (size and mtime)."""

@@ -37,9 +37,8 @@ class FileTags:
     def to_dict(self) -> dict:
         """JSON-ready; the key as its name ('A minor'), its tag form ('Am': ID3 TKEY,
         Vorbis KEY) and its confidence."""
-        key = self.key.key
-        return {**asdict(self), "genre": self.genre, "key": key.name if key else None,
-                "key_tag": key.tag if key else None, "key_confidence": round(self.key.confidence, 3)}
+        return {**asdict(self), "genre": self.genre, "key": self.key.name, "key_tag": self.key.tag,
+                "key_confidence": round(self.key.confidence, 3)}
 
     def text(self, top: int = 3) -> str:
         if self.error:

@@ -46,6 +46,13 @@ def command(commands: argparse._SubParsersAction, name: str, summary: str, descr
                                formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+def _scoring_options(parser: argparse.ArgumentParser) -> None:
+    """Where the FMA data is and how many threads score it: what every command that runs
+    a shipped ONNX model over a split asks for."""
+    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
+    parser.add_argument("--threads", type=COUNT, default=2, help="onnxruntime threads")
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     add_genre_commands(commands)
     add_cover_commands(commands)
@@ -104,12 +111,11 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
         "example (the shipped model; writes model/metrics.json and the card):\n"
         "  genrescope evaluate --model model/genre_crnn.onnx")
     evaluate.add_argument("--model", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX model to evaluate")
-    evaluate.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
+    _scoring_options(evaluate)
     evaluate.add_argument("--fma-audio-root", type=Path, default=None,
                           help="evaluate on your own FMA download instead (folder holding fma_metadata/ and "
                                "fma_small/), decoded with the model's frontend")
     evaluate.add_argument("--out-dir", type=output_folder, default=MODEL_DIR, help="where metrics.json and PNGs go")
-    evaluate.add_argument("--threads", type=COUNT, default=2, help="onnxruntime threads")
     evaluate.add_argument("--no-card", action="store_true", help="do not copy the metrics into the model card")
     evaluate.set_defaults(handler=runs("genrescope.training.evaluate", "run_evaluate"))
 
@@ -119,10 +125,9 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
         "columns stand for two phase-shifted grids at half the column rate); see training/phases.py.",
         "example:\n  genrescope phases --phases 2 4 --out runs/phases.json")
     phases.add_argument("--model", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX model (default: the shipped one)")
-    phases.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
+    _scoring_options(phases)
     phases.add_argument("--phases", type=Number(int, low=1), nargs="+", default=[2, 4],
                         help="grid counts to try (default: 2 4)")
-    phases.add_argument("--threads", type=COUNT, default=2, help="onnxruntime threads")
     phases.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
     phases.set_defaults(handler=runs("genrescope.training.phases", "run_phases"))
 
@@ -133,9 +138,8 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
         "example:\n  genrescope artists runs/genre_B.onnx model/genre_crnn.onnx --out docs/test_artists.png")
     artists.add_argument("old", type=Path, help="the previous ONNX model")
     artists.add_argument("new", type=Path, nargs="?", default=DEFAULT_GENRE_MODEL, help="the new one (default: shipped)")
-    artists.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
+    _scoring_options(artists)
     artists.add_argument("--out", type=Path, default=Path("docs/test_artists.png"), help="figure (and .json beside it)")
-    artists.add_argument("--threads", type=COUNT, default=2, help="onnxruntime threads")
     artists.set_defaults(handler=runs("genrescope.training.artists", "run_artists"))
 
     compare = command(

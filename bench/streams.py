@@ -39,7 +39,7 @@ from genrescope.stream.source import AudioChunk  # noqa: E402
 from genrescope.training.config import DEFAULT_DATA_ROOT  # noqa: E402
 
 BLOCK_SECONDS = 0.1
-COUNTS = (8, 16, 24, 32, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384)
+COUNTS = (8, 16, 24, 32, 48, 64, 80, 96, 128, 144, 160, 192, 256, 320, 384, 416, 448, 512)
 
 
 class PacedLoop:
@@ -52,10 +52,18 @@ class PacedLoop:
 
     def warm_up(self, seconds: float) -> AudioChunk:
         """The audio before the clock starts (fills the context)."""
-        return AudioChunk(self._take(self.offset - int(seconds * self.rate), int(seconds * self.rate)), self.rate)
+        count = int(seconds * self.rate)
+        at = (self.offset - count) % len(self.audio)
+        return AudioChunk(np.resize(np.roll(self.audio, -at), count)[:, None], self.rate)
 
     def _take(self, at: int, count: int) -> np.ndarray:
-        return self.audio[(at + np.arange(count)) % len(self.audio)][:, None]
+        """``count`` samples from ``at`` on, wrapping round the loop: a slice (a view)
+        when they do not wrap, so the stand-in source costs next to nothing beside the
+        engine it feeds."""
+        at %= len(self.audio)
+        if at + count <= len(self.audio):
+            return self.audio[at:at + count, None]
+        return np.concatenate([self.audio[at:], self.audio[:at + count - len(self.audio)]])[:, None]
 
     def __iter__(self) -> Iterator[AudioChunk]:
         block = int(BLOCK_SECONDS * self.rate)
@@ -67,18 +75,25 @@ class PacedLoop:
 CONFIG = EngineConfig(frontend_device="cpu")
 
 
-def _ready(engines: list[GenreEngine], sources: list[PacedLoop], context_seconds: float) -> None:
+def _ready(engines: list[GenreEngine], sources: list[PacedLoop], context_seconds: float) -> float:
     """Fill every engine's context without running the model (its columns are dropped),
-    then start every source's clock together."""
+    then start every source's clock together; the process's CPU seconds so far, so that
+    the trial's CPU counts the measured phase only."""
     for engine, source in zip(engines, sources):
         engine.prepare(source.warm_up(context_seconds + 1.0))
     start = time.monotonic() + 0.5
     for source in sources:
         source.start = start
+    return cpu_seconds()
+
+
+def cpu_seconds() -> float:
+    used = os.times()
+    return used.user + used.system
 
 
 def run_batched(model: GenreModel, sources: list[PacedLoop], context: float, max_batch: int
-                ) -> tuple[dict[int, list[int]], list[float], list[int]]:
+                ) -> tuple[dict[int, list[int]], list[float], list[int], float]:
     columns: dict[int, list[int]] = {i: [] for i in range(len(sources))}
     lags: list[float] = []
 
@@ -89,18 +104,18 @@ def run_batched(model: GenreModel, sources: list[PacedLoop], context: float, max
 
     scheduler = BatchScheduler(model, [(str(i), s) for i, s in enumerate(sources)], [sink], CONFIG,
                                max_batch=max_batch)
-    _ready([stream.engine for stream in scheduler.streams], sources, context)
+    cpu_at_start = _ready([stream.engine for stream in scheduler.streams], sources, context)
     scheduler.start()
     scheduler.wait()
-    return columns, lags, scheduler.batch_sizes
+    return columns, lags, scheduler.batch_sizes, cpu_seconds() - cpu_at_start
 
 
 def run_separate(model_path: Path | None, sources: list[PacedLoop], context: float
-                 ) -> tuple[dict[int, list[int]], list[float], list[int]]:
+                 ) -> tuple[dict[int, list[int]], list[float], list[int], float]:
     columns: dict[int, list[int]] = {i: [] for i in range(len(sources))}
     lags: list[float] = []
     engines = [GenreEngine(GenreModel.load(model_path, threads=1, prefer_gpu=False), CONFIG) for _ in sources]
-    _ready(engines, sources, context)
+    cpu_at_start = _ready(engines, sources, context)
 
     def run(index: int) -> None:
         for chunk in sources[index]:
@@ -114,7 +129,7 @@ def run_separate(model_path: Path | None, sources: list[PacedLoop], context: flo
         thread.start()
     for thread in threads:
         thread.join()
-    return columns, lags, [1]
+    return columns, lags, [1], cpu_seconds() - cpu_at_start
 
 
 def trial(mode: str, count: int, audio: np.ndarray, rate: int, args: argparse.Namespace,
@@ -122,13 +137,11 @@ def trial(mode: str, count: int, audio: np.ndarray, rate: int, args: argparse.Na
     step = len(audio) // max(count, 1)
     sources = [PacedLoop(audio, rate, i * step, args.seconds) for i in range(count)]
     context = model.card.frontend.context_seconds
-    cpu_before = os.times()
     if mode == "batched":
-        columns, lags, batches = run_batched(model, sources, context, args.max_batch)
+        columns, lags, batches, cpu_used = run_batched(model, sources, context, args.max_batch)
     else:
-        columns, lags, batches = run_separate(args.model, sources, context)
-    used, finished = os.times(), time.monotonic()
-    cpu_seconds = (used.user - cpu_before.user) + (used.system - cpu_before.system)
+        columns, lags, batches, cpu_used = run_separate(args.model, sources, context)
+    finished = time.monotonic()
     # how late the last update came after the last block was due: a backlog, if any, is
     # largest at the end (a thread that reads its own source, as each separate engine
     # does, stamps a late block as it reads it, so per-update lags alone would miss it)
@@ -138,7 +151,7 @@ def trial(mode: str, count: int, audio: np.ndarray, rate: int, args: argparse.Na
     lag = percentiles(lags) if lags else {"p99": float("inf")}
     kept_up = complete and lag["p99"] <= args.lag_limit and end_lag_ms <= args.lag_limit
     result = {"mode": mode, "streams": count, "kept_up": kept_up, "every_column": complete,
-              "lag_ms": lag, "end_lag_ms": end_lag_ms, "cpu_seconds_per_audio_second": cpu_seconds / args.seconds,
+              "lag_ms": lag, "end_lag_ms": end_lag_ms, "cpu_seconds_per_audio_second": cpu_used / args.seconds,
               "mean_batch": float(np.mean(batches))}
     print(f"{mode:>8} {count:4d} streams: {'kept up' if kept_up else 'FELL BEHIND'}; every column: {complete}; "
           f"lag p50 {lag.get('p50', float('nan')):.0f} ms, p99 {lag['p99']:.0f} ms, at the end {end_lag_ms:.0f} ms; "

@@ -141,14 +141,15 @@ def frontend_compute(song: Path, rounds: int) -> dict:
     cpu: dict[str, list[float]] = {name: [] for name in frontends}
     # The engine's own per-update work (the column's FFT and context, then the model), timed
     # on the thread's CPU clock too: both steps of each column, wrapped.
-    prepare, run_model = engine._prepare_column, engine._run_model
+    accept, run_model = engine.accept, engine._run_model
     prepare_cpu: dict[int, float] = {}
 
-    def timed_prepare(column: int):
+    def timed_accept(windows, features=None) -> list:
+        """The columns' FFT and context (``accept``), its CPU time shared among them."""
         started = time.thread_time()
-        pending = prepare(column)
-        if pending is not None:
-            prepare_cpu[pending.column] = time.thread_time() - started
+        pending = accept(windows, features)
+        for column in pending:
+            prepare_cpu[column.column] = (time.thread_time() - started) / len(pending)
         return pending
 
     for _ in range(rounds):
@@ -165,7 +166,7 @@ def frontend_compute(song: Path, rounds: int) -> dict:
                     updates.append(update)
                 return updates
 
-            engine._prepare_column, engine._run_model = timed_prepare, timed_run
+            engine.accept, engine._run_model = timed_accept, timed_run
             engine.frontend = frontend
             engine.reset()
             for _ in engine.run(FileSource(song)):

@@ -44,8 +44,11 @@ class TorchMelFrontend(MelFrontend):
     def empty_context(self) -> torch.Tensor:
         return torch.empty(0, self.spec.n_mels, device=self.device)
 
-    def append_columns(self, context: torch.Tensor, power: torch.Tensor, keep: int) -> torch.Tensor:
-        return torch.cat([context, self.power_db_tensor(power)])[-keep:]
+    def column_levels(self, power: torch.Tensor) -> torch.Tensor:
+        return self.power_db_tensor(power)
+
+    def append_columns(self, context: torch.Tensor, levels: torch.Tensor, keep: int) -> torch.Tensor:
+        return torch.cat([context, levels])[-keep:]
 
     def relative_context(self, context: torch.Tensor) -> torch.Tensor:
         return (context - context.max()).clamp_min(self.spec.floor_db)

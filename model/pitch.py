@@ -232,15 +232,13 @@ class ChromaContext:
     """The chroma of the newest ``columns`` columns and the key over them: what the
     streaming engine keeps so that every update carries the key of its context."""
 
-    def __init__(self, sample_rate: int, columns: int, profile: str = DEFAULT_PROFILE):
-        self.sample_rate = sample_rate
+    def __init__(self, columns: int, profile: str = DEFAULT_PROFILE):
         self.profile = profile
         self._ring = np.zeros((columns, SEMITONES))  # silent columns count as zeros
         self._pushed = 0
 
-    def push(self, power: np.ndarray) -> tuple[np.ndarray, KeyEstimate]:
-        """Add one column's power spectrum [n_fft/2 + 1]: its chroma and the context's key."""
-        newest = chroma(power, self.sample_rate)[0]
+    def push(self, newest: np.ndarray) -> tuple[np.ndarray, KeyEstimate]:
+        """Add one column's chroma [12] (from ``chroma``): it and the context's key."""
         self._ring[self._pushed % len(self._ring)] = newest
         self._pushed += 1
         return newest, estimate_key(self._ring.sum(axis=0), self.profile)

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from genrescope.model.frontend import frame_windows, make_frontend
-from genrescope.model.pitch import ChromaContext, KeyEstimate
+from genrescope.model.frontend import MelFrontend, frame_windows, make_frontend
+from genrescope.model.pitch import ChromaContext, KeyEstimate, chroma
 from genrescope.model.session import CUDA, GenreModel
 from genrescope.stream.compute_times import ComputeTimes
 from genrescope.stream.conditioning import Conditioner
@@ -33,6 +33,38 @@ RATE_WINDOW = 20  # updates over which the live update rate is measured
 PERCENTILE_WINDOW = 500  # updates over which the live p50/p99 compute time is taken
 # ...refreshed every 8 updates (≈2 s): a percentile costs more than the rest of an update's bookkeeping
 PERCENTILE_EVERY = 8
+
+
+@dataclass(frozen=True)
+class ColumnWindows:
+    """The columns one block completed, with their FFT windows: ``prepare`` up to the
+    FFT, so that a scheduler can run one FFT over the new columns of many streams."""
+
+    columns: range
+    windows: np.ndarray  # [len(columns), n_fft] samples at the model's rate
+
+
+@dataclass(frozen=True)
+class ColumnFeatures:
+    """What the engine reads from its new columns' power spectra: their levels and
+    their chroma, computed once for a whole stack of windows (one stream's or many's)."""
+
+    levels: Any  # [n, n_mels] absolute dB, in the frontend's array type
+    chroma: np.ndarray | None  # [n, 12], or None when the engine does no pitch
+    ms_per_column: float  # the FFT, mel and chroma time, shared out
+
+    @classmethod
+    def of(cls, frontend: MelFrontend, windows: np.ndarray, pitch: bool) -> "ColumnFeatures":
+        started = time.perf_counter()
+        power = frontend.frames_power(windows)
+        levels = frontend.column_levels(power)
+        pitch_classes = chroma(frontend.to_numpy(power), frontend.spec.sample_rate) if pitch else None
+        return cls(levels, pitch_classes, (time.perf_counter() - started) * 1e3 / max(1, len(windows)))
+
+    def rows(self, start: int, stop: int) -> "ColumnFeatures":
+        """The features of windows ``start`` … ``stop - 1`` of the stack."""
+        pitch_classes = None if self.chroma is None else self.chroma[start:stop]
+        return ColumnFeatures(self.levels[start:stop], pitch_classes, self.ms_per_column)
 
 
 @dataclass(frozen=True)
@@ -71,7 +103,7 @@ class GenreEngine:
         self._received = 0
         self._next_column = 0
         self._context = self.frontend.empty_context()
-        self._pitch = ChromaContext(self.spec.sample_rate, self.context_columns) if self.config.pitch else None
+        self._pitch = ChromaContext(self.context_columns) if self.config.pitch else None
         self._smoothed: np.ndarray | None = None
         self._dropped = 0
         self._compute_ms = ComputeTimes(PERCENTILE_WINDOW)  # bounded: streams run for days
@@ -104,16 +136,45 @@ class GenreEngine:
 
     def flush_pending(self) -> list[PendingColumn]:
         """``flush`` up to the model, as ``prepare`` is ``process``."""
-        self._append(self._conditioner.flush())
-        return self._drain(final=True)
+        return self.accept(self.take_final_windows())
 
     def prepare(self, chunk: AudioChunk) -> list[PendingColumn]:
         """Feed one block up to the model: the columns it completed, each with the
         context the model must see. ``complete`` turns them into updates once the model
         ran, so a scheduler can run the contexts of many engines in one batch."""
+        return self.accept(self.take_windows(chunk))
+
+    def take_windows(self, chunk: AudioChunk) -> ColumnWindows:
+        """The first half of ``prepare``: take in one block, and the FFT windows of the
+        columns it completed."""
         self._dropped += chunk.dropped_frames
         self._append(self._conditioner.process(chunk.samples, chunk.sample_rate))
-        return self._drain(final=False)
+        return self._take(final=False)
+
+    def take_final_windows(self) -> ColumnWindows:
+        """``take_windows`` at the end of the stream: the resampler's tail and the last,
+        zero-padded columns."""
+        self._append(self._conditioner.flush())
+        return self._take(final=True)
+
+    def accept(self, windows: ColumnWindows, features: ColumnFeatures | None = None) -> list[PendingColumn]:
+        """The second half of ``prepare``: each column's levels and chroma into the
+        context, and the context the model must see. ``features`` are those of exactly
+        these windows, when a scheduler computed them for many streams at once."""
+        if not windows.columns:
+            return []
+        if features is None:
+            features = ColumnFeatures.of(self.frontend, windows.windows, self._pitch is not None)
+        pending = []
+        for row, column in enumerate(windows.columns):
+            started = time.perf_counter()
+            self._context = self.frontend.append_columns(self._context, features.levels[row:row + 1],
+                                                         self.context_columns)
+            pitch = self._pitch.push(features.chroma[row]) if self._pitch else None
+            if len(self._context) >= self.min_columns:
+                spent_ms = features.ms_per_column + (time.perf_counter() - started) * 1e3
+                pending.append(PendingColumn(column, self.frontend.relative_context(self._context), spent_ms, pitch))
+        return pending
 
     def model_input(self, pending: PendingColumn) -> np.ndarray:
         """A prepared column's context as the model's numpy input (it may live on a GPU)."""
@@ -126,7 +187,7 @@ class GenreEngine:
         self._smoothed = raw if self._smoothed is None else self._smoothed + self.alpha * (raw - self._smoothed)
         self._compute_ms.add(pending.frontend_ms + model_ms)
         self._wall_times.append(time.monotonic())
-        return self._update(pending.column, raw, self.frontend.to_numpy(pending.context[-1]), pending.pitch)
+        return self._update(pending, raw)
 
     def run(self, source: Iterable[AudioChunk]) -> Iterator[GenreUpdate]:
         """Every update of a whole source, then those of the flush."""
@@ -163,37 +224,25 @@ class GenreEngine:
             self._buffer = np.concatenate([self._buffer, audio])
             self._received += len(audio)
 
-    def _drain(self, final: bool) -> list[PendingColumn]:
-        pending = []
+    def _take(self, final: bool) -> ColumnWindows:
+        first = self._next_column
         while self._column_ready(self._next_column, final):
-            prepared = self._prepare_column(self._next_column)
             self._next_column += 1
-            if prepared is not None:
-                pending.append(prepared)
+        columns = range(first, self._next_column)
+        centers = np.array([self.spec.column_center(c) - self._buffer_start for c in columns], dtype=np.int64)
+        windows = frame_windows(self._buffer, centers, self.spec.n_fft)
         # Drop what no future window needs, but never past the audio received so far:
         # ``_buffer`` always holds samples ``_buffer_start`` … ``_received`` − 1.
         keep_from = min(self._received, self.spec.column_center(self._next_column) - self.spec.n_fft // 2)
         if keep_from > self._buffer_start:
             self._buffer = self._buffer[keep_from - self._buffer_start:]
             self._buffer_start = keep_from
-        return pending
+        return ColumnWindows(columns, windows)
 
     def _column_ready(self, column: int, final: bool) -> bool:
         if final:
             return self.spec.column_center(column) < self._received
         return self.spec.samples_needed(column) <= self._received
-
-    def _prepare_column(self, column: int) -> PendingColumn | None:
-        """The newest column into the context; the model's input once there is enough."""
-        started = time.perf_counter()
-        center = np.array([self.spec.column_center(column) - self._buffer_start])
-        power = self.frontend.frames_power(frame_windows(self._buffer, center, self.spec.n_fft))
-        self._context = self.frontend.append_columns(self._context, power, self.context_columns)
-        pitch = self._pitch.push(self.frontend.to_numpy(power[0])) if self._pitch else None
-        if len(self._context) < self.min_columns:
-            return None
-        relative = self.frontend.relative_context(self._context)
-        return PendingColumn(column, relative, (time.perf_counter() - started) * 1e3, pitch)
 
     def _run_model(self, pending: list[PendingColumn]) -> list[GenreUpdate]:
         """One model call per column: the single-stream path (stream.multi batches)."""
@@ -207,19 +256,19 @@ class GenreEngine:
             updates.append(self.complete(column, logits[0], (time.perf_counter() - started) * 1e3))
         return updates
 
-    def _update(self, column: int, raw: np.ndarray, newest_db: np.ndarray,
-                pitch: tuple[np.ndarray, KeyEstimate] | None) -> GenreUpdate:
+    def _update(self, pending: PendingColumn, raw: np.ndarray) -> GenreUpdate:
         if self._compute_ms.count % PERCENTILE_EVERY == 1:
             self._percentiles = self._compute_ms.recent_percentiles([50, 99])
         stats = self._stats(self._compute_ms.last, *self._percentiles)
+        newest_db, pitch = self.frontend.to_numpy(pending.context[-1]), pending.pitch
         level = np.round(255 * (1 - newest_db / self.spec.floor_db)).astype(int)
         return GenreUpdate(
-            time=self.spec.column_center(column) / self.spec.sample_rate,
-            column=column,
+            time=self.spec.column_center(pending.column) / self.spec.sample_rate,
+            column=pending.column,
             labels=self.labels,
             probabilities=tuple(self._smoothed.tolist()),
             raw_probabilities=tuple(raw.tolist()),
-            context_seconds=len(self._context) * self.spec.column_seconds,
+            context_seconds=len(pending.context) * self.spec.column_seconds,
             mel_column=tuple(np.clip(level, 0, 255).tolist()),
             stats=stats,
             chroma=tuple(pitch[0].tolist()) if pitch else (),

@@ -4,12 +4,15 @@ Each stream keeps what is its own — a ``GenreEngine`` (conditioner, context, s
 statistics) and a silence gate — and shares the model. One reading thread per source
 puts its blocks into a common inbox, so a slow or dead source (a stalled radio, an
 unplugged card) only stops its own blocks. Every tick (half a model column, ≈117 ms)
-the scheduler takes everything that arrived, lets each engine prepare the columns its
-blocks completed, and runs all the prepared contexts through the model in one call per
-context length, at most ``max_batch`` at a time; the calls of one tick run side by side
-on ``workers`` threads (one per core: onnxruntime releases the GIL, and one session
-serves concurrent calls), since a session pinned to one thread would leave the other
-cores idle.
+the scheduler takes everything that arrived, runs one FFT, mel product and chroma over
+the new columns of all streams (per stream, those few numpy calls cost more in Python
+overhead than in arithmetic), lets each engine update its context, and runs the contexts
+through the model in one call per context length, at most ``max_batch`` at a time. A
+batch goes out as soon as it is full, onto ``workers`` threads (one per core:
+onnxruntime releases the GIL, and one session serves concurrent calls), so the model
+computes while the scheduler's thread prepares the next streams and completes the
+updates of the batches that came back: the Python work and the model overlap instead
+of taking turns.
 
 Why group by length rather than pad: the model is a CNN then a recurrent layer over
 time, so padding a short context (a stream in its first 30 s) with floor-level columns
@@ -30,14 +33,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from genrescope.model.session import GenreModel
-from genrescope.stream.engine import GenreEngine, PendingColumn
+from genrescope.stream.engine import ColumnFeatures, ColumnWindows, GenreEngine, PendingColumn
 from genrescope.stream.engine_config import EngineConfig
 from genrescope.stream.events import GenreUpdate, StreamStats
 from genrescope.stream.silence import SilenceGate
@@ -167,6 +171,13 @@ class BatchScheduler:
     # --- the scheduler thread ---------------------------------------------------------
 
     def _run(self) -> None:
+        # The mel product over every stream's new columns is a matrix product big enough
+        # for OpenBLAS to start a thread per core, whose spinning took the cores the
+        # model pool needs (a third of the CPU at 384 streams): numpy stays on one thread.
+        with threadpool_limits(1, user_api="blas"):
+            self._schedule()
+
+    def _schedule(self) -> None:
         next_tick = time.monotonic()
         while not self._stopping.is_set() and any(stream.state != "ended" for stream in self.streams):
             next_tick = max(next_tick + self.tick_seconds, time.monotonic() - self.tick_seconds)
@@ -174,8 +185,15 @@ class BatchScheduler:
             self.tick()
 
     def tick(self) -> None:
-        """Everything that arrived since the last tick, through the model in batches."""
-        pending: list[tuple[Stream, PendingColumn, str, float]] = []
+        """Everything that arrived since the last tick, through the model in batches.
+
+        Three steps, so that Python work per column is small and overlaps the model:
+        every block's new windows (cheap), one FFT, mel product and chroma over all of
+        them, then each stream's context; a batch goes to the model pool as soon as it
+        is full, so the pool computes while the later streams are still being prepared,
+        and the updates are completed in arrival order as their batches come back.
+        """
+        arrived_work: list[tuple[Stream, ColumnWindows, str, float]] = []
         ended: list[Stream] = []
         while True:
             try:
@@ -185,48 +203,49 @@ class BatchScheduler:
             if item is _STATUS:
                 self._status(stream, stream.source.state)
             elif item is _ENDED:
-                pending += [(stream, column, stream.state, arrived) for column in stream.engine.flush_pending()]
+                arrived_work.append((stream, stream.engine.take_final_windows(), stream.state, arrived))
                 ended.append(stream)
             else:
-                pending += self._prepare(stream, item, arrived)
-        logits = self._model_rows([stream.engine.model_input(column) for stream, column, _, _ in pending])
-        for (stream, column, state, arrived), (row, model_ms) in zip(pending, logits):
-            update = stream.engine.complete(column, row, model_ms)
+                arrived_work.append((stream, stream.engine.take_windows(item), self._gate(stream, item), arrived))
+        for stream, pending, state, arrived, row in self._submit(arrived_work):
+            logits, model_ms = row.result()
+            update = stream.engine.complete(pending, logits, model_ms)
             lag_ms = (time.monotonic() - arrived) * 1e3
             self._emit(StreamUpdate(stream.name, update, state, stream.title, stream.gaps, lag_ms))
         for stream in ended:
             stream.state = "ended"
             self._emit(StreamEnd(stream.name, stream.engine.summary(), stream.error))
 
-    def _prepare(self, stream: Stream, chunk: AudioChunk, arrived: float
-                 ) -> list[tuple[Stream, PendingColumn, str, float]]:
-        silent = stream.gate.feed(chunk.samples, chunk.seconds)
-        state = "silence" if silent else "live"
+    def _gate(self, stream: Stream, chunk: AudioChunk) -> str:
+        """The stream's state after this block ("silence" or "live"), announced on change."""
+        state = "silence" if stream.gate.feed(chunk.samples, chunk.seconds) else "live"
         if state != stream.state:
             self._status(stream, state)
-        return [(stream, column, state, arrived) for column in stream.engine.prepare(chunk)]
+        return state
+
+    def _submit(self, work: list[tuple[Stream, ColumnWindows, str, float]]
+                ) -> list[tuple[Stream, PendingColumn, str, float, "_Row"]]:
+        """Every new column's context, each handed to a model batch; in arrival order."""
+        stacked = [windows.windows for _, windows, _, _ in work if windows.columns]
+        if not stacked:
+            return []
+        engine = work[0][0].engine
+        features = ColumnFeatures.of(engine.frontend, np.concatenate(stacked), engine.config.pitch)
+        batches = _Batches(self._pool, self._timed_logits, self.max_batch, self.batch_sizes)
+        submitted, offset = [], 0
+        for stream, windows, state, arrived in work:
+            count = len(windows.columns)
+            for pending in stream.engine.accept(windows, features.rows(offset, offset + count)):
+                submitted.append((stream, pending, state, arrived, batches.add(stream.engine.model_input(pending))))
+            offset += count
+        batches.close()
+        return submitted
 
     def _status(self, stream: Stream, state: str) -> None:
         if state == "live" and stream.gate.silent:
             state = "silence"
         stream.state = state
         self._emit(stream.status())
-
-    def _model_rows(self, contexts: list[np.ndarray]) -> list[tuple[np.ndarray, float]]:
-        """Logits for every context, one model call per context length and ``max_batch``;
-        each row with its share of its call's time (ms)."""
-        rows: list[tuple[np.ndarray, float] | None] = [None] * len(contexts)
-        by_length: dict[int, list[int]] = {}
-        for index, context in enumerate(contexts):
-            by_length.setdefault(len(context), []).append(index)
-        batches = [indices[start:start + self.max_batch]
-                   for indices in by_length.values() for start in range(0, len(indices), self.max_batch)]
-        for batch, (logits, ms) in zip(batches, self._pool.map(self._timed_logits, [
-                np.stack([contexts[i] for i in batch]) for batch in batches])):
-            self.batch_sizes.append(len(batch))
-            for i, row in zip(batch, logits):
-                rows[i] = (row, ms / len(batch))
-        return rows  # type: ignore[return-value]
 
     def _timed_logits(self, contexts: np.ndarray) -> tuple[np.ndarray, float]:
         started = time.perf_counter()
@@ -239,3 +258,51 @@ class BatchScheduler:
                 sink(event)
             except Exception:  # an output failing must not stop the streams
                 log.exception("an output failed on %s", type(event).__name__)
+
+
+class _Batch:
+    """Contexts of one length on their way to one model call."""
+
+    def __init__(self) -> None:
+        self.contexts: list[np.ndarray] = []
+        self.future: Future | None = None
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One context's place in a batch: its logits and its share of the call's time."""
+
+    batch: _Batch
+    index: int
+
+    def result(self) -> tuple[np.ndarray, float]:
+        logits, ms = self.batch.future.result()  # type: ignore[union-attr]
+        return logits[self.index], ms / len(self.batch.contexts)
+
+
+class _Batches:
+    """Contexts grouped by length (the model batches only equal lengths exactly); each
+    group goes to the pool as soon as it holds ``max_batch`` contexts."""
+
+    def __init__(self, pool: ThreadPoolExecutor, run: Callable[[np.ndarray], tuple[np.ndarray, float]],
+                 max_batch: int, sizes: list[int]):
+        self._pool, self._run, self._max_batch, self._sizes = pool, run, max_batch, sizes
+        self._open: dict[int, _Batch] = {}
+
+    def add(self, context: np.ndarray) -> _Row:
+        batch = self._open.setdefault(len(context), _Batch())
+        batch.contexts.append(context)
+        row = _Row(batch, len(batch.contexts) - 1)
+        if len(batch.contexts) == self._max_batch:
+            self._send(self._open.pop(len(context)))
+        return row
+
+    def close(self) -> None:
+        """Send the groups that did not fill up."""
+        for batch in self._open.values():
+            self._send(batch)
+        self._open.clear()
+
+    def _send(self, batch: _Batch) -> None:
+        self._sizes.append(len(batch.contexts))
+        batch.future = self._pool.submit(self._run, np.stack(batch.contexts))

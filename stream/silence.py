@@ -21,7 +21,8 @@ def rms_dbfs(samples: np.ndarray) -> float:
     """RMS level of a block (all channels together) in dB relative to full scale."""
     if samples.size == 0:
         return float("-inf")
-    mean_square = float(np.mean(np.square(samples, dtype=np.float64)))
+    flat = np.ravel(samples).astype(np.float32, copy=False)
+    mean_square = float(np.dot(flat, flat)) / flat.size  # one pass, no squared copy
     return 10.0 * np.log10(mean_square) if mean_square > 0 else float("-inf")
 
 

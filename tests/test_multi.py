@@ -47,17 +47,23 @@ def _run(model: GenreModel, files: dict[str, Path], **options) -> tuple[list, Ba
     return events, scheduler
 
 
-def test_batched_streams_equal_one_engine_each(model: GenreModel, music_clips: list[Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("max_batch", [2, 8])  # 2: batches fill and leave mid-tick, out of arrival order
+def test_batched_streams_equal_one_engine_each(model: GenreModel, music_clips: list[Path], tmp_path: Path,
+                                               max_batch: int) -> None:
     demo = tmp_path / "demo.wav"
     sf.write(demo, _demo(20.0), RATE)
     files = {"clip0": music_clips[0], "clip1": music_clips[1], "demo": demo, "clip0-again": music_clips[0]}
-    events, scheduler = _run(model, files)
-    assert max(scheduler.batch_sizes) > 1  # contexts of several streams did share a model call
+    events, scheduler = _run(model, files, max_batch=max_batch)
+    assert max(scheduler.batch_sizes) == max_batch  # contexts of several streams did share a model call
     for name, path in files.items():
         alone = list(GenreEngine(model, EngineConfig()).run(FileSource(path)))
         batched = [e.update for e in events if isinstance(e, StreamUpdate) and e.stream == name]
         assert [u.column for u in batched] == [u.column for u in alone]  # every column, in order
         np.testing.assert_allclose([u.probabilities for u in batched], [u.probabilities for u in alone], atol=1e-5)
+        # one FFT and chroma over every stream's new columns give each stream its own
+        np.testing.assert_allclose([u.chroma for u in batched], [u.chroma for u in alone], atol=1e-9)
+        assert [u.key.tag for u in batched] == [u.key.tag for u in alone]
+        np.testing.assert_allclose([u.mel_column for u in batched], [u.mel_column for u in alone], atol=1)
         ends = [e for e in events if isinstance(e, StreamEnd) and e.stream == name]
         assert len(ends) == 1 and ends[0].summary.updates == len(alone) and ends[0].error is None
 

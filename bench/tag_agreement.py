@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, save  # noqa: E402
-from genrescope.stream.audio_file import read_audio  # noqa: E402
+from genrescope.stream.audio_file import decode_blocks  # noqa: E402
 from genrescope.stream.batch_tagger import BatchTagger, file_columns, load_batch_tagger  # noqa: E402
 from genrescope.stream.library import tag_file, tagging_engine  # noqa: E402
 from genrescope.training.config import DEFAULT_DATA_ROOT  # noqa: E402
@@ -57,8 +57,7 @@ def real_clips(tagger: BatchTagger, clips: list[Path]) -> dict:
     rows, replay_diff = [], 0.0
     for clip in clips:
         streamed, batched = tag_file(engine, clip), tagger.tag(clip)
-        audio = read_audio(clip, tagger.spec.sample_rate)
-        replay = per_update_mean(tagger, file_columns(tagger.frontend, audio)[0])
+        replay = per_update_mean(tagger, file_columns(tagger.frontend, decode_blocks(clip))[0])
         replay_diff = max(replay_diff, float(np.abs(replay - list(streamed.probabilities.values())).max()))
         difference = np.subtract(list(streamed.probabilities.values()), list(batched.probabilities.values()))
         rows.append({"file": clip.name, "seconds": round(batched.audio_seconds, 1), "per_update": streamed.genre,

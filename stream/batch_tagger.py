@@ -1,10 +1,11 @@
-"""Whole-file genre at the speed of decoding: all columns at once, the model on whole windows.
+"""Whole-file genre at the speed of decoding: columns a thousand at a time, the model on whole windows.
 
 The streaming engine runs the model once per column (every 0.234 s) over up to 30 s of
 context, so a 4-minute song costs ≈1,000 model runs. Offline nothing has to be answered
-before the file ends, so here a file is decoded whole, its columns come from one
-vectorised frontend call (``MelFrontend.all_columns_db``), and the model sees **whole
-windows** of the model's full context (128 columns = 30 s), stepped by
+before the file ends, so here a file's columns come from vectorised frontend calls over
+a thousand columns at a time (the samples are dropped once their columns are cut, see
+``file_columns``), and the model sees **whole windows** of the model's full context
+(128 columns = 30 s), stepped by
 ``WindowPlan.hop`` columns (32 = 7.5 s, i.e. 75% overlap; the last window is aligned to
 the file's end so no column is left out), several windows per onnxruntime call. A file
 shorter than one window is one window of everything it has. The whole-file estimate is
@@ -21,16 +22,19 @@ also averages the ramp-up (contexts of 1–30 s at the start of a file) and weig
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from genrescope.model.frontend import MelFrontend, count_columns
+from genrescope.model.frontend import MelFrontend
 from genrescope.model.pitch import chroma, file_key
 from genrescope.model.session import GenreModel
-from genrescope.stream.audio_file import AudioFileError, read_audio
+from genrescope.stream.audio_file import AudioFileError, decode_blocks
 from genrescope.stream.engine_config import EngineConfig
+from genrescope.stream.framing import ColumnFramer
+from genrescope.stream.source import AudioChunk
 from genrescope.stream.tags import FileTags
 
 # Decoding in blocks this long: fewer, larger concatenations than the live path's 0.1 s.
@@ -68,16 +72,31 @@ def relative_windows(columns_db: np.ndarray, starts: np.ndarray, length: int, fl
     return np.maximum(windows - windows.max(axis=(1, 2), keepdims=True), floor_db)
 
 
-def file_columns(frontend: MelFrontend, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every column of ``audio``, computed in chunks of ``COLUMN_CHUNK``: absolute dB
-    [T, n_mels] and chroma [T, 12], both from one power spectrum per column."""
-    total = count_columns(frontend.spec, len(audio))
+def file_columns(frontend: MelFrontend, blocks: Iterable[AudioChunk]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Every column of a stream of decoded blocks: absolute dB [T, n_mels], chroma
+    [T, 12] (both from one power spectrum per column) and the audio's length in seconds.
+
+    The audio is never held whole: the framer keeps the few windows' worth a later
+    column needs, and the windows go through the FFT about ``COLUMN_CHUNK`` at a time, so
+    a three-hour mix costs the memory of its columns (≈8 MB an hour), not of its samples
+    (≈635 MB an hour at 44.1 kHz in float32).
+    """
+    framer = ColumnFramer(frontend.spec)
     db, pitch = [frontend.empty_context()], [np.empty((0, 12))]
-    for first in range(0, total, COLUMN_CHUNK):
-        power = frontend.columns_power(audio, first, min(COLUMN_CHUNK, total - first))
+
+    def add(windows: list[np.ndarray]) -> None:
+        power = frontend.frames_power(np.concatenate(windows))
         db.append(frontend.power_db(power))
         pitch.append(chroma(power, frontend.spec.sample_rate))
-    return np.concatenate(db), np.concatenate(pitch)
+
+    waiting: list[np.ndarray] = []
+    for chunk in blocks:
+        waiting.append(framer.take(chunk).windows)
+        if sum(map(len, waiting)) >= COLUMN_CHUNK:
+            add(waiting)
+            waiting = []
+    add(waiting + [framer.take_final().windows])
+    return np.concatenate(db), np.concatenate(pitch), framer.received / frontend.spec.sample_rate
 
 
 class BatchTagger:
@@ -114,13 +133,12 @@ class BatchTagger:
         return np.concatenate(probabilities).mean(axis=0)
 
     def tag(self, path: str | Path) -> FileTags:
-        """Decode ``path`` whole, then its estimate (or the reason there is none)."""
+        """The estimate of the file at ``path`` (or the reason there is none)."""
         try:
-            audio = read_audio(path, self.spec.sample_rate, block_seconds=DECODE_BLOCK_SECONDS)
+            columns_db, columns_chroma, seconds = file_columns(self.frontend,
+                                                               decode_blocks(path, DECODE_BLOCK_SECONDS))
         except AudioFileError as error:
             return FileTags(str(path), error=str(error))
-        seconds = len(audio) / self.spec.sample_rate
-        columns_db, columns_chroma = file_columns(self.frontend, audio)
         mean = self.probabilities(columns_db)
         if mean is None:
             return FileTags(str(path), seconds)

@@ -20,28 +20,19 @@ from typing import Any
 
 import numpy as np
 
-from genrescope.model.frontend import MelFrontend, frame_windows, make_frontend
+from genrescope.model.frontend import MelFrontend, make_frontend
 from genrescope.model.pitch import ChromaContext, KeyEstimate, chroma
 from genrescope.model.session import CUDA, GenreModel
 from genrescope.stream.compute_times import ComputeTimes
-from genrescope.stream.conditioning import Conditioner
 from genrescope.stream.engine_config import EngineConfig
 from genrescope.stream.events import GenreUpdate, StreamStats, hello_message
+from genrescope.stream.framing import ColumnFramer, ColumnWindows
 from genrescope.stream.source import AudioChunk
 
 RATE_WINDOW = 20  # updates over which the live update rate is measured
 PERCENTILE_WINDOW = 500  # updates over which the live p50/p99 compute time is taken
 # ...refreshed every 8 updates (≈2 s): a percentile costs more than the rest of an update's bookkeeping
 PERCENTILE_EVERY = 8
-
-
-@dataclass(frozen=True)
-class ColumnWindows:
-    """The columns one block completed, with their FFT windows: ``prepare`` up to the
-    FFT, so that a scheduler can run one FFT over the new columns of many streams."""
-
-    columns: range
-    windows: np.ndarray  # [len(columns), n_fft] samples at the model's rate
 
 
 @dataclass(frozen=True)
@@ -97,11 +88,7 @@ class GenreEngine:
 
     def reset(self) -> None:
         """Forget the stream: the next chunk starts a new one."""
-        self._conditioner = Conditioner(self.spec.sample_rate)
-        self._buffer = np.zeros(0, dtype=np.float32)
-        self._buffer_start = 0  # absolute index of _buffer[0] at the model rate
-        self._received = 0
-        self._next_column = 0
+        self._framer = ColumnFramer(self.spec)
         self._context = self.frontend.empty_context()
         self._pitch = ChromaContext(self.context_columns) if self.config.pitch else None
         self._smoothed: np.ndarray | None = None
@@ -148,14 +135,12 @@ class GenreEngine:
         """The first half of ``prepare``: take in one block, and the FFT windows of the
         columns it completed."""
         self._dropped += chunk.dropped_frames
-        self._append(self._conditioner.process(chunk.samples, chunk.sample_rate))
-        return self._take(final=False)
+        return self._framer.take(chunk)
 
     def take_final_windows(self) -> ColumnWindows:
         """``take_windows`` at the end of the stream: the resampler's tail and the last,
         zero-padded columns."""
-        self._append(self._conditioner.flush())
-        return self._take(final=True)
+        return self._framer.take_final()
 
     def accept(self, windows: ColumnWindows, features: ColumnFeatures | None = None) -> list[PendingColumn]:
         """The second half of ``prepare``: each column's levels and chroma into the
@@ -198,7 +183,7 @@ class GenreEngine:
     @property
     def audio_seconds(self) -> float:
         """Audio received since the last reset, at the model's sample rate."""
-        return self._received / self.spec.sample_rate
+        return self._framer.received / self.spec.sample_rate
 
     def summary(self) -> StreamStats:
         """The whole stream's stats: percentiles over every update so far (histogram)."""
@@ -216,33 +201,8 @@ class GenreEngine:
             updates_per_second=(len(self._wall_times) - 1) / span if span > 0 else 0.0,
             audio_seconds=self.audio_seconds,
             wall_seconds=time.monotonic() - self._started,
-            nonfinite_samples=self._conditioner.nonfinite_samples,
+            nonfinite_samples=self._framer.conditioner.nonfinite_samples,
         )
-
-    def _append(self, audio: np.ndarray) -> None:
-        if len(audio):
-            self._buffer = np.concatenate([self._buffer, audio])
-            self._received += len(audio)
-
-    def _take(self, final: bool) -> ColumnWindows:
-        first = self._next_column
-        while self._column_ready(self._next_column, final):
-            self._next_column += 1
-        columns = range(first, self._next_column)
-        centers = np.array([self.spec.column_center(c) - self._buffer_start for c in columns], dtype=np.int64)
-        windows = frame_windows(self._buffer, centers, self.spec.n_fft)
-        # Drop what no future window needs, but never past the audio received so far:
-        # ``_buffer`` always holds samples ``_buffer_start`` … ``_received`` − 1.
-        keep_from = min(self._received, self.spec.column_center(self._next_column) - self.spec.n_fft // 2)
-        if keep_from > self._buffer_start:
-            self._buffer = self._buffer[keep_from - self._buffer_start:]
-            self._buffer_start = keep_from
-        return ColumnWindows(columns, windows)
-
-    def _column_ready(self, column: int, final: bool) -> bool:
-        if final:
-            return self.spec.column_center(column) < self._received
-        return self.spec.samples_needed(column) <= self._received
 
     def _run_model(self, pending: list[PendingColumn]) -> list[GenreUpdate]:
         """One model call per column: the single-stream path (stream.multi batches)."""

@@ -41,9 +41,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from genrescope.model.session import GenreModel
-from genrescope.stream.engine import ColumnFeatures, ColumnWindows, GenreEngine, PendingColumn
+from genrescope.stream.engine import ColumnFeatures, GenreEngine, PendingColumn
 from genrescope.stream.engine_config import EngineConfig
 from genrescope.stream.events import GenreUpdate, StreamStats
+from genrescope.stream.framing import ColumnWindows
 from genrescope.stream.silence import SilenceGate
 from genrescope.stream.source import AudioChunk
 

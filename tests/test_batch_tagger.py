@@ -6,7 +6,8 @@ import pytest
 import soundfile as sf
 
 from genrescope.stream.batch_tagger import WindowPlan, file_columns, load_batch_tagger, window_starts
-from genrescope.stream.audio_file import read_audio
+from genrescope.model.pitch import chroma
+from genrescope.stream.audio_file import decode_blocks, read_audio
 from genrescope.stream.filesource import FileSource
 from genrescope.stream.library import tag_file, tagging_engine
 
@@ -41,16 +42,28 @@ def test_windows_are_the_engines_contexts(tagger, test_model_path, tmp_path):
     path = chirp_noise(tmp_path / "chirp.flac", 40.0)
     engine = tagging_engine(test_model_path, cpu=True)
     last = list(engine.run(FileSource(path)))[-1]
-    columns = file_columns(tagger.frontend, read_audio(path, tagger.spec.sample_rate))[0]
+    columns = file_columns(tagger.frontend, decode_blocks(path))[0]
     assert len(columns) == last.column + 1 > tagger.spec.context_columns
     probabilities = tagger.probabilities(columns[-128:])  # one window: the last 30 s
     np.testing.assert_allclose(probabilities, last.raw_probabilities, atol=1e-4)
 
 
+def test_columns_of_decoded_blocks_equal_those_of_the_whole_decoded_file(tagger, tmp_path):
+    """The tagger never holds a file's samples whole; its columns are still those of the
+    whole file (48 kHz, resampled in blocks, across several FFT stacks)."""
+    path = chirp_noise(tmp_path / "chirp.flac", 75.0)
+    columns, pitch, seconds = file_columns(tagger.frontend, decode_blocks(path, 5.0))
+    audio = read_audio(path, tagger.spec.sample_rate, block_seconds=5.0)
+    assert seconds == len(audio) / tagger.spec.sample_rate
+    np.testing.assert_allclose(columns, tagger.frontend.all_columns_db(audio), atol=1e-3)
+    power = tagger.frontend.columns_power(audio, 0, len(columns))
+    np.testing.assert_allclose(pitch, chroma(power, tagger.spec.sample_rate), atol=1e-9)
+
+
 def test_estimate_is_the_mean_over_windows_in_batches(test_model_path, tmp_path):
     tagger = load_batch_tagger(test_model_path, WindowPlan(batch=3))
     path = chirp_noise(tmp_path / "chirp.wav", 75.0)
-    columns = file_columns(tagger.frontend, read_audio(path, tagger.spec.sample_rate))[0]
+    columns = file_columns(tagger.frontend, decode_blocks(path))[0]
     starts = window_starts(len(columns), 128, tagger.plan.hop)
     assert len(starts) > tagger.plan.batch  # more than one onnxruntime call
     one_by_one = [tagger.model.probabilities(

@@ -1,0 +1,83 @@
+"""Cutting a stream of audio blocks into the model's columns: what the live engine and
+the whole-file tagger share.
+
+A column is one ``n_fft`` window centred on ``spec.column_center(column)``. Blocks of any
+rate and channel count go through the ``Conditioner`` once; the framer hands back the
+windows of every column the new audio completed and keeps only the samples a later
+window still needs, so its memory is a few windows whatever the length of the stream
+(a three-hour mix included). At the end of a stream the last columns whose centre lies
+inside the audio are cut too, zero-padded past the end as librosa's centred framing pads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from genrescope.model.frontend import frame_windows
+from genrescope.model.spec import FrontendSpec
+from genrescope.stream.conditioning import Conditioner
+from genrescope.stream.source import AudioChunk
+
+
+@dataclass(frozen=True)
+class ColumnWindows:
+    """The columns a block completed, with their FFT windows: the work before the FFT,
+    so that one FFT can serve the new columns of many streams (or of many blocks)."""
+
+    columns: range
+    windows: np.ndarray  # [len(columns), n_fft] samples at the model's rate
+
+
+class ColumnFramer:
+    """Audio blocks in, the FFT windows of the columns they complete out."""
+
+    def __init__(self, spec: FrontendSpec):
+        self.spec = spec
+        self.conditioner = Conditioner(spec.sample_rate)
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_start = 0  # absolute index of _buffer[0] at the model rate
+        self.received = 0  # samples at the model rate so far
+        self._next_column = 0
+
+    def take(self, chunk: AudioChunk) -> ColumnWindows:
+        """Take in one block: the windows of the columns it completed."""
+        self._append(self.conditioner.process(chunk.samples, chunk.sample_rate))
+        return self._cut(final=False)
+
+    def take_final(self) -> ColumnWindows:
+        """The end of the stream: the resampler's tail, and the last columns whose centre
+        lies inside the audio, zero-padded."""
+        self._append(self.conditioner.flush())
+        return self._cut(final=True)
+
+    @property
+    def held(self) -> int:
+        """Samples kept for later windows: under two windows, whatever the stream's length."""
+        return len(self._buffer)
+
+    def _append(self, audio: np.ndarray) -> None:
+        if len(audio):
+            self._buffer = np.concatenate([self._buffer, audio])
+            self.received += len(audio)
+
+    def _cut(self, final: bool) -> ColumnWindows:
+        first = self._next_column
+        while self._column_ready(self._next_column, final):
+            self._next_column += 1
+        columns = range(first, self._next_column)
+        centers = np.array([self.spec.column_center(c) - self._buffer_start for c in columns], dtype=np.int64)
+        windows = frame_windows(self._buffer, centers, self.spec.n_fft)
+        # Drop what no later window needs, but never past the audio received so far:
+        # ``_buffer`` always holds samples ``_buffer_start`` … ``received`` − 1.
+        keep_from = min(self.received, self.spec.column_center(self._next_column) - self.spec.n_fft // 2)
+        if keep_from > self._buffer_start:
+            self._buffer = self._buffer[keep_from - self._buffer_start:]
+            self._buffer_start = keep_from
+        return ColumnWindows(columns, windows)
+
+    def _column_ready(self, column: int, final: bool) -> bool:
+        if final:
+            return self.spec.column_center(column) < self.received
+        return self.spec.samples_needed(column) <= self.received

@@ -23,7 +23,7 @@ from genrescope.stream.engine_config import EngineConfig
 from genrescope.stream.events import GenreUpdate
 from genrescope.stream.server import ServerConfig, ServerError, run_server
 from genrescope.stream.tag_cli import add_tag_arguments, run_tag
-from genrescope.stream.source import AudioChunk, open_source
+from genrescope.stream.source import STALL_SECONDS, AudioChunk, open_source
 from genrescope.stream.timeline import Timeline
 from genrescope.training.commands import add_commands as add_training_commands
 
@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "loop = true|false)")
     serve_parser.add_argument("--osc", default=None, metavar="HOST:PORT",
                               help="with named streams: send each update as OSC (UDP) to HOST:PORT")
+    serve_parser.add_argument("--stall-seconds", type=SECONDS, default=STALL_SECONDS, metavar="SECONDS",
+                              help="with radio streams: no data for this long counts as a stall; the stream "
+                                   f"reconnects and counts the gap (default {STALL_SECONDS:g})")
     serve_parser.add_argument("--device", default=None, help="input device for --source mic")
     _engine_arguments(serve_parser)
     _server_arguments(serve_parser, switch=False)
@@ -331,7 +334,7 @@ def _serve_named(args: argparse.Namespace, config: ServerConfig) -> int:
     from genrescope.stream.serve_many import named_sources, serve_many
 
     serve_many(named_sources(args.source, args.sources), engine_config(args), config, args.model, not args.cpu,
-               args.osc)
+               args.osc, args.stall_seconds)
     return 0
 
 

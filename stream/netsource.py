@@ -32,11 +32,10 @@ from urllib.parse import urlsplit
 import av
 
 from genrescope.stream.audio_file import BLOCK_SECONDS, _blocks
-from genrescope.stream.source import AudioChunk
+from genrescope.stream.source import STALL_SECONDS, AudioChunk
 
 log = logging.getLogger(__name__)
 
-STALL_SECONDS = 10.0  # no data for this long ends the connection (NetworkSource's default)
 BACKOFF_SECONDS = 0.5  # first wait before reconnecting...
 BACKOFF_MAX_SECONDS = 15.0  # ...doubling up to this
 USER_AGENT = "genrescope (+https://github.com/genrescope)"

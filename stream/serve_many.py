@@ -14,6 +14,7 @@ from genrescope.stream.multi import BatchScheduler
 from genrescope.stream.multiserver import MultiStreamServer
 from genrescope.stream.osc import OscOutput, parse_osc_target
 from genrescope.stream.server import ServerConfig, serve_until_stopped
+from genrescope.stream.source import STALL_SECONDS
 from genrescope.stream.sources import (NamedSource, SourceSpecError, check_unique, load_sources_file,
                                        open_named, parse_source_option)
 
@@ -29,7 +30,7 @@ def named_sources(options: list[str], sources_file: Path | None) -> list[NamedSo
 
 
 def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerConfig, model_path: Path | None,
-               prefer_gpu: bool, osc: str | None) -> None:
+               prefer_gpu: bool, osc: str | None, stall_seconds: float = STALL_SECONDS) -> None:
     """Open every source (a bad file or device fails here, in one line), then serve
     them all until Ctrl-C or SIGTERM."""
     try:
@@ -40,7 +41,7 @@ def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerC
     with ExitStack() as stack:
         opened = []
         for source in sources:
-            blocks, resources = open_named(source, model.card.frontend.sample_rate)
+            blocks, resources = open_named(source, model.card.frontend.sample_rate, stall_seconds)
             stack.enter_context(resources)
             opened.append((source.name, blocks))
         scheduler = BatchScheduler(model, opened, [osc_output.sink] if osc_output else [], config)

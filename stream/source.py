@@ -8,6 +8,10 @@ from functools import partial
 
 import numpy as np
 
+# A network stream with no data for this long has stalled: the source reconnects and
+# counts the gap (``serve --stall-seconds``). Long enough for a slow server's hiccup.
+STALL_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class AudioChunk:

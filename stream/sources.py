@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genrescope.stream.netsource import NetworkSource, is_network_url
-from genrescope.stream.source import AudioChunk, open_source
+from genrescope.stream.source import STALL_SECONDS, AudioChunk, open_source
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 LOOP_PREFIX = "loop:"
@@ -117,16 +117,17 @@ class LoopedFile:
             yield from self._file
 
 
-def open_named(source: NamedSource, sample_rate: int | None = None
+def open_named(source: NamedSource, sample_rate: int | None = None, stall_seconds: float = STALL_SECONDS
                ) -> tuple[Iterable[AudioChunk], AbstractContextManager]:
     """The source's blocks (paced in real time) and what must stay entered while they are
     read (the input device of a microphone). Demo, files and microphones open as
     ``open_source`` opens them for a single stream, so a named microphone also waits out
     its device going away and counts the gap; ``sample_rate`` (the model's) is what a
-    microphone records at where it can. Bad files and devices fail here, before the
+    microphone records at where it can, ``stall_seconds`` how long a network stream may
+    send nothing before it reconnects. Bad files and devices fail here, before the
     server starts."""
     if source.kind == "network":
-        return NetworkSource(source.spec), nullcontext()
+        return NetworkSource(source.spec, stall_seconds=stall_seconds), nullcontext()
     if source.loop:
         return LoopedFile(source.spec), nullcontext()
     blocks = open_source(source.spec, realtime=True, sample_rate=sample_rate)

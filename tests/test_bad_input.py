@@ -107,6 +107,7 @@ def test_every_numeric_option_of_every_command_has_a_range():
     ("file", "x.wav", "--serve", "--port", "70000"),
     ("serve", "--port", "-1"),
     ("serve", "--port", "eighty"),
+    ("serve", "--stall-seconds", "0"),
     ("live", "--seconds", "0"),
     ("live", "--context", "inf"),
     ("tag", "x.wav", "--jobs", "0"),

@@ -18,7 +18,7 @@ from genrescope.stream.filesource import FileSource
 from genrescope.stream.multi import BatchScheduler, StreamEnd, StreamStatus, StreamUpdate
 from genrescope.stream.silence import SILENCE_SECONDS
 from genrescope.stream.sources import (NamedSource, SourceSpecError, check_unique, load_sources_file,
-                                       parse_source_option)
+                                       open_named, parse_source_option)
 
 PATIENCE_SECONDS = 300.0  # guards against a hang on a loaded machine, never a measurement
 
@@ -128,3 +128,10 @@ def test_bad_sources_files_say_what_is_wrong(tmp_path: Path, text: str, message:
 def test_stream_names_must_be_unique() -> None:
     with pytest.raises(SourceSpecError, match="two streams are named 'a'"):
         check_unique([NamedSource("a", "demo"), NamedSource("a", "mic")])
+
+
+def test_a_radio_stream_gets_the_stall_time_it_is_given() -> None:
+    """``serve --stall-seconds`` reaches each network stream (the stall itself is tested
+    against a real Icecast server in tests/server/test_radio.py)."""
+    source, _ = open_named(parse_source_option("radio=http://127.0.0.1:9/live"), stall_seconds=2.5)
+    assert source.stall_seconds == 2.5

@@ -11,7 +11,8 @@ stream produced every column (none skipped), the lag from a block's arrival to i
 update stays under ``--lag-limit`` ms at p99, and the last update comes within
 ``--lag-limit`` ms of the last block's due time (a stream that falls behind real time
 finishes late, whatever its per-update lags say). Stream counts are
-tried in increasing steps until one fails, per mode.
+tried in increasing steps until one fails, per mode. The model's own CPU cost per
+context, alone and in a batch, is recorded beside them.
 
     nice -n 10 python bench/streams.py [--seconds 20] [--json bench/streams-cpu.json]
 """
@@ -160,6 +161,25 @@ def trial(mode: str, count: int, audio: np.ndarray, rate: int, args: argparse.Na
     return result
 
 
+def model_cost(model: GenreModel, max_batch: int, repeats: int = 20) -> dict[str, float]:
+    """CPU ms per full 30 s context of one model call alone and in a batch of
+    ``max_batch`` (one thread, median of ``repeats``): what batching saves in the model
+    itself, beside what it saves around it."""
+    rng = np.random.default_rng(0)
+    spec = model.card.frontend
+    cost = {}
+    for batch in (1, max_batch):
+        contexts = rng.uniform(spec.floor_db, 0, (batch, spec.context_columns, spec.n_mels)).astype(np.float32)
+        model.logits(contexts)
+        times = []
+        for _ in range(repeats):
+            started = time.thread_time()
+            model.logits(contexts)
+            times.append((time.thread_time() - started) * 1e3 / batch)
+        cost[f"batch_{batch}"] = float(np.median(times))
+    return cost
+
+
 def largest(mode: str, run: Callable[[int], dict]) -> tuple[int, list[dict]]:
     """The largest stream count of COUNTS that keeps up, trying upwards until one fails."""
     best, results = 0, []
@@ -189,7 +209,8 @@ def main() -> None:
     rate = model.card.frontend.sample_rate
     audio = np.concatenate([read_audio(clip, rate) for clip in clips])
     results = {"machine": machine(), "load_average_at_start": os.getloadavg(), "seconds_per_trial": args.seconds,
-               "lag_limit_ms": args.lag_limit, "max_batch": args.max_batch}
+               "lag_limit_ms": args.lag_limit, "max_batch": args.max_batch,
+               "model_cpu_ms_per_context": model_cost(model, args.max_batch)}
     for mode in ("batched", "separate"):
         best, trials = largest(mode, lambda n, mode=mode: trial(mode, n, audio, rate, args, model))
         results[mode] = {"largest_kept_up": best, "trials": trials}

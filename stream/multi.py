@@ -173,8 +173,9 @@ class BatchScheduler:
 
     def _run(self) -> None:
         # The mel product over every stream's new columns is a matrix product big enough
-        # for OpenBLAS to start a thread per core, whose spinning took the cores the
-        # model pool needs (a third of the CPU at 384 streams): numpy stays on one thread.
+        # for OpenBLAS to start a thread per core, which then compete with the model pool
+        # for the cores (1.72 against 1.48 s of CPU per second at 320 streams in
+        # bench/streams.py): numpy stays on one thread.
         with threadpool_limits(1, user_api="blas"):
             self._schedule()
 

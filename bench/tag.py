@@ -1,7 +1,8 @@
 """Library tagging speed: decode only vs the batched tagger vs the per-update path.
 
 On the same files in one run, three ways, on one core and on all cores:
-  (a) decode only: the file to mono 44.1 kHz samples (``read_audio``, as the tagger decodes);
+  (a) decode only: the file to mono 44.1 kHz samples (``read_audio``: the tagger's decoding and
+      resampling, then one concatenation);
   (b) ``genrescope tag``'s batched tagger (decode + columns + 30 s windows);
   (c) the per-update path (the file streamed through the live engine, mean of updates).
 Reported: real-time factors (audio seconds per wall second) and each mode's time as a

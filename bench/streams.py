@@ -54,8 +54,7 @@ class PacedLoop:
     def warm_up(self, seconds: float) -> AudioChunk:
         """The audio before the clock starts (fills the context)."""
         count = int(seconds * self.rate)
-        at = (self.offset - count) % len(self.audio)
-        return AudioChunk(np.resize(np.roll(self.audio, -at), count)[:, None], self.rate)
+        return AudioChunk(self._take(self.offset - count, count), self.rate)
 
     def _take(self, at: int, count: int) -> np.ndarray:
         """``count`` samples from ``at`` on, wrapping round the loop: a slice (a view)

@@ -200,7 +200,9 @@ def count_columns(spec: FrontendSpec, n_samples: int) -> int:
 def frame_windows(audio: np.ndarray, centers: np.ndarray, n_fft: int) -> np.ndarray:
     """Windows of ``n_fft`` samples centred on ``centers``, zero outside ``audio``."""
     half = n_fft // 2
-    if len(centers) == 0 or (centers.min() >= half and centers.max() + half <= len(audio)):
+    if len(centers) == 0:
+        return np.empty((0, n_fft), dtype=np.float32)
+    if centers.min() >= half and centers.max() + half <= len(audio):
         # Every window inside the audio (a stream's steady state, most of a file): no
         # padded copy of the audio. A stream's block completes one or two columns, and
         # slicing those is 5× faster than indexing a sliding view; a file's many are not.

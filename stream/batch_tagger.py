@@ -1,9 +1,9 @@
-"""Whole-file genre at the speed of decoding: columns a thousand at a time, the model on whole windows.
+"""Whole-file genre at the speed of decoding: columns in stacks, the model on whole windows.
 
 The streaming engine runs the model once per column (every 0.234 s) over up to 30 s of
 context, so a 4-minute song costs ≈1,000 model runs. Offline nothing has to be answered
 before the file ends, so here a file's columns come from vectorised frontend calls over
-a thousand columns at a time (the samples are dropped once their columns are cut, see
+a few hundred columns at a time (the samples are dropped once their columns are cut, see
 ``file_columns``), and the model sees **whole windows** of the model's full context
 (128 columns = 30 s), stepped by
 ``WindowPlan.hop`` columns (32 = 7.5 s, i.e. 75% overlap; the last window is aligned to
@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from genrescope.model.frontend import MelFrontend
-from genrescope.model.pitch import chroma, file_key
+from genrescope.model.pitch import file_key
 from genrescope.model.session import GenreModel
 from genrescope.stream.audio_file import AudioFileError, decode_blocks
+from genrescope.stream.engine import ColumnFeatures
 from genrescope.stream.engine_config import EngineConfig
 from genrescope.stream.framing import ColumnFramer
 from genrescope.stream.source import AudioChunk
@@ -39,8 +40,9 @@ from genrescope.stream.tags import FileTags
 
 # Decoding in blocks this long: fewer, larger concatenations than the live path's 0.1 s.
 DECODE_BLOCK_SECONDS = 5.0
-# Columns per frontend call: bounds the float64 FFT buffers (≈4 MB per 256 columns).
-COLUMN_CHUNK = 1024
+# Columns per frontend call: bounds the float64 FFT buffers, ≈4 MB each per 256 columns
+# (a stack of 1,024 put 65 MB more on a 30-minute file's peak than on a 30 s clip's).
+COLUMN_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -78,16 +80,16 @@ def file_columns(frontend: MelFrontend, blocks: Iterable[AudioChunk]) -> tuple[n
 
     The audio is never held whole: the framer keeps the few windows' worth a later
     column needs, and the windows go through the FFT about ``COLUMN_CHUNK`` at a time, so
-    a three-hour mix costs the memory of its columns (≈8 MB an hour), not of its samples
-    (≈635 MB an hour at 44.1 kHz in float32).
+    a three-hour mix costs the memory of its columns (levels and chroma, ≈9.5 MB an
+    hour), not of its samples (≈635 MB an hour at 44.1 kHz in float32).
     """
     framer = ColumnFramer(frontend.spec)
     db, pitch = [frontend.empty_context()], [np.empty((0, 12))]
 
     def add(windows: list[np.ndarray]) -> None:
-        power = frontend.frames_power(np.concatenate(windows))
-        db.append(frontend.power_db(power))
-        pitch.append(chroma(power, frontend.spec.sample_rate))
+        features = ColumnFeatures.of(frontend, np.concatenate(windows), pitch=True)
+        db.append(features.levels)
+        pitch.append(features.chroma)
 
     waiting: list[np.ndarray] = []
     for chunk in blocks:

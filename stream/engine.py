@@ -60,8 +60,8 @@ class ColumnFeatures:
 
 @dataclass(frozen=True)
 class PendingColumn:
-    """A column whose context is ready for the model: what ``GenreEngine.prepare`` hands
-    a scheduler, and ``complete`` takes back with the logits."""
+    """A column whose context is ready for the model: what ``GenreEngine.prepare`` (or
+    ``accept``) hands a scheduler, and ``complete`` takes back with the logits."""
 
     column: int
     context: Any  # [T, n_mels] relative dB, in the frontend's array type

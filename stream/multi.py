@@ -175,7 +175,7 @@ class BatchScheduler:
         # The mel product over every stream's new columns is a matrix product big enough
         # for OpenBLAS to start a thread per core, which then compete with the model pool
         # for the cores (1.72 against 1.48 s of CPU per second at 320 streams in
-        # bench/streams.py): numpy stays on one thread.
+        # bench/streams.py): numpy stays on one thread, process-wide while serving.
         with threadpool_limits(1, user_api="blas"):
             self._schedule()
 

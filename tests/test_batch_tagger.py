@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from genrescope.stream import batch_tagger
 from genrescope.stream.batch_tagger import WindowPlan, file_columns, load_batch_tagger, window_starts
 from genrescope.model.pitch import chroma
 from genrescope.stream.audio_file import decode_blocks, read_audio
@@ -48,9 +49,10 @@ def test_windows_are_the_engines_contexts(tagger, test_model_path, tmp_path):
     np.testing.assert_allclose(probabilities, last.raw_probabilities, atol=1e-4)
 
 
-def test_columns_of_decoded_blocks_equal_those_of_the_whole_decoded_file(tagger, tmp_path):
+def test_columns_of_decoded_blocks_equal_those_of_the_whole_decoded_file(tagger, tmp_path, monkeypatch):
     """The tagger never holds a file's samples whole; its columns are still those of the
     whole file (48 kHz, resampled in blocks, across several FFT stacks)."""
+    monkeypatch.setattr(batch_tagger, "COLUMN_CHUNK", 50)  # ≈320 columns: several stacks
     path = chirp_noise(tmp_path / "chirp.flac", 75.0)
     columns, pitch, seconds = file_columns(tagger.frontend, decode_blocks(path, 5.0))
     audio = read_audio(path, tagger.spec.sample_rate, block_seconds=5.0)

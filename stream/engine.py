@@ -76,7 +76,13 @@ class GenreEngine:
         self.model = model
         self.config = config
         self.spec = model.card.frontend
-        self.frontend = make_frontend(self.spec, config.frontend_device)
+        # 'auto' puts the frontend on the GPU only beside a model that runs there: a GPU
+        # frontend feeding a CPU session copies every context back, and asking torch for
+        # a GPU costs its import (≈0.9 s, ≈500 MB) wherever torch is installed.
+        device = config.frontend_device
+        if device == "auto" and model.provider != CUDA:
+            device = "cpu"
+        self.frontend = make_frontend(self.spec, device)
         self.context_columns = min(self.spec.context_columns,
                                    max(1, round(config.context_seconds / self.spec.column_seconds)))
         self.min_columns = config.min_columns(self.spec.column_seconds)

@@ -14,7 +14,7 @@ class EngineConfig:
     smoothing_seconds: float = 2.0  # EMA time constant; 0 disables smoothing
     context_seconds: float = 30.0  # capped at the model's own context
     min_context_seconds: float = 1.0  # first update once this much audio has arrived
-    frontend_device: str = "auto"  # auto → the GPU when there is one
+    frontend_device: str = "auto"  # auto → the GPU when the model runs on one, else numpy
     pitch: bool = True  # a chroma and the context's key in every update (model/pitch.py)
     # An update whose smoothed top probability (calibrated) is below this says it is unsure
     # rather than naming a genre with confidence. On validation whole clips, the shipped

@@ -1,5 +1,8 @@
 """The streaming engine on synthetic and real decoded audio."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -138,3 +141,20 @@ def test_an_update_says_it_is_unsure_below_the_confidence_threshold(model, thres
         assert not any(u.uncertain for u in updates)
     if threshold > 1:
         assert all(u.uncertain for u in updates)
+
+
+def test_a_model_on_the_cpu_never_imports_torch():
+    """Where torch is installed (the training extra) but onnxruntime runs on the CPU,
+    neither the session's GPU check nor the frontend's 'auto' device imports torch: it
+    cost every process ≈0.9 s and ≈500 MB."""
+    code = ("import sys\n"
+            "from genrescope.stream.batch_tagger import load_batch_tagger\n"
+            "from genrescope.stream.engine import load_engine\n"
+            "engine = load_engine(None)\n"
+            "load_batch_tagger(None, prefer_gpu=True)\n"
+            "print(engine.provider, 'torch' in sys.modules)\n")
+    provider, imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                        check=True).stdout.split()
+    if provider == "CUDAExecutionProvider":
+        pytest.skip("the model runs on CUDA here, where the GPU frontend does need torch")
+    assert imported == "False"

@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import machine, save  # noqa: E402
 from genrescope.stream.audio_file import read_audio  # noqa: E402
 from genrescope.stream.batch_tagger import DECODE_BLOCK_SECONDS  # noqa: E402
-from genrescope.stream.library import file_tagger, one_core_per_process  # noqa: E402
+from genrescope.stream.engine import numpy_on_one_thread  # noqa: E402
+from genrescope.stream.library import file_tagger  # noqa: E402
 from genrescope.training.config import DEFAULT_DATA_ROOT  # noqa: E402
 
 MODES = ("decode", "batched", "per_update")
@@ -45,7 +46,7 @@ _TAGGERS: dict = {}
 def start(model: Path | None) -> None:
     """Load both taggers once (set-up, not per-file work), on one core per process as
     `genrescope tag`'s workers run."""
-    one_core_per_process()
+    numpy_on_one_thread()
     _TAGGERS["batched"] = file_tagger(model, cpu=True)
     _TAGGERS["per_update"] = file_tagger(model, cpu=True, per_update=True)
 

@@ -159,13 +159,16 @@ class MelFrontend:
         return self.frames_db(frame_windows(audio, centers, self.spec.n_fft))
 
 
-def make_frontend(spec: FrontendSpec, device: str = "auto") -> MelFrontend:
+def make_frontend(spec: FrontendSpec, device: str = "auto", model_on_gpu: bool = False) -> MelFrontend:
     """The frontend for ``device``: 'cpu' → numpy; 'cuda' → torch on the GPU (the ``[gpu]``
-    extra); 'auto' → the GPU only where torch is installed and sees one."""
+    extra); 'auto' → the GPU only beside a model whose session runs there
+    (``model_on_gpu``): a GPU frontend feeding a CPU session would copy every context
+    back, and asking torch for a GPU would cost its import (≈0.9 s, ≈500 MB) wherever
+    torch is installed."""
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"unknown frontend device {device!r}: use auto, cpu or cuda")
     if device == "auto":
-        device = "cuda" if _torch_sees_a_gpu() else "cpu"
+        device = "cuda" if model_on_gpu else "cpu"
     if device == "cpu":
         log.info("mel frontend: numpy on the CPU")
         return MelFrontend(spec)
@@ -176,14 +179,6 @@ def make_frontend(spec: FrontendSpec, device: str = "auto") -> MelFrontend:
     frontend = TorchMelFrontend(spec, device)
     log.info("mel frontend: torch on %s", frontend.device)
     return frontend
-
-
-def _torch_sees_a_gpu() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available()
 
 
 def count_columns(spec: FrontendSpec, n_samples: int) -> int:

@@ -32,9 +32,8 @@ from genrescope.model.frontend import MelFrontend
 from genrescope.model.pitch import file_key
 from genrescope.model.session import GenreModel
 from genrescope.stream.audio_file import AudioFileError, decode_blocks
-from genrescope.stream.engine import ColumnFeatures
 from genrescope.stream.engine_config import EngineConfig
-from genrescope.stream.framing import ColumnFramer
+from genrescope.stream.framing import ColumnFeatures, ColumnFramer
 from genrescope.stream.source import AudioChunk
 from genrescope.stream.tags import FileTags
 

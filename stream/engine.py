@@ -19,43 +19,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from genrescope.model.frontend import MelFrontend, make_frontend
-from genrescope.model.pitch import ChromaContext, KeyEstimate, chroma
+from genrescope.model.frontend import make_frontend
+from genrescope.model.pitch import ChromaContext, KeyEstimate
 from genrescope.model.session import CUDA, GenreModel
 from genrescope.stream.compute_times import ComputeTimes
 from genrescope.stream.engine_config import EngineConfig
 from genrescope.stream.events import GenreUpdate, StreamStats, hello_message
-from genrescope.stream.framing import ColumnFramer, ColumnWindows
+from genrescope.stream.framing import ColumnFeatures, ColumnFramer, ColumnWindows
 from genrescope.stream.source import AudioChunk
 
 RATE_WINDOW = 20  # updates over which the live update rate is measured
 PERCENTILE_WINDOW = 500  # updates over which the live p50/p99 compute time is taken
 # ...refreshed every 8 updates (≈2 s): a percentile costs more than the rest of an update's bookkeeping
 PERCENTILE_EVERY = 8
-
-
-@dataclass(frozen=True)
-class ColumnFeatures:
-    """What the engine reads from its new columns' power spectra: their levels and
-    their chroma, computed once for a whole stack of windows (one stream's or many's)."""
-
-    levels: Any  # [n, n_mels] absolute dB, in the frontend's array type
-    chroma: np.ndarray | None  # [n, 12], or None when the engine does no pitch
-    ms_per_column: float  # the FFT, mel and chroma time, shared out
-
-    @classmethod
-    def of(cls, frontend: MelFrontend, windows: np.ndarray, pitch: bool) -> "ColumnFeatures":
-        started = time.perf_counter()
-        power = frontend.frames_power(windows)
-        levels = frontend.column_levels(power)
-        pitch_classes = chroma(frontend.to_numpy(power), frontend.spec.sample_rate) if pitch else None
-        return cls(levels, pitch_classes, (time.perf_counter() - started) * 1e3 / max(1, len(windows)))
-
-    def rows(self, start: int, stop: int) -> "ColumnFeatures":
-        """The features of windows ``start`` … ``stop - 1`` of the stack."""
-        pitch_classes = None if self.chroma is None else self.chroma[start:stop]
-        return ColumnFeatures(self.levels[start:stop], pitch_classes, self.ms_per_column)
 
 
 @dataclass(frozen=True)
@@ -76,13 +54,7 @@ class GenreEngine:
         self.model = model
         self.config = config
         self.spec = model.card.frontend
-        # 'auto' puts the frontend on the GPU only beside a model that runs there: a GPU
-        # frontend feeding a CPU session copies every context back, and asking torch for
-        # a GPU costs its import (≈0.9 s, ≈500 MB) wherever torch is installed.
-        device = config.frontend_device
-        if device == "auto" and model.provider != CUDA:
-            device = "cpu"
-        self.frontend = make_frontend(self.spec, device)
+        self.frontend = make_frontend(self.spec, config.frontend_device, model_on_gpu=model.provider == CUDA)
         self.context_columns = min(self.spec.context_columns,
                                    max(1, round(config.context_seconds / self.spec.column_seconds)))
         self.min_columns = config.min_columns(self.spec.column_seconds)
@@ -155,7 +127,7 @@ class GenreEngine:
         if not windows.columns:
             return []
         if features is None:
-            features = ColumnFeatures.of(self.frontend, windows.windows, self._pitch is not None)
+            features = self.features(windows.windows)
         pending = []
         for row, column in enumerate(windows.columns):
             started = time.perf_counter()
@@ -166,6 +138,11 @@ class GenreEngine:
                 spent_ms = features.ms_per_column + (time.perf_counter() - started) * 1e3
                 pending.append(PendingColumn(column, self.frontend.relative_context(self._context), spent_ms, pitch))
         return pending
+
+    def features(self, windows: np.ndarray) -> ColumnFeatures:
+        """The levels (and chroma, if this engine keeps pitch) of a stack of windows: this
+        engine's, or a scheduler's of many engines of one model and config."""
+        return ColumnFeatures.of(self.frontend, windows, self._pitch is not None)
 
     def model_input(self, pending: PendingColumn) -> np.ndarray:
         """A prepared column's context as the model's numpy input (it may live on a GPU)."""
@@ -241,6 +218,18 @@ class GenreEngine:
             key=pitch[1] if pitch else None,
             uncertain=bool(self._smoothed.max() < self.config.unsure_below),
         )
+
+
+def numpy_on_one_thread() -> threadpool_limits:
+    """Hold this process's numpy to one thread, from now on, or for a ``with`` block.
+
+    Each process that runs models here already has a thread per core doing so (tagging
+    workers, Ray actors, the multi-stream model pool); OpenBLAS would start a thread per
+    core of its own for the big mel products and fight them for the cores: two tagging
+    workers ran 1.15× one, and the scheduler took 1.72 s of CPU per second at 320
+    streams with them against 1.48 without.
+    """
+    return threadpool_limits(1)
 
 
 def load_engine(model_path: Path | None = None, config: EngineConfig = EngineConfig(),

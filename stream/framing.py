@@ -1,5 +1,6 @@
-"""Cutting a stream of audio blocks into the model's columns: what the live engine and
-the whole-file tagger share.
+"""Cutting a stream of audio blocks into the model's columns, and what is read from each
+column's spectrum: what the live engine, the multi-stream scheduler and the whole-file
+tagger share.
 
 A column is one ``n_fft`` window centred on ``spec.column_center(column)``. Blocks of any
 rate and channel count go through the ``Conditioner`` once; the framer hands back the
@@ -13,9 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import time
+from typing import Any
+
 import numpy as np
 
-from genrescope.model.frontend import frame_windows
+from genrescope.model.frontend import MelFrontend, frame_windows
+from genrescope.model.pitch import chroma
 from genrescope.model.spec import FrontendSpec
 from genrescope.stream.conditioning import Conditioner
 from genrescope.stream.source import AudioChunk
@@ -28,6 +33,29 @@ class ColumnWindows:
 
     columns: range
     windows: np.ndarray  # [len(columns), n_fft] samples at the model's rate
+
+
+@dataclass(frozen=True)
+class ColumnFeatures:
+    """What the engine reads from its new columns' power spectra: their levels and
+    their chroma, computed once for a whole stack of windows (one stream's or many's)."""
+
+    levels: Any  # [n, n_mels] absolute dB, in the frontend's array type
+    chroma: np.ndarray | None  # [n, 12], or None when the engine does no pitch
+    ms_per_column: float  # the FFT, mel and chroma time, shared out
+
+    @classmethod
+    def of(cls, frontend: MelFrontend, windows: np.ndarray, pitch: bool) -> "ColumnFeatures":
+        started = time.perf_counter()
+        power = frontend.frames_power(windows)
+        levels = frontend.column_levels(power)
+        pitch_classes = chroma(frontend.to_numpy(power), frontend.spec.sample_rate) if pitch else None
+        return cls(levels, pitch_classes, (time.perf_counter() - started) * 1e3 / max(1, len(windows)))
+
+    def rows(self, start: int, stop: int) -> "ColumnFeatures":
+        """The features of windows ``start`` … ``stop - 1`` of the stack."""
+        pitch_classes = None if self.chroma is None else self.chroma[start:stop]
+        return ColumnFeatures(self.levels[start:stop], pitch_classes, self.ms_per_column)
 
 
 class ColumnFramer:

@@ -23,7 +23,7 @@ import numpy as np
 from genrescope.model.pitch import file_key
 from genrescope.stream.audio_file import AudioFileError
 from genrescope.stream.batch_tagger import load_batch_tagger
-from genrescope.stream.engine import EngineConfig, GenreEngine, load_engine
+from genrescope.stream.engine import EngineConfig, GenreEngine, load_engine, numpy_on_one_thread
 from genrescope.stream.filesource import FileSource
 from genrescope.stream.tags import FileTags
 
@@ -75,21 +75,12 @@ def file_tagger(model_path: Path | None, cpu: bool, per_update: bool = False) ->
     return load_batch_tagger(model_path, prefer_gpu=not cpu).tag
 
 
-def one_core_per_process() -> None:
-    """Keep this process's numpy on one thread. OpenBLAS starts a thread per core for the
-    file's big mel-filterbank product, and with one tagging process per core those
-    threads fight over the cores (two workers ran 1.15× one, not ≈2×)."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
 def start_worker(model_path: Path | None, cpu: bool, per_update: bool = False) -> None:
     """Pool initializer: this worker process's tagger, loaded once, on one core. Ctrl-C
     is the parent's to handle: a worker finishes its file instead of dying mid-way."""
     global _WORKER_TAG
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    one_core_per_process()
+    numpy_on_one_thread()
     _WORKER_TAG = file_tagger(model_path, cpu, per_update)
 
 

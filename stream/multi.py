@@ -38,10 +38,9 @@ from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from genrescope.model.session import GenreModel
-from genrescope.stream.engine import ColumnFeatures, GenreEngine, PendingColumn
+from genrescope.stream.engine import GenreEngine, PendingColumn, numpy_on_one_thread
 from genrescope.stream.engine_config import EngineConfig
 from genrescope.stream.events import GenreUpdate, StreamStats
 from genrescope.stream.framing import ColumnWindows
@@ -172,11 +171,9 @@ class BatchScheduler:
     # --- the scheduler thread ---------------------------------------------------------
 
     def _run(self) -> None:
-        # The mel product over every stream's new columns is a matrix product big enough
-        # for OpenBLAS to start a thread per core, which then compete with the model pool
-        # for the cores (1.72 against 1.48 s of CPU per second at 320 streams in
-        # bench/streams.py): numpy stays on one thread, process-wide while serving.
-        with threadpool_limits(1, user_api="blas"):
+        # the mel product over every stream's new columns is big enough for OpenBLAS
+        # threads, which would fight the model pool for the cores
+        with numpy_on_one_thread():
             self._schedule()
 
     def _schedule(self) -> None:
@@ -231,8 +228,7 @@ class BatchScheduler:
         stacked = [windows.windows for _, windows, _, _ in work if windows.columns]
         if not stacked:
             return []
-        engine = work[0][0].engine
-        features = ColumnFeatures.of(engine.frontend, np.concatenate(stacked), engine.config.pitch)
+        features = work[0][0].engine.features(np.concatenate(stacked))
         batches = _Batches(self._pool, self._timed_logits, self.max_batch, self.batch_sizes)
         submitted, offset = [], 0
         for stream, windows, state, arrived in work:

@@ -35,9 +35,9 @@ class RayTaggerActor:
         import ray
 
         from genrescope.stream.batch_tagger import load_batch_tagger
-        from genrescope.stream.library import one_core_per_process
+        from genrescope.stream.engine import numpy_on_one_thread
 
-        one_core_per_process()
+        numpy_on_one_thread()
         self.tagger = load_batch_tagger(Path(model_path) if model_path else None)
         self.node = ray.get_runtime_context().get_node_id()
 

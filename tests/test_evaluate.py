@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from genrescope.training.evaluate import (artist_interval, classification_report, crop_ensemble_logits,
-                               expected_calibration_error)
+from genrescope.training.evaluate import (artist_interval, calibration_interval, classification_report,
+                                          crop_ensemble_logits, expected_calibration_error)
 from genrescope.training.release import fit_temperature
 
 
@@ -32,6 +32,28 @@ def test_perfectly_calibrated_predictions_have_zero_ece():
     probabilities = np.array([[1.0, 0.0], [0.0, 1.0]])
     assert expected_calibration_error(probabilities, np.array([0, 1])) == 0.0
     assert expected_calibration_error(probabilities, np.array([1, 0])) == 1.0
+
+
+def test_ece_is_the_bin_weighted_gap_between_accuracy_and_confidence():
+    """Two bins by hand: (0.6, right), (0.6, wrong) → |0.5 − 0.6|; (0.9, right) → |1 − 0.9|."""
+    probabilities = np.array([[0.6, 0.4], [0.6, 0.4], [0.9, 0.1]])
+    expected = (2 / 3) * 0.1 + (1 / 3) * 0.1
+    assert expected_calibration_error(probabilities, np.array([0, 1, 0])) == pytest.approx(expected)
+
+
+def test_calibration_interval_resamples_artists():
+    """Right and sure stays calibrated in every resample; where half the artists are always
+    right and half mostly wrong, the ECE (0.15 over the split) moves with the mix drawn."""
+    artists = np.repeat(np.arange(20), 10).astype(str)
+    sure = np.tile([[1.0, 0.0]], (200, 1))
+    assert calibration_interval(sure, np.zeros(200, int), artists) == [0.0, 0.0]
+    probabilities = np.tile([[0.75, 0.25]], (200, 1))
+    within = np.tile(np.arange(10), 20)  # each track's number within its artist
+    good = np.repeat(np.arange(20) % 2 == 0, 10)  # every other artist
+    labels = np.where(good | (within < 2), 0, 1)  # good artists always right, the others 2 times in 10
+    point = expected_calibration_error(probabilities, labels)
+    low, high = calibration_interval(probabilities, labels, artists)
+    assert point == pytest.approx(0.15) and low < point < high and high - low > 0.1
 
 
 def test_temperature_undoes_overconfidence():

@@ -2,6 +2,9 @@
 
 import argparse
 import json
+from dataclasses import replace
+
+import pytest
 
 from test_training_data import write_fma_archive
 from genrescope.model.session import GenreModel
@@ -42,7 +45,8 @@ def test_train_resume_and_export(tmp_path, monkeypatch):
     from genrescope.training.release import run_export
 
     out = tmp_path / "tiny-int8.onnx"
-    run_export(argparse.Namespace(checkpoint=best, out=out, data_root=None, version="tiny-int8", precision="int8"))
+    run_export(argparse.Namespace(checkpoint=best, out=out, data_root=None, version="tiny-int8", precision="int8",
+                                  calibration_from=None))
     shipped = GenreModel.load(out).card
     assert shipped.architecture["precision"] == "int8" and shipped.temperature > 0
     assert set(shipped.training["validation_accuracy_by_precision"]) == {"float32", "int8"}
@@ -58,6 +62,29 @@ def test_train_resume_and_export(tmp_path, monkeypatch):
     assert (tmp_path / "eval" / "confusion_test.png").stat().st_size > 0
     stored = GenreModel.load(out).card.metrics
     assert stored["test"]["clip_30s"]["accuracy"] == round(metrics["test"]["clip_30s"]["accuracy"], 4)
+
+    # The final model learns from validation too: no epoch selected, the temperature and
+    # clip method come from the evaluated export above, and evaluate scores test alone.
+    from genrescope.training.settings import ConfigError
+
+    final_config = replace(config, run_dir=str(tmp_path / "runs" / "final"), epochs=1, include_validation=True)
+    final = train(final_config)
+    assert json.loads((tmp_path / "runs" / "final" / "history.jsonl").read_text())["weights"] == "ema"
+    final_out = tmp_path / "final.onnx"
+    export = argparse.Namespace(checkpoint=final, out=final_out, data_root=None, version="tiny-final",
+                                precision="int8", calibration_from=None)
+    with pytest.raises(ConfigError, match="--calibration-from"):
+        run_export(export)
+    run_export(argparse.Namespace(**{**vars(export), "calibration_from": out}))
+    final_card = GenreModel.load(final_out).card
+    assert final_card.temperature == GenreModel.load(out).card.temperature
+    assert final_card.training["trained_on"] == "training + validation (6 tracks)"
+    assert final_card.training["clip_method"] == metrics["clip_method_selected_on_validation"]
+    run_evaluate(argparse.Namespace(model=final_out, data_root=tmp_path, fma_audio_root=tmp_path / "fma",
+                                    out_dir=tmp_path / "final-eval", threads=1, no_card=False))
+    final_metrics = json.loads((tmp_path / "final-eval" / "metrics.json").read_text())
+    assert "validation" not in final_metrics and final_metrics["test"]["clip_30s"]["n"] == 1
+    assert set(GenreModel.load(final_out).card.metrics) == {"test"}
 
     # Comparing runs on validation: an ensemble of a run with itself scores as the run.
     from genrescope.training.compare import compare

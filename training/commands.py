@@ -92,9 +92,11 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
     export = command(
         commands, "export", "export a checkpoint to ONNX with its model card",
         "Export to ONNX (float32, parity-checked against torch), quantize to int8, fit the temperature on "
-        "validation, write the card.",
-        "example (the shipped model's export):\n"
-        "  genrescope export runs/genre-embed-heavy/best.pt --out model/genre_crnn.onnx")
+        "validation (or, for a model that learned from validation, take it from --calibration-from), write the card.",
+        "examples (the shipped model: the recipe without validation, evaluated, then the final model):\n"
+        "  genrescope export runs/genre-embed-heavy/best.pt --out runs/genre-train-only.onnx\n"
+        "  genrescope evaluate --model runs/genre-train-only.onnx --out-dir runs/eval-train-only\n"
+        "  genrescope export runs/genre-final/best.pt --calibration-from runs/genre-train-only.onnx")
     export.add_argument("checkpoint", type=Path, nargs="?", default=DEFAULT_CHECKPOINT,
                         help=f"training checkpoint (default {DEFAULT_CHECKPOINT})")
     export.add_argument("--out", type=output_file, default=DEFAULT_GENRE_MODEL, help="ONNX file to write")
@@ -103,6 +105,10 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--version", default=MODEL_VERSION, help="model version stored in the card")
     export.add_argument("--precision", choices=PRECISIONS, default="int8",
                         help="int8: ≈2.5× faster on CPUs and a third of the size (default); float32: as trained")
+    export.add_argument("--calibration-from", type=Path, default=None, metavar="MODEL",
+                        help="for a checkpoint trained with --include-validation (nothing held out to calibrate "
+                             "on): take the temperature and clip method of MODEL, the same recipe's evaluated "
+                             "export trained without validation")
     export.set_defaults(handler=runs("genrescope.training.release", "run_export"))
 
     evaluate = command(

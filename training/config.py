@@ -63,6 +63,9 @@ class TrainConfig:
     pretrained: bool = setting(True, "start the CNN from ImageNet EfficientNet-Lite0 weights")
     training_artists: float = setting(1.0, "train on this share (0-1] of each genre's training artists, "
                                            "all their tracks of that genre (learning curves); 1 = all")
+    include_validation: bool = setting(False, "also learn from the validation split: the final model, once "
+                                              "cross-validation has chosen the recipe. Nothing is held out, "
+                                              "so no epoch is selected: the last epoch's weight average is kept")
     validate_every: int = setting(1, "score the validation split every this many epochs (and always after the "
                                      "last); cross-validation scores only the last")
     device: str = setting("auto", "'auto' (CUDA when present), 'cpu' or 'cuda'")
@@ -84,7 +87,8 @@ class TrainConfig:
 
     @property
     def best_checkpoint(self) -> Path:
-        """The run's model at its best validation epoch (what `genrescope export` reads)."""
+        """The run's model at its best validation epoch, or its last with ``include_validation``
+        (what `genrescope export` reads)."""
         return Path(self.run_dir) / "best.pt"
 
     def save(self, path: Path) -> None:

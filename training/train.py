@@ -116,14 +116,17 @@ def batch_loss(model: GenreCRNN, embedding_head: nn.Module | None, x: torch.Tens
 
 
 def train(config: TrainConfig) -> Path:
-    """Run (or resume) training on the official split; returns the path of the best checkpoint."""
+    """Run (or resume) training on the official split; returns the path of the checkpoint
+    to export (the best validation epoch, or the last when validation is learned from)."""
     features = load_features(config)
-    return fit(config, training_tracks(features, config), features.subset("validation"))
+    held_out = None if config.include_validation else features.subset("validation")
+    return fit(config, training_tracks(features, config), held_out)
 
 
-def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet) -> Path:
+def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None) -> Path:
     """Train on ``train_set``, scoring every epoch on ``val_set`` (the official validation
-    split, or a held-out cross-validation fold); resumes from the run directory."""
+    split, or a held-out cross-validation fold); resumes from the run directory. Without
+    ``val_set`` nothing can select an epoch: the last epoch's weight average is kept."""
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.save(run_dir / "config.yaml")
@@ -131,7 +134,8 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet) -> Path
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     spec = FrontendSpec()
-    log.info("data: %d training, %d validation tracks; device %s", len(train_set.labels), len(val_set.labels), device)
+    log.info("data: %d training, %d validation tracks; device %s", len(train_set.labels),
+             0 if val_set is None else len(val_set.labels), device)
 
     side = None
     if config.uses_side_targets:
@@ -188,7 +192,11 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet) -> Path
 
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "lr": lr}
         state.update(epoch=epoch + 1, rng=rng.bit_generator.state)
-        if (epoch + 1) % config.validate_every == 0 or epoch + 1 == config.epochs:
+        if val_set is None:
+            if epoch + 1 == config.epochs:
+                record.update(weights="ema")
+                _save_model(config.best_checkpoint, ema.module, config, record)
+        elif (epoch + 1) % config.validate_every == 0 or epoch + 1 == config.epochs:
             scores = {name: _validate(candidate, val_set, device, spec.floor_db)
                       for name, candidate in (("ema", ema.module), ("raw", model))}
             chosen = max(scores, key=lambda name: scores[name][0])

@@ -112,6 +112,11 @@ def test_cv_runs_recipes_on_shared_folds_with_the_side_signal(tmp_path, monkeypa
     assert summary["tracks"] == 20 and summary["artists"] == 20 and summary["folds"] == 2
     assert set(summary["recipes"]) == {"plain", "side"}
     assert len(summary["recipes"]["side"]["per_fold"]) == 2 and "paired_gain_over_first" in summary["recipes"]["side"]
+    calibration = summary["recipes"]["side"]["calibration"]
+    assert calibration["temperature"] > 0 and 0 <= calibration["ece_cross_fitted"] <= 1
+    held_out = np.load(tmp_path / "cv" / "side" / "fold0" / "held_out_logits.npy")
+    fold_of_track = json.loads((tmp_path / "cv" / "folds.json").read_text())["fold_of_track"]
+    assert held_out.shape == (list(fold_of_track.values()).count(0), len(GENRES))
     recorded = json.loads((tmp_path / "metrics.json").read_text())["cv"]
     assert recorded["shipped_recipe"] == "side" and recorded["recipes"] == summary["recipes"]
     # The exported model is the genre network alone: the embedding head stays in the resume point.

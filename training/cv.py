@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from genrescope.model.spec import FrontendSpec
 from genrescope.training.config import TrainConfig
-from genrescope.training.fma import FeatureSet, load_features
+from genrescope.training.fma import GENRES, FeatureSet, load_features
 
 log = logging.getLogger(__name__)
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
@@ -72,15 +73,47 @@ def fold_score(run_dir: Path) -> dict:
     return {"accuracy": last["val_accuracy_raw"], "accuracy_ema": last["val_accuracy_ema"], "epochs": last["epoch"]}
 
 
-def run_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int) -> dict:
-    """Train one recipe with fold ``k`` held out (resuming), and score it."""
+def run_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int) -> tuple[dict, np.ndarray]:
+    """Train one recipe with fold ``k`` held out (resuming); its score and held-out logits."""
     run_dir = Path(config.run_dir)
     result = run_dir / "result.json"  # written when the fold run has finished
     if not result.exists():
         _train_fold(config, data, fold, k)
     score = {"fold": k, "held_out_tracks": int((fold == k).sum()), **fold_score(run_dir)}
     result.write_text(json.dumps(score))
-    return score
+    return score, held_out_logits(config, data.images[fold == k])
+
+
+def held_out_logits(config: TrainConfig, images: np.ndarray) -> np.ndarray:
+    """A finished fold's logits on its held-out clips with the weights its score counts
+    (the last epoch's raw ones), kept beside the run: the recipe's calibration reads them."""
+    path = Path(config.run_dir) / "held_out_logits.npy"
+    if not path.exists():
+        import torch
+
+        from genrescope.training.train import build_model, clip_logits
+
+        model = build_model(replace(config, pretrained=False))
+        resume = torch.load(Path(config.run_dir) / "last.pt", map_location="cpu", weights_only=False)
+        model.load_state_dict(resume["model"])
+        np.save(path, clip_logits(model, images, torch.device("cpu"), FrontendSpec().floor_db))
+    return np.load(path)
+
+
+def out_of_fold_calibration(logits: np.ndarray, labels: np.ndarray, fold: np.ndarray) -> dict:
+    """How a recipe's probabilities hold up on new artists: the temperature fitted on all
+    out-of-fold clips, and the ECE raw and cross-fitted (each fold scaled by the temperature
+    fitted on the others, so that no clip grades a temperature it helped fit)."""
+    from genrescope.model.session import softmax
+    from genrescope.training.evaluate import expected_calibration_error
+    from genrescope.training.release import fit_temperature
+
+    scaled = np.empty_like(logits)
+    for k in np.unique(fold):
+        scaled[fold == k] = logits[fold == k] / fit_temperature(logits[fold != k], labels[fold != k])
+    return {"temperature": round(fit_temperature(logits, labels), 4),
+            "ece_raw": round(expected_calibration_error(softmax(logits), labels), 4),
+            "ece_cross_fitted": round(expected_calibration_error(softmax(scaled), labels), 4)}
 
 
 def _train_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int) -> None:
@@ -131,6 +164,7 @@ def run_cv(args: argparse.Namespace) -> int:
     data = pooled_tracks(load_features(first))
     fold = stored_folds(args.out / "folds.json", data, args.folds, args.seed)
     scores: dict[str, list[dict]] = {}
+    logits = {recipe.stem: np.zeros((len(fold), len(GENRES)), np.float32) for recipe in recipes}
     total, done = len(recipes) * args.folds, 0
     for k in range(args.folds):  # fold by fold, so that partial results already pair up
         for recipe in recipes:
@@ -139,17 +173,24 @@ def run_cv(args: argparse.Namespace) -> int:
                      int((fold == k).sum()))
             config = recipe_config(recipe, args.out, k, args.epochs, args.data_root)
             config = replace(config, validate_every=config.epochs, threads=args.threads)
-            scores.setdefault(recipe.stem, []).append(run_fold(config, data, fold, k))
+            score, logits[recipe.stem][fold == k] = run_fold(config, data, fold, k)
+            scores.setdefault(recipe.stem, []).append(score)
+    recipes_summary = summarise(scores)
+    for name, entry in recipes_summary.items():
+        entry["calibration"] = out_of_fold_calibration(logits[name], data.labels, fold)
     summary = {"folds": args.folds, "fold_seed": args.seed, "pooled": "training + validation",
                "tracks": int(len(data.labels)), "artists": int(len(np.unique(data.artists))),
                "score": "held-out clip accuracy of the last epoch's raw weights (whole 30 s clips)",
-               "recipes": summarise(scores)}
+               "recipes": recipes_summary}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     if args.record:
         record_cv(args.record, summary, args.ships)
     for name, entry in summary["recipes"].items():
+        calibration = entry["calibration"]
         print(f"{name:>16}: {entry['mean']:.1%} ± {entry['sd']:.1%}  folds "
-              + " ".join(f"{a:.1%}" for a in entry["per_fold"]))
+              + " ".join(f"{a:.1%}" for a in entry["per_fold"])
+              + f"  temperature {calibration['temperature']:.2f}, ECE {calibration['ece_raw']:.3f} raw, "
+                f"{calibration['ece_cross_fitted']:.3f} cross-fitted")
     return 0
 
 

@@ -131,23 +131,6 @@ class MelFrontend:
     def to_numpy(self, array: np.ndarray) -> np.ndarray:
         return array
 
-    def columns_power(self, audio: np.ndarray, first: int, count: int) -> np.ndarray:
-        """Power spectra of columns ``first`` … ``first+count-1`` of mono ``audio`` (spec rate).
-
-        Windows reaching past either end of ``audio`` are zero-padded, as librosa's
-        ``center=True`` framing does at the start of a clip.
-        """
-        centers = np.array([self.spec.column_center(c) for c in range(first, first + count)], dtype=np.int64)
-        return self.frames_power(frame_windows(audio, centers, self.spec.n_fft))
-
-    def columns_db(self, audio: np.ndarray, first: int, count: int) -> np.ndarray:
-        """Columns ``first`` … ``first+count-1`` of mono ``audio`` (spec rate), absolute dB."""
-        return self.power_db(self.columns_power(audio, first, count))
-
-    def all_columns_db(self, audio: np.ndarray) -> np.ndarray:
-        """Every column whose centre lies inside ``audio``: [T, n_mels] absolute dB."""
-        return self.columns_db(audio, 0, count_columns(self.spec, len(audio)))
-
     def hop_grid_db(self, audio: np.ndarray) -> np.ndarray:
         """Every frame of the hop grid (librosa center=True framing), absolute dB.
 
@@ -179,17 +162,6 @@ def make_frontend(spec: FrontendSpec, device: str = "auto", model_on_gpu: bool =
     frontend = TorchMelFrontend(spec, device)
     log.info("mel frontend: torch on %s", frontend.device)
     return frontend
-
-
-def count_columns(spec: FrontendSpec, n_samples: int) -> int:
-    """How many columns have their centre inside ``n_samples`` samples."""
-    n_frames = 1 + n_samples // spec.hop_length
-    count = int(n_frames / spec.frames_per_column)
-    while spec.column_frame(count) < n_frames:
-        count += 1
-    while count and spec.column_frame(count - 1) >= n_frames:
-        count -= 1
-    return count
 
 
 def frame_windows(audio: np.ndarray, centers: np.ndarray, n_fft: int) -> np.ndarray:

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from genrescope.model.frontend import MelFrontend, frame_windows
+from genrescope.model.spec import FrontendSpec
 from genrescope.training.config import DEFAULT_DATA_ROOT
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,3 +40,27 @@ def silence(path: Path, **kwargs) -> Path:
     """0.1 s of silence in any format soundfile writes (``kwargs`` go to ``sf.write``)."""
     sf.write(path, np.zeros(4410, dtype=np.float32), 44100, **kwargs)
     return path
+
+
+def count_columns(spec: FrontendSpec, n_samples: int) -> int:
+    """How many columns have their centre inside ``n_samples`` samples."""
+    n_frames = 1 + n_samples // spec.hop_length
+    count = int(n_frames / spec.frames_per_column)
+    while spec.column_frame(count) < n_frames:
+        count += 1
+    while count and spec.column_frame(count - 1) >= n_frames:
+        count -= 1
+    return count
+
+
+def whole_audio_columns_power(frontend: MelFrontend, audio: np.ndarray) -> np.ndarray:
+    """Power spectra of every column whose centre lies inside ``audio``, all at once: the
+    plain whole-array form that the streaming and block-wise paths must reproduce."""
+    spec = frontend.spec
+    centers = np.array([spec.column_center(c) for c in range(count_columns(spec, len(audio)))], dtype=np.int64)
+    return frontend.frames_power(frame_windows(audio, centers, spec.n_fft))
+
+
+def whole_audio_columns_db(frontend: MelFrontend, audio: np.ndarray) -> np.ndarray:
+    """``whole_audio_columns_power`` as absolute log-mel levels [T, n_mels]."""
+    return frontend.power_db(whole_audio_columns_power(frontend, audio))

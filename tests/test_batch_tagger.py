@@ -11,6 +11,7 @@ from genrescope.model.pitch import chroma
 from genrescope.stream.audio_file import decode_blocks, read_audio
 from genrescope.stream.filesource import FileSource
 from genrescope.stream.library import tag_file, tagging_engine
+from support import whole_audio_columns_db, whole_audio_columns_power
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +58,8 @@ def test_columns_of_decoded_blocks_equal_those_of_the_whole_decoded_file(tagger,
     columns, pitch, seconds = file_columns(tagger.frontend, decode_blocks(path, 5.0))
     audio = read_audio(path, tagger.spec.sample_rate, block_seconds=5.0)
     assert seconds == len(audio) / tagger.spec.sample_rate
-    np.testing.assert_allclose(columns, tagger.frontend.all_columns_db(audio), atol=1e-3)
-    power = tagger.frontend.columns_power(audio, 0, len(columns))
+    np.testing.assert_allclose(columns, whole_audio_columns_db(tagger.frontend, audio), atol=1e-3)
+    power = whole_audio_columns_power(tagger.frontend, audio)
     np.testing.assert_allclose(pitch, chroma(power, tagger.spec.sample_rate), atol=1e-9)
 
 

@@ -4,10 +4,11 @@ import librosa
 import numpy as np
 import pytest
 
-from genrescope.model.frontend import MelFrontend, count_columns, mel_filterbank, relative_db
+from genrescope.model.frontend import MelFrontend, mel_filterbank, relative_db
 from genrescope.model.spec import FrontendSpec
 from genrescope.stream.audio_file import read_audio
 from genrescope.training.thumbnail import LEVELS, db_to_index, render_thumbnail
+from support import count_columns, whole_audio_columns_db
 
 SPEC = FrontendSpec()
 
@@ -28,7 +29,7 @@ def librosa_thumbnail(audio: np.ndarray, sr: int) -> np.ndarray:
 def test_mel_columns_match_librosa():
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(SPEC.sample_rate * 3)).astype(np.float32)
-    ours = MelFrontend(SPEC).all_columns_db(audio)
+    ours = whole_audio_columns_db(MelFrontend(SPEC), audio)
     mel = librosa.feature.melspectrogram(y=audio, sr=SPEC.sample_rate, n_fft=2048, hop_length=512, n_mels=128,
                                          power=2.0, center=True, pad_mode="constant")
     frames = [SPEC.column_frame(c) for c in range(len(ours))]
@@ -59,7 +60,7 @@ def test_relative_levels_are_referenced_and_floored():
 
 
 def test_silence_gives_finite_levels():
-    columns = MelFrontend(SPEC).all_columns_db(np.zeros(SPEC.sample_rate, dtype=np.float32))
+    columns = whole_audio_columns_db(MelFrontend(SPEC), np.zeros(SPEC.sample_rate, dtype=np.float32))
     assert np.isfinite(columns).all()
 
 
@@ -109,7 +110,7 @@ def test_both_frontends_give_the_same_probabilities_through_the_shipped_model(mu
     model = GenreModel.load()
     for clip in music_clips:
         audio = read_audio(clip, SPEC.sample_rate, max_seconds=30.0)
-        contexts = [relative_db(frontend.all_columns_db(audio)[-SPEC.context_columns:], SPEC.floor_db)
+        contexts = [relative_db(whole_audio_columns_db(frontend, audio)[-SPEC.context_columns:], SPEC.floor_db)
                     for frontend in (MelFrontend(SPEC), torch_frontend.TorchMelFrontend(SPEC, "cpu"))]
         ours, theirs = (model.probabilities(c[None])[0] for c in contexts)
         np.testing.assert_allclose(ours, theirs, atol=1e-4)

@@ -80,6 +80,8 @@ def test_train_resume_and_export(tmp_path, monkeypatch):
     assert final_card.temperature == GenreModel.load(out).card.temperature
     assert final_card.training["trained_on"] == "training + validation (6 tracks)"
     assert final_card.training["clip_method"] == metrics["clip_method_selected_on_validation"]
+    assert "validation_accuracy_by_precision" not in final_card.training  # validation was learned from
+    assert 0 <= final_card.training["validation_top1_agreement_int8_float32"] <= 1
     run_evaluate(argparse.Namespace(model=final_out, data_root=tmp_path, fma_audio_root=tmp_path / "fma",
                                     out_dir=tmp_path / "final-eval", threads=1, no_card=False))
     final_metrics = json.loads((tmp_path / "final-eval" / "metrics.json").read_text())

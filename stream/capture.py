@@ -26,6 +26,11 @@ from genrescope.stream.source import AudioChunk
 
 MAX_CHANNELS = 2  # the engine down-mixes; a stereo pair is all a mono model needs
 
+# PortAudio is one library state per process: streams must not open or close while it
+# re-initialises, and re-initialising ends every open stream. Both are guarded here.
+_PORTAUDIO_LOCK = threading.Lock()
+_open_inputs = 0  # input streams open in this process (under the lock)
+
 
 class CaptureError(Exception):
     """A capture problem, reported to the user as its one-line message."""
@@ -152,6 +157,20 @@ def _frames_lost(adc_time: float, expected_adc_time: float, sample_rate: int) ->
     return max(1, round((adc_time - expected_adc_time) * sample_rate))
 
 
+def rescan_devices() -> bool:
+    """Make PortAudio enumerate devices again: it lists them once, when it starts, so a
+    device plugged in later is otherwise never seen. That means terminating PortAudio,
+    which would end every open stream, so it is done only while no input is open (one
+    lost microphone must not cut the others); returns whether it was done."""
+    with _PORTAUDIO_LOCK:
+        if _open_inputs:
+            return False
+        sd = _sounddevice()
+        sd._terminate()
+        sd._initialize()
+        return True
+
+
 class MicrophoneSource:
     """A live input as an iterable of ``AudioChunk``s; also a context manager.
 
@@ -182,7 +201,6 @@ class MicrophoneSource:
         self._expected_adc_time = 0.0  # where the previous block ended, callback-owned
         self._closed = False
         self._lost = False
-        self._stream_lock = threading.Lock()  # PortAudio must not open/close concurrently
 
     @property
     def name(self) -> str:
@@ -206,10 +224,12 @@ class MicrophoneSource:
 
     def start(self) -> None:
         """Open and start the PortAudio stream (once)."""
+        global _open_inputs
         sd = _sounddevice()
-        with self._stream_lock:
+        with _PORTAUDIO_LOCK:
             if self._stream is None and not self._closed:
                 self._stream = self._open_stream(sd)
+                _open_inputs += 1
 
     def _open_stream(self, sd: ModuleType) -> Any:
         """A started InputStream feeding the ring; a failure closes the source."""
@@ -234,10 +254,12 @@ class MicrophoneSource:
 
     def close(self) -> None:
         """Stop capturing; any iteration ends. Safe to call twice or from another thread."""
+        global _open_inputs
         self._closed = True  # first, so the stream's end is not taken for a lost device
-        with self._stream_lock:
+        with _PORTAUDIO_LOCK:
             if self._stream is not None and not self._stream.closed:
                 self._stream.close(ignore_errors=True)
+                _open_inputs -= 1
 
     def __enter__(self) -> MicrophoneSource:
         self.start()

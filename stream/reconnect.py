@@ -23,21 +23,13 @@ from genrescope.stream.capture import (
     MicrophoneSource,
     NoInputDeviceError,
     UnknownDeviceError,
-    _sounddevice,
+    rescan_devices,
 )
 from genrescope.stream.source import AudioChunk
 
 log = logging.getLogger("genrescope.capture")
 
 RETRY_SECONDS = 1.0  # how often a lost device is looked for
-
-
-def rescan_devices() -> None:
-    """Make PortAudio enumerate devices again: it lists them once, when it starts, so a
-    device plugged in later is otherwise never seen. Only while no stream is open."""
-    sd = _sounddevice()
-    sd._terminate()
-    sd._initialize()
 
 
 class ReconnectingMicrophone:
@@ -61,6 +53,7 @@ class ReconnectingMicrophone:
         self.waiting = False  # True while the device is away
         self.on_state: Callable[[ReconnectingMicrophone], None] | None = None
         self._closed = threading.Event()
+        self._told_no_rescan = False  # said why the device list is not refreshed (once per wait)
 
     @property
     def name(self) -> str:
@@ -105,13 +98,15 @@ class ReconnectingMicrophone:
     def _wait_for_device(self, lost: DeviceLostError) -> int:
         """Reopen the device once it is back; the frames missed meanwhile (0 if closed)."""
         started = time.monotonic()
+        self._told_no_rescan = False
         self._set_waiting(True)
         log.warning("%s; waiting for it to come back", lost)
         while not self._closed.wait(self.retry_seconds):
             try:
                 self.current = self._open(self.device)
             except (UnknownDeviceError, NoInputDeviceError):
-                rescan_devices()  # gone from PortAudio's list: look again next time
+                if not rescan_devices():  # gone from PortAudio's list: look again next time
+                    self._note_no_rescan()
                 continue
             except CaptureError:
                 continue  # listed, but not recording yet
@@ -126,6 +121,13 @@ class ReconnectingMicrophone:
             return round(gap * self.current.sample_rate)
         self.waiting = False
         return 0
+
+    def _note_no_rescan(self) -> None:
+        """Say once per wait why a device that returns under a new name is not seen yet."""
+        if not self._told_no_rescan:
+            self._told_no_rescan = True
+            log.warning("%s: other inputs are open, so PortAudio's device list is not refreshed; a device it "
+                        "still lists is reopened, one it lists anew is seen once the others close", self.current.name)
 
     def _set_waiting(self, waiting: bool) -> None:
         self.waiting = waiting

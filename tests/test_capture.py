@@ -24,6 +24,7 @@ from genrescope.stream.capture import (
     _frames_lost,
     format_devices,
     list_input_devices,
+    rescan_devices,
 )
 from genrescope.stream.source import AudioChunk
 from pulse import PulseServer
@@ -164,6 +165,18 @@ def test_close_from_another_thread_ends_iteration(pulse: PulseServer) -> None:
             closer.start()
     closer.join()  # the loop ended by itself, without DeviceLostError
     assert not source.active
+
+
+def test_devices_are_not_rescanned_under_an_open_stream(pulse: PulseServer) -> None:
+    """Refreshing PortAudio's device list means re-initialising it, which ends every open
+    stream: a microphone waiting for its lost device must not cut the others."""
+    with MicrophoneSource("pulse") as source:
+        assert not rescan_devices()
+        before = source.buffered_frames
+        assert wait_until(lambda: source.buffered_frames >= before + source.sample_rate // 4)  # still recording
+        assert source.active
+    assert rescan_devices()  # nothing open any more: the list is refreshed
+    assert any(device.name == "pulse" for device in list_input_devices())
 
 
 def test_ctrl_c_stops_the_stream(pulse: PulseServer) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genrescope.model.frontend import count_columns, frame_windows
+from genrescope.model.frontend import frame_windows
 from genrescope.model.spec import FrontendSpec
 from genrescope.stream.framing import ColumnFramer
 from genrescope.stream.source import AudioChunk
+from support import count_columns
 
 SPEC = FrontendSpec()
 

@@ -81,6 +81,11 @@ class TrainConfig:
         return self.distill_weight > 0 or self.embedding_weight > 0
 
     @property
+    def learned_splits(self) -> tuple[str, ...]:
+        """The official splits the run learns from."""
+        return ("training", "validation") if self.include_validation else ("training",)
+
+    @property
     def cache_dir(self) -> Path:
         """Decoded data shared by every run beside this one (runs/cache by default)."""
         return Path(self.run_dir).parent / "cache"

@@ -91,12 +91,13 @@ def held_out_logits(config: TrainConfig, images: np.ndarray) -> np.ndarray:
     if not path.exists():
         import torch
 
-        from genrescope.training.train import build_model, clip_logits
+        from genrescope.training.train import build_model, clip_logits, resolve_device
 
-        model = build_model(replace(config, pretrained=False))
-        resume = torch.load(Path(config.run_dir) / "last.pt", map_location="cpu", weights_only=False)
+        device = resolve_device(config.device)
+        model = build_model(replace(config, pretrained=False)).to(device)
+        resume = torch.load(Path(config.run_dir) / "last.pt", map_location=device, weights_only=False)
         model.load_state_dict(resume["model"])
-        np.save(path, clip_logits(model, images, torch.device("cpu"), FrontendSpec().floor_db))
+        np.save(path, clip_logits(model, images, device, FrontendSpec().floor_db))
     return np.load(path)
 
 

@@ -116,8 +116,8 @@ def load_features_once(config: TrainConfig, loaded: dict[tuple, FeatureSet]) -> 
 def training_tracks(features: FeatureSet, config: TrainConfig) -> FeatureSet:
     """The tracks a run learns from: its ``training_artists`` share (1 = all) of the training
     split, and of validation too with ``include_validation``."""
-    learned = ("training", "validation") if config.include_validation else ("training",)
-    return features.rows(np.isin(features.splits, learned)).artist_sample(config.training_artists, config.seed)
+    return features.rows(np.isin(features.splits, config.learned_splits)).artist_sample(config.training_artists,
+                                                                                        config.seed)
 
 
 def cache_path(cache_dir: Path, name: str, root: Path) -> Path:

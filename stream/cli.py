@@ -205,7 +205,7 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
     server_config = _server_config(args) if args.serve else None
     timeline = Timeline() if args.plot else None  # fixed memory, however long the stream
     newest: deque[GenreUpdate] = deque(maxlen=1)  # for the final line; nothing else is kept
-    interrupted = False
+    interrupted, engine_error = False, None
     with ExitStack() as stack:
         jsonl = open_jsonl(args.jsonl, stack)
         view = None
@@ -214,7 +214,7 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
         outputs = _with_outputs(_engine_updates(engine, source, cover), newest, timeline, jsonl, view)
         try:
             if server_config is not None:
-                serve_stream(engine, outputs, source_name, server_config, cover)
+                engine_error = serve_stream(engine, outputs, source_name, server_config, cover)
             else:
                 for _ in outputs:
                     pass
@@ -223,7 +223,7 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
     _print_summary(engine, newest[0] if newest else None, interrupted)
     if timeline is not None and len(timeline):
         _plot(timeline, args.plot, source_name)
-    return 130 if interrupted else 0
+    return 130 if interrupted else exit_status(engine_error)
 
 
 def _with_outputs(updates: Iterable[GenreUpdate], newest: deque[GenreUpdate], timeline: Timeline | None,
@@ -247,9 +247,20 @@ def _engine_updates(engine: GenreEngine, source: Iterable[AudioChunk], cover: Co
 
 
 def serve_stream(engine: GenreEngine, updates: Iterator[GenreUpdate], source_name: str,
-                 config: ServerConfig, cover: CoverLink | None = None) -> None:
-    """Serve ``updates`` (the engine's) with the dashboard until stopped; see stream.server."""
-    run_server(engine.hello(source_name, cover.hello_extra() if cover else None), updates, engine.summary, config)
+                 config: ServerConfig, cover: CoverLink | None = None) -> str | None:
+    """Serve ``updates`` (the engine's) with the dashboard until stopped; see stream.server.
+    Returns the engine's error, if one stopped it (the clients were told; see ``exit_status``)."""
+    return run_server(engine.hello(source_name, cover.hello_extra() if cover else None), updates, engine.summary,
+                      config)
+
+
+def exit_status(engine_error: str | None) -> int:
+    """1 when the engine stopped on an error, said in one line after the summary: the server
+    kept serving its last state, so without this a script would see a clean exit."""
+    if engine_error is None:
+        return 0
+    print(f"genrescope: error: the stream stopped on an error: {engine_error}", file=sys.stderr)
+    return 1
 
 
 def _plot(timeline: Timeline, path: Path, source_name: str) -> None:
@@ -308,16 +319,16 @@ def run_serve(args: argparse.Namespace) -> int:
     engine = make_engine(args)
     if args.source == "mic":
         with open_source("mic", device=args.device, sample_rate=engine.spec.sample_rate) as microphone:
-            serve_stream(engine, engine.run(microphone), microphone.name, config)
+            error = serve_stream(engine, engine.run(microphone), microphone.name, config)
     elif args.source == "demo":
         demo = open_source("demo")
-        serve_stream(engine, engine.run(demo), demo.name, config)
+        error = serve_stream(engine, engine.run(demo), demo.name, config)
     else:
         source = open_source(args.source, realtime=True)
         cover = link_cover(source.path)  # once, before the stream: never on the real-time path
-        serve_stream(engine, _engine_updates(engine, source, cover), source.name, config, cover)
+        error = serve_stream(engine, _engine_updates(engine, source, cover), source.name, config, cover)
     print(engine.summary().text(), file=sys.stderr)
-    return 0
+    return exit_status(error)
 
 
 def _serves_many(args: argparse.Namespace) -> bool:

@@ -125,6 +125,7 @@ class GenreServer:
         """What every server has, whatever it serves (see stream.multiserver)."""
         self.config = config.resolved()
         self.ended = asyncio.Event()  # set once the `end` message went out
+        self.error: str | None = None  # why the engine stopped, when an error stopped it
         self._access = self.config.access_policy()
         self._site = StaticSite(self.config.web_dir)
         self._stopping = threading.Event()
@@ -218,7 +219,7 @@ class GenreServer:
             quiet_broken_pipe()
         except Exception as exc:  # the engine failed: tell the clients, keep serving
             log.exception("the engine stopped on an error")
-            error = f"{type(exc).__name__}: {exc}"
+            error = self.error = f"{type(exc).__name__}: {exc}"
         finally:
             close = getattr(self._updates, "close", None)
             if close is not None:
@@ -324,18 +325,19 @@ def run_server(
     updates: Iterator[GenreUpdate],
     summary: Callable[[], StreamStats],
     config: ServerConfig,
-) -> None:
+) -> str | None:
     """Serve until Ctrl-C or SIGTERM (or the end of the source, with ``exit_at_end``).
 
     The blocking entry point of ``genrescope serve`` and ``--serve``; it prints the
-    dashboard's address (with the token, if any) to stderr.
+    dashboard's address (with the token, if any) to stderr. Returns why the engine
+    stopped when an error stopped it (the server kept serving its last state), else None.
     """
-    asyncio.run(serve_until_stopped(lambda: GenreServer(hello, updates, summary, config)))
+    return asyncio.run(serve_until_stopped(lambda: GenreServer(hello, updates, summary, config)))
 
 
-async def serve_until_stopped(make_server: Callable[[], GenreServer]) -> None:
+async def serve_until_stopped(make_server: Callable[[], GenreServer]) -> str | None:
     """Run the server ``make_server`` builds until Ctrl-C, SIGTERM or (with
-    ``exit_at_end``) its end; prints its address."""
+    ``exit_at_end``) its end; prints its address; returns the engine's error, if any."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -351,3 +353,4 @@ async def serve_until_stopped(make_server: Callable[[], GenreServer]) -> None:
         if server.ended.is_set() and not stop.is_set():
             await server.drain(DRAIN_SECONDS)
     print("genrescope: server stopped", file=sys.stderr, flush=True)
+    return server.error

@@ -56,6 +56,56 @@ def test_exit_at_end_sends_the_end_and_exits(test_model_path: Path, short_music_
     assert status == 0 and "Traceback" not in stderr
 
 
+def _model_that_fails_mid_stream(path: Path) -> Path:
+    """A real ONNX model with a valid card whose graph runs only on a context of 5 columns,
+    the engine's first (a reshape): onnxruntime fails on the next one."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from genrescope.model.card import ModelCard
+    from genrescope.model.spec import FrontendSpec
+    from genrescope.training.fma import GENRES
+
+    spec = FrontendSpec()
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["mel_db", "five_steps"], ["grouped"]),
+         helper.make_node("ReduceMean", ["grouped"], ["pooled"], axes=[1], keepdims=0),
+         helper.make_node("MatMul", ["pooled", "weights"], ["logits"])],
+        "fails_mid_stream",
+        [helper.make_tensor_value_info("mel_db", TensorProto.FLOAT, ["batch", "time", spec.n_mels])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", len(GENRES)])],
+        [helper.make_tensor("five_steps", TensorProto.INT64, [3], [0, 5, -1]),
+         helper.make_tensor("weights", TensorProto.FLOAT, [spec.n_mels, len(GENRES)],
+                            [0.001] * (spec.n_mels * len(GENRES)))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    card = ModelCard(labels=GENRES, frontend=spec, version="fails-mid-stream")
+    for key, value in card.to_metadata().items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, path)
+    return path
+
+
+def test_an_engine_error_is_shown_to_the_clients_and_fails_the_command(
+    short_music_file: Path, tmp_path: Path
+) -> None:
+    """The server keeps its last state for the clients, who are told why it ended; the
+    command still exits 1 with the reason, so a script running `--exit-at-end` sees it."""
+    model = _model_that_fails_mid_stream(tmp_path / "fails.onnx")
+
+    async def scenario(url: str) -> list[dict]:
+        async with connect(url) as client:
+            return await receive_until_end(client)
+
+    with genrescope("serve", "--source", str(short_music_file), "--model", str(model), "--exit-at-end") as server:
+        messages = asyncio.run(scenario(server.ws_url))
+        status = server.process.wait(60)
+        stderr = server.process.stderr.read()
+    assert any(m["type"] == "update" for m in messages)  # the first context (5 columns) ran
+    assert messages[-1]["type"] == "end" and "cannot be reshaped" in messages[-1]["error"]
+    assert status == 1
+    assert stderr.strip().splitlines()[-1].startswith("genrescope: error: the stream stopped on an error:")
+
+
 def test_file_serve_feeds_the_jsonl_and_the_clients_the_same_updates(
     test_model_path: Path, short_music_file: Path, tmp_path: Path
 ) -> None:

@@ -106,11 +106,13 @@ def test_cv_runs_recipes_on_shared_folds_with_the_side_signal(tmp_path, monkeypa
                         f"threads: 1\ncrop_min_seconds: 3\ncrop_max_seconds: 4\n{extra}")
         recipes.append(str(path))
     args = argparse.Namespace(recipes=recipes, folds=2, epochs=1, seed=0, out=tmp_path / "cv",
-                              data_root=tmp_path / "data", threads=1, record=tmp_path / "metrics.json", ships="side")
+                              data_root=tmp_path / "data", threads=1, record=tmp_path / "metrics.json", ships="side",
+                              ensemble=True)
     assert run_cv(args) == 0
     summary = json.loads((tmp_path / "cv" / "summary.json").read_text())
     assert summary["tracks"] == 20 and summary["artists"] == 20 and summary["folds"] == 2
-    assert set(summary["recipes"]) == {"plain", "side"}
+    assert set(summary["recipes"]) == {"plain", "side", "plain+side"}  # the two averaged, scored like a recipe
+    assert len(summary["recipes"]["plain+side"]["per_fold"]) == 2 and summary["recipes"]["plain+side"]["calibration"]
     assert len(summary["recipes"]["side"]["per_fold"]) == 2 and "paired_gain_over_first" in summary["recipes"]["side"]
     calibration = summary["recipes"]["side"]["calibration"]
     assert calibration["temperature"] > 0 and 0 <= calibration["ece_cross_fitted"] <= 1
@@ -143,3 +145,11 @@ def test_summary_pairs_each_recipe_with_the_first():
     summary = summarise(scores)
     assert summary["a"]["mean"] == 0.55 and "paired_gain_over_first" not in summary["a"]
     assert summary["b"]["paired_gain_over_first"]["per_fold"] == [0.05, 0.02]
+
+
+def test_an_ensemble_averages_probabilities_not_logits():
+    from genrescope.training.cv import ensemble_log_probabilities
+
+    sure_a = np.log([[0.9, 0.1]])
+    sure_b = np.log([[0.2, 0.8]])
+    np.testing.assert_allclose(np.exp(ensemble_log_probabilities([sure_a, sure_b])), [[0.55, 0.45]])

@@ -101,6 +101,14 @@ def held_out_logits(config: TrainConfig, images: np.ndarray) -> np.ndarray:
     return np.load(path)
 
 
+def ensemble_log_probabilities(logits: list[np.ndarray]) -> np.ndarray:
+    """Log of the mean probability over models: a seed (or recipe) ensemble's logits,
+    scored and calibrated like one recipe's."""
+    from genrescope.model.session import softmax
+
+    return np.log(np.mean([softmax(each) for each in logits], axis=0))
+
+
 def out_of_fold_calibration(logits: np.ndarray, labels: np.ndarray, fold: np.ndarray) -> dict:
     """How a recipe's probabilities hold up on new artists: the temperature fitted on all
     out-of-fold clips, and the ECE raw and cross-fitted (each fold scaled by the temperature
@@ -176,6 +184,11 @@ def run_cv(args: argparse.Namespace) -> int:
             config = replace(config, validate_every=config.epochs, threads=args.threads)
             score, logits[recipe.stem][fold == k] = run_fold(config, data, fold, k)
             scores.setdefault(recipe.stem, []).append(score)
+    if args.ensemble and len(recipes) > 1:
+        name = "+".join(recipe.stem for recipe in recipes)
+        logits[name] = ensemble_log_probabilities([logits[recipe.stem] for recipe in recipes])
+        scores[name] = [{"accuracy": float((logits[name][fold == k].argmax(1) == data.labels[fold == k]).mean()),
+                         "epochs": scores[recipes[0].stem][k]["epochs"]} for k in range(args.folds)]
     recipes_summary = summarise(scores)
     for name, entry in recipes_summary.items():
         entry["calibration"] = out_of_fold_calibration(logits[name], data.labels, fold)

@@ -101,6 +101,12 @@ def held_out_logits(config: TrainConfig, images: np.ndarray) -> np.ndarray:
     return np.load(path)
 
 
+def held_out_scores(logits: np.ndarray, labels: np.ndarray, fold: np.ndarray, epochs: int) -> list[dict]:
+    """Each fold's accuracy from out-of-fold logits, in the form ``summarise`` reads."""
+    return [{"accuracy": float((logits[fold == k].argmax(1) == labels[fold == k]).mean()), "epochs": epochs}
+            for k in np.unique(fold)]
+
+
 def ensemble_log_probabilities(logits: list[np.ndarray]) -> np.ndarray:
     """Log of the mean probability over models: a seed (or recipe) ensemble's logits,
     scored and calibrated like one recipe's."""
@@ -187,8 +193,7 @@ def run_cv(args: argparse.Namespace) -> int:
     if args.ensemble and len(recipes) > 1:
         name = "+".join(recipe.stem for recipe in recipes)
         logits[name] = ensemble_log_probabilities([logits[recipe.stem] for recipe in recipes])
-        scores[name] = [{"accuracy": float((logits[name][fold == k].argmax(1) == data.labels[fold == k]).mean()),
-                         "epochs": scores[recipes[0].stem][k]["epochs"]} for k in range(args.folds)]
+        scores[name] = held_out_scores(logits[name], data.labels, fold, scores[recipes[0].stem][0]["epochs"])
     recipes_summary = summarise(scores)
     for name, entry in recipes_summary.items():
         entry["calibration"] = out_of_fold_calibration(logits[name], data.labels, fold)

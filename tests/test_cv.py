@@ -107,7 +107,7 @@ def test_cv_runs_recipes_on_shared_folds_with_the_side_signal(tmp_path, monkeypa
         recipes.append(str(path))
     args = argparse.Namespace(recipes=recipes, folds=2, epochs=1, seed=0, out=tmp_path / "cv",
                               data_root=tmp_path / "data", threads=1, record=tmp_path / "metrics.json", ships="side",
-                              ensemble=True)
+                              ensemble=["plain", "side"])
     assert run_cv(args) == 0
     summary = json.loads((tmp_path / "cv" / "summary.json").read_text())
     assert summary["tracks"] == 20 and summary["artists"] == 20 and summary["folds"] == 2
@@ -153,3 +153,12 @@ def test_an_ensemble_averages_probabilities_not_logits():
     sure_a = np.log([[0.9, 0.1]])
     sure_b = np.log([[0.2, 0.8]])
     np.testing.assert_allclose(np.exp(ensemble_log_probabilities([sure_a, sure_b])), [[0.55, 0.45]])
+
+
+def test_an_ensemble_of_recipes_not_in_the_run_is_refused_before_any_work(tmp_path):
+    from genrescope.training.settings import ConfigError
+
+    args = argparse.Namespace(recipes=[str(tmp_path / "plain.yaml")], folds=2, epochs=1, seed=0, out=tmp_path / "cv",
+                              data_root=None, threads=1, record=None, ships=None, ensemble=["plain", "other"])
+    with pytest.raises(ConfigError, match="other"):
+        run_cv(args)

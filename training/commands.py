@@ -87,9 +87,9 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
     cv.add_argument("--record", type=Path, default=None,
                     help="also merge the summary into this metrics file's 'cv' block (e.g. model/metrics.json)")
     cv.add_argument("--ships", default=None, help="with --record: the recipe the shipped model was trained with")
-    cv.add_argument("--ensemble", action="store_true",
-                    help="also score the recipes' averaged probabilities per fold (a seed or recipe ensemble), "
-                         "paired against the first recipe")
+    cv.add_argument("--ensemble", nargs="+", default=None, metavar="RECIPE",
+                    help="also score these recipes' (file stems') averaged probabilities per fold, like a recipe: "
+                         "a seed or recipe ensemble")
     cv.set_defaults(handler=runs("genrescope.training.cv", "run_cv"))
 
     export = command(

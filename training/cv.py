@@ -29,6 +29,7 @@ import numpy as np
 from genrescope.model.spec import FrontendSpec
 from genrescope.training.config import TrainConfig
 from genrescope.training.fma import GENRES, FeatureSet, load_features
+from genrescope.training.settings import ConfigError
 
 log = logging.getLogger(__name__)
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
@@ -175,6 +176,9 @@ def recipe_config(path: Path, out: Path, fold: int, epochs: int | None, data_roo
 def run_cv(args: argparse.Namespace) -> int:
     """``genrescope cv``: every recipe on every fold, then the table and ``summary.json``."""
     recipes = [Path(r) for r in args.recipes] or sorted(RECIPES_DIR.glob("*.yaml"))
+    unknown = set(args.ensemble or ()) - {recipe.stem for recipe in recipes}
+    if unknown:
+        raise ConfigError(f"--ensemble names recipes not in this run: {', '.join(sorted(unknown))}")
     first = recipe_config(recipes[0], args.out, 0, args.epochs, args.data_root)
     data = pooled_tracks(load_features(first))
     fold = stored_folds(args.out / "folds.json", data, args.folds, args.seed)
@@ -190,10 +194,10 @@ def run_cv(args: argparse.Namespace) -> int:
             config = replace(config, validate_every=config.epochs, threads=args.threads)
             score, logits[recipe.stem][fold == k] = run_fold(config, data, fold, k)
             scores.setdefault(recipe.stem, []).append(score)
-    if args.ensemble and len(recipes) > 1:
-        name = "+".join(recipe.stem for recipe in recipes)
-        logits[name] = ensemble_log_probabilities([logits[recipe.stem] for recipe in recipes])
-        scores[name] = held_out_scores(logits[name], data.labels, fold, scores[recipes[0].stem][0]["epochs"])
+    if args.ensemble:
+        name = "+".join(args.ensemble)
+        logits[name] = ensemble_log_probabilities([logits[member] for member in args.ensemble])
+        scores[name] = held_out_scores(logits[name], data.labels, fold, scores[args.ensemble[0]][0]["epochs"])
     recipes_summary = summarise(scores)
     for name, entry in recipes_summary.items():
         entry["calibration"] = out_of_fold_calibration(logits[name], data.labels, fold)

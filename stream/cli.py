@@ -344,9 +344,8 @@ def _serves_many(args: argparse.Namespace) -> bool:
 def _serve_named(args: argparse.Namespace, config: ServerConfig) -> int:
     from genrescope.stream.serve_many import named_sources, serve_many
 
-    serve_many(named_sources(args.source, args.sources), engine_config(args), config, args.model, not args.cpu,
-               args.osc, args.stall_seconds)
-    return 0
+    return exit_status(serve_many(named_sources(args.source, args.sources), engine_config(args), config, args.model,
+                                  not args.cpu, args.osc, args.stall_seconds))
 
 
 def run_devices(args: argparse.Namespace) -> int:

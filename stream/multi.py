@@ -122,6 +122,7 @@ class BatchScheduler:
         spec = model.card.frontend
         self.tick_seconds = spec.column_seconds / 2 if tick_seconds is None else tick_seconds
         self.batch_sizes: list[int] = []  # every model call's batch size, for the bench
+        self.error: str | None = None  # why scheduling stopped, when an error (not the streams' end) stopped it
         self._pool = ThreadPoolExecutor(workers or os.cpu_count() or 1, thread_name_prefix="genrescope-model")
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._stopping = threading.Event()
@@ -139,12 +140,15 @@ class BatchScheduler:
     def stop(self, timeout: float = 3.0) -> None:
         """Stop scheduling, close the sources that can be closed, wait for the scheduler."""
         self._stopping.set()
+        self._close_sources()
+        self._thread.join(timeout)
+        self._pool.shutdown(wait=False)
+
+    def _close_sources(self) -> None:
         for stream in self.streams:
             close = getattr(stream.source, "close", None)
             if close is not None:
                 close()
-        self._thread.join(timeout)
-        self._pool.shutdown(wait=False)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until every stream ended (finite sources); whether they did."""
@@ -174,7 +178,21 @@ class BatchScheduler:
         # the mel product over every stream's new columns is big enough for OpenBLAS
         # threads, which would fight the model pool for the cores
         with numpy_on_one_thread():
-            self._schedule()
+            try:
+                self._schedule()
+            except Exception as error:  # the shared model failed (a GPU out of memory): no stream can go on
+                log.exception("the scheduler stopped on an error")
+                self.error = f"{type(error).__name__}: {error}"
+                self._end_all()
+
+    def _end_all(self) -> None:
+        """After an error: the sources stop reading, and every stream ends saying why."""
+        self._stopping.set()
+        self._close_sources()
+        for stream in self.streams:
+            if stream.state != "ended":
+                stream.state = "ended"
+                self._emit(StreamEnd(stream.name, stream.engine.summary(), stream.error or self.error))
 
     def _schedule(self) -> None:
         next_tick = time.monotonic()

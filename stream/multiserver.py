@@ -60,6 +60,9 @@ class MultiStreamServer(GenreServer):
         names = parse_qs(urlsplit(path).query).get("stream")
         return self._all if not names else self._stream_hubs.get(names[0])
 
+    def engine_error(self) -> str | None:
+        return self._scheduler.error
+
     def _start_engine(self) -> None:
         self._scheduler.start()
 

@@ -30,9 +30,9 @@ def named_sources(options: list[str], sources_file: Path | None) -> list[NamedSo
 
 
 def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerConfig, model_path: Path | None,
-               prefer_gpu: bool, osc: str | None, stall_seconds: float = STALL_SECONDS) -> None:
+               prefer_gpu: bool, osc: str | None, stall_seconds: float = STALL_SECONDS) -> str | None:
     """Open every source (a bad file or device fails here, in one line), then serve
-    them all until Ctrl-C or SIGTERM."""
+    them all until Ctrl-C or SIGTERM; returns the scheduler's error, if one stopped it."""
     try:
         osc_output = OscOutput(*parse_osc_target(osc)) if osc else None
     except (ValueError, OSError) as error:
@@ -52,5 +52,5 @@ def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerC
             return stream.engine.hello(getattr(stream.source, "name", name))
 
         log.info("%d streams on %s", len(sources), model.provider)
-        asyncio.run(serve_until_stopped(lambda: MultiStreamServer(scheduler, hello, server)))
+        return asyncio.run(serve_until_stopped(lambda: MultiStreamServer(scheduler, hello, server)))
 

@@ -125,12 +125,16 @@ class GenreServer:
         """What every server has, whatever it serves (see stream.multiserver)."""
         self.config = config.resolved()
         self.ended = asyncio.Event()  # set once the `end` message went out
-        self.error: str | None = None  # why the engine stopped, when an error stopped it
+        self._engine_error: str | None = None  # why the engine stopped, when an error stopped it
         self._access = self.config.access_policy()
         self._site = StaticSite(self.config.web_dir)
         self._stopping = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Server | None = None
+
+    def engine_error(self) -> str | None:
+        """Why the engine stopped, when an error stopped it (the clients were told)."""
+        return self._engine_error
 
     def _hubs(self) -> list[Hub]:
         return [self._hub]
@@ -219,7 +223,7 @@ class GenreServer:
             quiet_broken_pipe()
         except Exception as exc:  # the engine failed: tell the clients, keep serving
             log.exception("the engine stopped on an error")
-            error = self.error = f"{type(exc).__name__}: {exc}"
+            error = self._engine_error = f"{type(exc).__name__}: {exc}"
         finally:
             close = getattr(self._updates, "close", None)
             if close is not None:
@@ -353,4 +357,4 @@ async def serve_until_stopped(make_server: Callable[[], GenreServer]) -> str | N
         if server.ended.is_set() and not stop.is_set():
             await server.drain(DRAIN_SECONDS)
     print("genrescope: server stopped", file=sys.stderr, flush=True)
-    return server.error
+    return server.engine_error()

@@ -106,6 +106,31 @@ def test_an_engine_error_is_shown_to_the_clients_and_fails_the_command(
     assert stderr.strip().splitlines()[-1].startswith("genrescope: error: the stream stopped on an error:")
 
 
+def test_an_error_of_the_shared_model_ends_every_named_stream_and_fails_the_command(
+    short_music_file: Path, tmp_path: Path
+) -> None:
+    """The batched server's model fails for all streams at once: each stream ends with the
+    reason (not a silent freeze), the sources stop, and the command exits 1."""
+    model = _model_that_fails_mid_stream(tmp_path / "fails.onnx")
+
+    async def until_end(url: str) -> list[dict]:
+        async with connect(url) as client:
+            return await receive_until_end(client)
+
+    async def scenario(url: str) -> list[list[dict]]:  # each stream's own hub keeps its end for a late client
+        return await asyncio.gather(*(until_end(f"{url}?stream={name}") for name in ("a", "b")))
+
+    with genrescope("serve", "--source", f"a={short_music_file}", "--source", f"b={short_music_file}",
+                    "--model", str(model), "--exit-at-end") as server:
+        seen = asyncio.run(scenario(server.ws_url))
+        status = server.process.wait(60)
+        stderr = server.process.stderr.read()
+    for messages in seen:
+        assert messages[-1]["type"] == "end" and "cannot be reshaped" in messages[-1]["error"]
+    assert status == 1
+    assert stderr.strip().splitlines()[-1].startswith("genrescope: error: the stream stopped on an error:")
+
+
 def test_file_serve_feeds_the_jsonl_and_the_clients_the_same_updates(
     test_model_path: Path, short_music_file: Path, tmp_path: Path
 ) -> None:

@@ -84,12 +84,7 @@ def _ready(engines: list[GenreEngine], sources: list[PacedLoop], context_seconds
     start = time.monotonic() + 0.5
     for source in sources:
         source.start = start
-    return cpu_seconds()
-
-
-def cpu_seconds() -> float:
-    used = os.times()
-    return used.user + used.system
+    return time.process_time()
 
 
 def run_batched(model: GenreModel, sources: list[PacedLoop], context: float, max_batch: int
@@ -107,7 +102,7 @@ def run_batched(model: GenreModel, sources: list[PacedLoop], context: float, max
     cpu_at_start = _ready([stream.engine for stream in scheduler.streams], sources, context)
     scheduler.start()
     scheduler.wait()
-    return columns, lags, scheduler.batch_sizes, cpu_seconds() - cpu_at_start
+    return columns, lags, scheduler.batch_sizes, time.process_time() - cpu_at_start
 
 
 def run_separate(model_path: Path | None, sources: list[PacedLoop], context: float
@@ -129,7 +124,7 @@ def run_separate(model_path: Path | None, sources: list[PacedLoop], context: flo
         thread.start()
     for thread in threads:
         thread.join()
-    return columns, lags, [1], cpu_seconds() - cpu_at_start
+    return columns, lags, [1], time.process_time() - cpu_at_start
 
 
 def trial(mode: str, count: int, audio: np.ndarray, rate: int, args: argparse.Namespace,

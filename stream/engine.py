@@ -97,11 +97,7 @@ class GenreEngine:
 
     def flush(self) -> list[GenreUpdate]:
         """End of stream: the resampler's tail and the last, zero-padded columns."""
-        return self._run_model(self.flush_pending())
-
-    def flush_pending(self) -> list[PendingColumn]:
-        """``flush`` up to the model, as ``prepare`` is ``process``."""
-        return self.accept(self.take_final_windows())
+        return self._run_model(self.accept(self.take_final_windows()))
 
     def prepare(self, chunk: AudioChunk) -> list[PendingColumn]:
         """Feed one block up to the model: the columns it completed, each with the

@@ -12,9 +12,8 @@ inside the audio are cut too, zero-padded past the end as librosa's centred fram
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np

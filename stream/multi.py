@@ -191,8 +191,7 @@ class BatchScheduler:
         self._close_sources()
         for stream in self.streams:
             if stream.state != "ended":
-                stream.state = "ended"
-                self._emit(StreamEnd(stream.name, stream.engine.summary(), stream.error or self.error))
+                self._end(stream, stream.error or self.error)
 
     def _schedule(self) -> None:
         next_tick = time.monotonic()
@@ -230,8 +229,11 @@ class BatchScheduler:
             lag_ms = (time.monotonic() - arrived) * 1e3
             self._emit(StreamUpdate(stream.name, update, state, stream.title, stream.gaps, lag_ms))
         for stream in ended:
-            stream.state = "ended"
-            self._emit(StreamEnd(stream.name, stream.engine.summary(), stream.error))
+            self._end(stream, stream.error)
+
+    def _end(self, stream: Stream, error: str | None) -> None:
+        stream.state = "ended"
+        self._emit(StreamEnd(stream.name, stream.engine.summary(), error))
 
     def _gate(self, stream: Stream, chunk: AudioChunk) -> str:
         """The stream's state after this block ("silence" or "live"), announced on change."""

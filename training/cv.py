@@ -89,17 +89,19 @@ def held_out_logits(config: TrainConfig, images: np.ndarray) -> np.ndarray:
     """A finished fold's logits on its held-out clips with the weights its score counts
     (the last epoch's raw ones), kept beside the run: the recipe's calibration reads them."""
     path = Path(config.run_dir) / "held_out_logits.npy"
-    if not path.exists():
-        import torch
+    if path.exists():
+        return np.load(path)
+    import torch
 
-        from genrescope.training.train import build_model, clip_logits, resolve_device
+    from genrescope.training.train import build_model, clip_logits, resolve_device
 
-        device = resolve_device(config.device)
-        model = build_model(replace(config, pretrained=False)).to(device)
-        resume = torch.load(Path(config.run_dir) / "last.pt", map_location=device, weights_only=False)
-        model.load_state_dict(resume["model"])
-        np.save(path, clip_logits(model, images, device, FrontendSpec().floor_db))
-    return np.load(path)
+    device = resolve_device(config.device)
+    model = build_model(replace(config, pretrained=False)).to(device)
+    resume = torch.load(Path(config.run_dir) / "last.pt", map_location=device, weights_only=False)
+    model.load_state_dict(resume["model"])
+    logits = clip_logits(model, images, device, FrontendSpec().floor_db)
+    np.save(path, logits)
+    return logits
 
 
 def held_out_scores(logits: np.ndarray, labels: np.ndarray, fold: np.ndarray, epochs: int) -> list[dict]:

@@ -136,6 +136,11 @@ def evaluate_split(model: GenreModel, data: FeatureSet) -> dict:
     return results
 
 
+def best_clip_method(validation: dict) -> str:
+    """Which clip-level prediction is *the* result: the more accurate on validation."""
+    return max(CLIP_METHODS, key=lambda name: validation[name]["accuracy"])
+
+
 def crop_ensemble_logits(full: np.ndarray, windows: np.ndarray, clip: np.ndarray) -> np.ndarray:
     """Log of the mean probability over the whole clip and each of its 10 s windows."""
     total = softmax(full).copy()
@@ -195,7 +200,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         metrics["validation"] = evaluate_split(model, features.subset("validation"))
         # Which clip-level prediction to report as *the* result is decided here, on
         # validation, before the test split is looked at.
-        selected = max(CLIP_METHODS, key=lambda name: metrics["validation"][name]["accuracy"])
+        selected = best_clip_method(metrics["validation"])
     metrics["clip_method_selected_on_validation"] = selected
     metrics["test"] = evaluate_split(model, features.subset("test"))
     args.out_dir.mkdir(parents=True, exist_ok=True)

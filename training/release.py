@@ -32,7 +32,7 @@ from genrescope.model.session import GenreModel
 from genrescope.model.spec import FrontendSpec
 from genrescope.training.augment import clip_db
 from genrescope.training.config import TrainConfig
-from genrescope.training.evaluate import CLIP_METHODS, window_logits
+from genrescope.training.evaluate import best_clip_method, window_logits
 from genrescope.training.fma import GENRES, FeatureSet, load_features
 from genrescope.training.settings import ConfigError
 from genrescope.training.train import load_checkpoint_model, run_config
@@ -101,9 +101,7 @@ def inherited_calibration(reference: Path) -> dict:
     if card.training.get("learned_from_validation") or "validation" not in card.metrics:
         raise ConfigError(f"{reference} is not an evaluated export trained without validation; "
                          "--calibration-from needs one (genrescope export, then genrescope evaluate)")
-    scores = card.metrics["validation"]
-    return {"temperature": card.temperature,
-            "clip_method": max(CLIP_METHODS, key=lambda name: scores[name]["accuracy"]),
+    return {"temperature": card.temperature, "clip_method": best_clip_method(card.metrics["validation"]),
             "calibrated_on": f"validation, through {card.version} (the same recipe trained without it)"}
 
 

@@ -12,8 +12,10 @@ from test_training_data import write_fma_archive
 from genrescope.training.config import TrainConfig
 from genrescope.training.cv import artist_folds, run_cv, stored_folds, summarise
 from genrescope.training.fma import GENRES, FeatureSet
-from genrescope.training.teacher import EMBEDDING_FILE, load_embeddings, out_of_fold_teacher, standardise
-from genrescope.training.train import batch_loss, build_model
+from genrescope.training.settings import ConfigError
+from genrescope.training.teacher import (EMBEDDING_FILE, SideTargets, load_embeddings, out_of_fold_teacher,
+                                         standardise)
+from genrescope.training.train import batch_loss, build_model, clip_logits, ensemble_probabilities
 
 
 def pooled_set(artists: int = 40, tracks_per_artist: int = 3, seed: int = 0) -> FeatureSet:
@@ -81,12 +83,50 @@ def test_side_targets_add_distillation_and_embedding_losses_that_reach_the_model
     x = torch.full((2, 16, 128), -40.0) + torch.randn(2, 16, 128)
     y = torch.nn.functional.one_hot(torch.tensor([1, 2]), len(GENRES)).float()
     teacher = torch.softmax(torch.randn(2, len(GENRES)), 1)
-    side = torch.cat([teacher, torch.randn(2, 4)], 1)
+    side = torch.from_numpy(SideTargets(teacher.numpy(), torch.randn(2, 4).numpy()).stacked())
     plain = batch_loss(model, None, x, y, None, config)
     full = batch_loss(model, head, x, y, side, config)
     assert full > plain
     full.backward()
     assert head.weight.grad.abs().sum() > 0 and model.cnn.stem[0].weight.grad.abs().sum() > 0
+
+
+def test_the_ensemble_term_distils_the_ensemble_columns_only_when_weighted():
+    torch.manual_seed(0)
+    model = build_model(TrainConfig(pretrained=False)).eval()
+    x = torch.full((2, 16, 128), -40.0) + torch.randn(2, 16, 128)
+    y = torch.nn.functional.one_hot(torch.tensor([1, 2]), len(GENRES)).float()
+    teacher = np.full((2, len(GENRES)), 1 / len(GENRES), np.float32)
+    ensemble = np.random.default_rng(0).dirichlet(np.ones(len(GENRES)), 2).astype(np.float32)
+    side = torch.from_numpy(SideTargets(teacher, np.zeros((2, 4), np.float32), ensemble).stacked())
+    off = TrainConfig(pretrained=False, ensemble_weight=0.0)
+    on = TrainConfig(pretrained=False, ensemble_weight=1.0, ensemble_teachers=("a.pt",))
+    with torch.no_grad():
+        assert torch.isclose(batch_loss(model, None, x, y, side, off), batch_loss(model, None, x, y, None, off))
+        t = on.distill_temperature
+        softened = torch.from_numpy(ensemble) ** (1 / t)
+        softened = softened / softened.sum(1, keepdim=True)
+        distilled = -(softened * torch.log_softmax(model(x) / t, 1)).sum(1).mean()
+        expected = batch_loss(model, None, x, y, None, off) + t * t * distilled
+        torch.testing.assert_close(batch_loss(model, None, x, y, side, on), expected)
+    with pytest.raises(ConfigError, match="needs ensemble_teachers"):
+        TrainConfig(ensemble_weight=1.0)
+
+
+def test_ensemble_probabilities_average_the_teachers_and_name_a_missing_one(tmp_path):
+    torch.manual_seed(0)
+    images = np.random.default_rng(0).integers(0, 256, (3, 16, 128), dtype=np.uint8)
+    paths, expected = [], []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        model = build_model(TrainConfig(pretrained=False))
+        torch.save({"model": model.state_dict()}, tmp_path / f"teacher{seed}.pt")
+        paths.append(str(tmp_path / f"teacher{seed}.pt"))
+        expected.append(torch.softmax(torch.from_numpy(clip_logits(model, images, torch.device("cpu"), -80.0)), 1))
+    averaged = ensemble_probabilities(tuple(paths), images, torch.device("cpu"), -80.0)
+    np.testing.assert_allclose(averaged, torch.stack(expected).mean(0).numpy(), atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="filled in by genrescope cv only"):
+        ensemble_probabilities(("runs/cv/x/fold{fold}/last.pt",), images, torch.device("cpu"), -80.0)
 
 
 def test_cv_runs_recipes_on_shared_folds_with_the_side_signal(tmp_path, monkeypatch):
@@ -100,7 +140,9 @@ def test_cv_runs_recipes_on_shared_folds_with_the_side_signal(tmp_path, monkeypa
     np.savez(tmp_path / "data" / "fma_small" / EMBEDDING_FILE, track_id=np.arange(2, 22, dtype=np.int32),
              embedding=rng.normal(size=(20, 128)).astype(np.float32))
     recipes = []
-    for name, extra in (("plain", ""), ("side", "distill_weight: 0.5\nembedding_weight: 0.5\n")):
+    student = 'ensemble_weight: 0.5\nensemble_teachers: ["{cv}/plain/fold{fold}/last.pt"]\n'
+    for name, extra in (("plain", ""), ("side", "distill_weight: 0.5\nembedding_weight: 0.5\n"),
+                        ("student", student)):
         path = tmp_path / f"{name}.yaml"
         path.write_text(f"source: audio\nfma_audio_root: {tmp_path / 'fma'}\nbatch_size: 4\npretrained: false\n"
                         f"threads: 1\ncrop_min_seconds: 3\ncrop_max_seconds: 4\n{extra}")
@@ -111,7 +153,7 @@ def test_cv_runs_recipes_on_shared_folds_with_the_side_signal(tmp_path, monkeypa
     assert run_cv(args) == 0
     summary = json.loads((tmp_path / "cv" / "summary.json").read_text())
     assert summary["tracks"] == 20 and summary["artists"] == 20 and summary["folds"] == 2
-    assert set(summary["recipes"]) == {"plain", "side", "plain+side"}  # the two averaged, scored like a recipe
+    assert set(summary["recipes"]) == {"plain", "side", "student", "plain+side"}  # plain+side: averaged
     assert len(summary["recipes"]["plain+side"]["per_fold"]) == 2 and summary["recipes"]["plain+side"]["calibration"]
     assert len(summary["recipes"]["side"]["per_fold"]) == 2 and "paired_gain_over_first" in summary["recipes"]["side"]
     calibration = summary["recipes"]["side"]["calibration"]
@@ -126,6 +168,10 @@ def test_cv_runs_recipes_on_shared_folds_with_the_side_signal(tmp_path, monkeypa
     assert not any(key.startswith("embedding") for key in best["model"])
     resume = torch.load(tmp_path / "cv" / "side" / "fold0" / "last.pt", weights_only=False)
     assert resume["embedding_head"]["weight"].shape == (128, 256)
+    # The student distilled, per fold, the plain run trained on exactly its clips.
+    for k in (0, 1):
+        recorded_config = TrainConfig.from_yaml(tmp_path / "cv" / "student" / f"fold{k}" / "config.yaml")
+        assert recorded_config.ensemble_teachers == (str(tmp_path / "cv" / "plain" / f"fold{k}" / "last.pt"),)
     assert run_cv(args) == 0  # a re-run finds every fold done and trains nothing
     assert len((tmp_path / "cv" / "side" / "fold0" / "history.jsonl").read_text().splitlines()) == 1
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import yaml
 
 from genrescope.stream.checks import COUNT, NON_NEGATIVE, POSITIVE, SECONDS, SEED, SHARE, Number
-from genrescope.training.settings import (add_setting_arguments, check_ranges, load_settings, setting,
-                                         settings_from_arguments)
+from genrescope.training.settings import (ConfigError, add_setting_arguments, check_ranges, load_settings,
+                                         setting, settings_from_arguments)
 
 # The shared data: $GENRESCOPE_DATA, else ../shared/data beside the repository.
 DEFAULT_DATA_ROOT = Path(os.environ.get("GENRESCOPE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -58,6 +58,13 @@ class TrainConfig:
     distill_temperature: float = setting(2.0, "softening temperature of teacher and student in distillation")
     embedding_weight: float = setting(0.0, "weight of the auxiliary head regressing each clip's standardised "
                                            "VGGish embedding (training-only, dropped at export; 0 = off)")
+    ensemble_teachers: tuple[str, ...] = setting((), "checkpoints (last.pt or best.pt) of networks trained on exactly "
+                                                     "this run's training clips, e.g. other seeds of its recipe; the "
+                                                     "student distils their averaged whole-clip probabilities, so a "
+                                                     "seed ensemble's knowledge costs one network at run time. In a "
+                                                     "cv recipe, {cv} and {fold} name the fold's own runs")
+    ensemble_weight: float = setting(0.0, "weight of distillation from --ensemble-teachers, at --distill-temperature "
+                                          "(0 = off)")
     production_share: float = setting(0.0, "share of crops sent through a random production chain (reverb, "
                                            "compression, band-limiting, noise floor; training/production.py)")
     pretrained: bool = setting(True, "start the CNN from ImageNet EfficientNet-Lite0 weights")
@@ -74,11 +81,14 @@ class TrainConfig:
     def __post_init__(self) -> None:
         """Refuse out-of-range settings from YAML (flags are checked by argparse already)."""
         check_ranges(self, RANGES)
+        if self.ensemble_weight > 0 and not self.ensemble_teachers:
+            raise ConfigError("setting ensemble_weight needs ensemble_teachers: the checkpoints to distil")
 
     @property
     def uses_side_targets(self) -> bool:
-        """Whether the run reads the VGGish embeddings (distillation or the auxiliary head)."""
-        return self.distill_weight > 0 or self.embedding_weight > 0
+        """Whether the run has training-only targets: the VGGish ones (distillation, the auxiliary
+        head) or an ensemble's probabilities. They travel together (``SideTargets``)."""
+        return self.distill_weight > 0 or self.embedding_weight > 0 or self.ensemble_weight > 0
 
     @property
     def learned_splits(self) -> tuple[str, ...]:
@@ -121,7 +131,7 @@ RANGES: dict[str, Number] = {
     "crop_min_seconds": SECONDS, "crop_max_seconds": SECONDS, "mixup_alpha": POSITIVE, "mixup_prob": SHARE,
     "freq_masks": Number(int, low=0), "freq_mask_bins": Number(int, low=0), "time_masks": Number(int, low=0),
     "time_mask_fraction": SHARE, "eq_tilt_db": NON_NEGATIVE, "distill_weight": NON_NEGATIVE,
-    "distill_temperature": POSITIVE, "embedding_weight": NON_NEGATIVE, "training_artists": Number(float, above=0, high=1),
+    "distill_temperature": POSITIVE, "embedding_weight": NON_NEGATIVE, "ensemble_weight": NON_NEGATIVE, "training_artists": Number(float, above=0, high=1),
     "validate_every": COUNT, "threads": COUNT, "production_share": SHARE,
 }
 

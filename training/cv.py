@@ -168,8 +168,11 @@ def summarise(scores: dict[str, list[dict]]) -> dict:
 
 
 def recipe_config(path: Path, out: Path, fold: int, epochs: int | None, data_root: Path | None) -> TrainConfig:
+    """A recipe's run for one fold; its ensemble teachers' ``{cv}`` and ``{fold}`` name that
+    fold's runs of other recipes, trained on exactly the same clips."""
     config = TrainConfig.from_yaml(path)
-    config = replace(config, run_dir=str(out / path.stem / f"fold{fold}"))
+    teachers = tuple(t.format(cv=out, fold=fold) for t in config.ensemble_teachers)
+    config = replace(config, run_dir=str(out / path.stem / f"fold{fold}"), ensemble_teachers=teachers)
     if epochs is not None:
         config = replace(config, epochs=epochs)
     return config if data_root is None else replace(config, data_root=str(data_root))

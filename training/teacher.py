@@ -13,6 +13,9 @@ student two ways (see ``training/train.py``):
   the student's pooled clip vector: a dense, 128-number description of each clip's
   timbre learned from far more audio (AudioSet) than FMA-small holds.
 
+A third training-only target travels with them: the averaged probabilities of an
+ensemble of thumbnail networks (``ensemble_teachers``, computed in training/train.py).
+
 Only the clips a run trains on are ever read: a run's validation or CV fold, and the
 test split, never feed the teacher or the standardisation.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,19 +79,28 @@ def out_of_fold_teacher(embeddings: np.ndarray, labels: np.ndarray, artists: np.
 
 @dataclass
 class SideTargets:
-    """Per-clip training-only targets: teacher probabilities and the standardised embedding."""
+    """Per-clip training-only targets: teacher probabilities, the standardised embedding and,
+    when the run distils an ensemble, the ensemble's probabilities."""
 
     teacher: np.ndarray  # float32 [N, classes]
     embedding: np.ndarray  # float32 [N, 128]
+    ensemble: np.ndarray | None = None  # float32 [N, classes]
 
     def stacked(self) -> np.ndarray:
-        """One array [N, classes + 128], so a batch mixes both with the same mixup draw."""
-        return np.concatenate([self.teacher, self.embedding], axis=1)
+        """One array [N, classes + classes + 128], so a batch mixes all with the same mixup
+        draw; ``split`` takes a batch of it apart (zeros stand in for a missing ensemble)."""
+        ensemble = np.zeros_like(self.teacher) if self.ensemble is None else self.ensemble
+        return np.concatenate([self.teacher, ensemble, self.embedding], axis=1)
+
+    @staticmethod
+    def split(stacked: Any, classes: int) -> tuple[Any, Any, Any]:
+        """Teacher, ensemble and embedding columns of a ``stacked`` batch (array or tensor)."""
+        return stacked[:, :classes], stacked[:, classes:2 * classes], stacked[:, 2 * classes:]
 
 
 def side_targets(data_root: str | Path, track_ids: np.ndarray, labels: np.ndarray, artists: np.ndarray,
                  classes: int, seed: int = 0) -> SideTargets:
-    """The side targets of a run's training clips, computed from those clips alone."""
+    """The VGGish side targets of a run's training clips, computed from those clips alone."""
     raw = load_embeddings(embedding_path(data_root), track_ids)
     return SideTargets(teacher=out_of_fold_teacher(raw, labels, artists, classes, seed=seed),
                        embedding=standardise(raw))

@@ -29,7 +29,7 @@ from genrescope.model.spec import FrontendSpec
 from genrescope.training.augment import clip_db, training_batch
 from genrescope.training.config import TrainConfig, from_arguments
 from genrescope.training.fma import GENRES, FeatureSet, load_features, training_tracks
-from genrescope.training.teacher import side_targets
+from genrescope.training.teacher import SideTargets, side_targets
 
 log = logging.getLogger(__name__)
 EMA_DECAY = 0.998  # ≈ the last 500 steps (2.5 epochs) of weights
@@ -98,21 +98,41 @@ def _soften(probabilities: torch.Tensor, temperature: float) -> torch.Tensor:
 
 def batch_loss(model: GenreCRNN, embedding_head: nn.Module | None, x: torch.Tensor, y: torch.Tensor,
                side: torch.Tensor | None, config: TrainConfig) -> torch.Tensor:
-    """Cross-entropy on the labels, plus, with side targets, distillation from the teacher
-    (T²-scaled, so its gradients keep their size across temperatures) and the embedding
-    regression."""
+    """Cross-entropy on the labels, plus, with side targets (``SideTargets.stacked``),
+    distillation from the VGGish teacher and from the ensemble (both T²-scaled, so their
+    gradients keep their size across temperatures) and the embedding regression."""
     pooled = model.pooled(x)
     logits = model.head(pooled)
     loss = _soft_cross_entropy(logits, y)
     if side is None:
         return loss
-    teacher, embedding = side[:, :logits.shape[1]], side[:, logits.shape[1]:]
-    if config.distill_weight > 0:
-        t = config.distill_temperature
-        loss = loss + config.distill_weight * t * t * _soft_cross_entropy(logits / t, _soften(teacher, t))
+    teacher, ensemble, embedding = SideTargets.split(side, logits.shape[1])
+    t = config.distill_temperature
+    for weight, probabilities in ((config.distill_weight, teacher), (config.ensemble_weight, ensemble)):
+        if weight > 0:
+            loss = loss + weight * t * t * _soft_cross_entropy(logits / t, _soften(probabilities, t))
     if embedding_head is not None:
         loss = loss + config.embedding_weight * nn.functional.mse_loss(embedding_head(pooled), embedding)
     return loss
+
+
+def ensemble_probabilities(checkpoints: tuple[str, ...], images: np.ndarray, device: torch.device,
+                           floor_db: float) -> np.ndarray:
+    """The averaged whole-clip probabilities of networks trained on these same clips (other
+    seeds of the recipe): what a seed ensemble knows, as targets for one network. They are
+    in-sample predictions, as in ordinary distillation, so a teacher that saw a held-out
+    clip would leak it: a cv recipe names the fold's own runs."""
+    from genrescope.model.session import softmax
+
+    probabilities = []
+    for path in map(Path, checkpoints):
+        if not path.exists():
+            hint = " ({cv} and {fold} are filled in by genrescope cv only)" if "{" in str(path) else ""
+            raise FileNotFoundError(f"{path}: no such ensemble teacher checkpoint{hint}")
+        model = build_model(TrainConfig(pretrained=False)).to(device)
+        model.load_state_dict(torch.load(path, map_location=device, weights_only=False)["model"])
+        probabilities.append(softmax(clip_logits(model, images, device, floor_db)))
+    return np.mean(probabilities, axis=0).astype(np.float32)
 
 
 def train(config: TrainConfig) -> Path:
@@ -139,10 +159,16 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None) 
 
     side = None
     if config.uses_side_targets:
-        side = side_targets(config.data_root, train_set.track_ids, train_set.labels, train_set.artists,
-                            len(GENRES), config.seed).stacked()
+        targets = side_targets(config.data_root, train_set.track_ids, train_set.labels, train_set.artists,
+                               len(GENRES), config.seed)
+        if config.ensemble_weight > 0:
+            targets.ensemble = ensemble_probabilities(config.ensemble_teachers, train_set.images, device,
+                                                      spec.floor_db)
+            log.info("ensemble teachers: %.1f%% right on the training clips (in-sample)",
+                     100 * (targets.ensemble.argmax(1) == train_set.labels).mean())
+        side = targets.stacked()
     model = build_model(config).to(device)
-    embedding_head = (nn.Linear(model.pooled_width, side.shape[1] - len(GENRES)).to(device)
+    embedding_head = (nn.Linear(model.pooled_width, targets.embedding.shape[1]).to(device)
                       if side is not None and config.embedding_weight > 0 else None)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(EMA_DECAY), use_buffers=True)
     optimizer = make_optimizer(model, config, embedding_head)

@@ -15,6 +15,7 @@ def test_every_training_setting_has_a_help_line():
     for setting in fields(TrainConfig):
         text = helps[setting.name]
         assert len(text.split("(default")[0].split()) >= 3, f"--{setting.name} only states its default: {text!r}"
+        assert not text.endswith("(default: )"), f"--{setting.name} shows an empty default"
 
 
 def test_train_help_runs_and_shows_an_example():

@@ -61,7 +61,7 @@ def add_setting_arguments(parser: argparse.ArgumentParser, cls: type,
     for f in settings_of(cls):
         flag = "--" + f.name.replace("_", "-")
         shown = " ".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
-        text = f"{f.metadata['help']} (default: {'none' if f.default == '' else shown})"
+        text = f"{f.metadata['help']} (default: {'none' if f.default in ('', ()) else shown})"
         element = _element_type(f)
         checked = (ranges or {}).get(f.name)
         if f.type in ("bool", bool):

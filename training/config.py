@@ -131,8 +131,9 @@ RANGES: dict[str, Number] = {
     "crop_min_seconds": SECONDS, "crop_max_seconds": SECONDS, "mixup_alpha": POSITIVE, "mixup_prob": SHARE,
     "freq_masks": Number(int, low=0), "freq_mask_bins": Number(int, low=0), "time_masks": Number(int, low=0),
     "time_mask_fraction": SHARE, "eq_tilt_db": NON_NEGATIVE, "distill_weight": NON_NEGATIVE,
-    "distill_temperature": POSITIVE, "embedding_weight": NON_NEGATIVE, "ensemble_weight": NON_NEGATIVE, "training_artists": Number(float, above=0, high=1),
-    "validate_every": COUNT, "threads": COUNT, "production_share": SHARE,
+    "distill_temperature": POSITIVE, "embedding_weight": NON_NEGATIVE, "ensemble_weight": NON_NEGATIVE,
+    "training_artists": Number(float, above=0, high=1), "validate_every": COUNT, "threads": COUNT,
+    "production_share": SHARE,
 }
 
 

@@ -91,15 +91,10 @@ def held_out_logits(config: TrainConfig, images: np.ndarray) -> np.ndarray:
     path = Path(config.run_dir) / "held_out_logits.npy"
     if path.exists():
         return np.load(path)
-    import torch
+    from genrescope.training.train import checkpoint_clip_logits, resolve_device
 
-    from genrescope.training.train import build_model, clip_logits, resolve_device
-
-    device = resolve_device(config.device)
-    model = build_model(replace(config, pretrained=False)).to(device)
-    resume = torch.load(Path(config.run_dir) / "last.pt", map_location=device, weights_only=False)
-    model.load_state_dict(resume["model"])
-    logits = clip_logits(model, images, device, FrontendSpec().floor_db)
+    logits = checkpoint_clip_logits(Path(config.run_dir) / "last.pt", images, resolve_device(config.device),
+                                    FrontendSpec().floor_db)
     np.save(path, logits)
     return logits
 

@@ -129,10 +129,16 @@ def ensemble_probabilities(checkpoints: tuple[str, ...], images: np.ndarray, dev
         if not path.exists():
             hint = " ({cv} and {fold} are filled in by genrescope cv only)" if "{" in str(path) else ""
             raise FileNotFoundError(f"{path}: no such ensemble teacher checkpoint{hint}")
-        model = build_model(TrainConfig(pretrained=False)).to(device)
-        model.load_state_dict(torch.load(path, map_location=device, weights_only=False)["model"])
-        probabilities.append(softmax(clip_logits(model, images, device, floor_db)))
+        probabilities.append(softmax(checkpoint_clip_logits(path, images, device, floor_db)))
     return np.mean(probabilities, axis=0).astype(np.float32)
+
+
+def checkpoint_clip_logits(path: Path, images: np.ndarray, device: torch.device, floor_db: float) -> np.ndarray:
+    """Whole-clip logits of the network weights a checkpoint holds under ``model`` (the
+    raw weights of a ``last.pt``, the selected ones of a ``best.pt``)."""
+    model = build_model(TrainConfig(pretrained=False)).to(device)
+    model.load_state_dict(torch.load(path, map_location=device, weights_only=False)["model"])
+    return clip_logits(model, images, device, floor_db)
 
 
 def train(config: TrainConfig) -> Path:

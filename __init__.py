@@ -30,19 +30,19 @@ from typing import Any
 __all__ = ["load_engine", "open_source", "find_audio", "tag_files", "classify_cover", "EngineConfig"]
 
 _EXPORTS = {
-    "load_engine": ("genrescope.stream.engine", "load_engine"),
-    "open_source": ("genrescope.stream.source", "open_source"),
-    "find_audio": ("genrescope.stream.library", "find_audio"),
-    "tag_files": ("genrescope.stream.library", "tag_library"),
-    "EngineConfig": ("genrescope.stream.engine_config", "EngineConfig"),
+    "load_engine": ("genrescope.stream.engine.engine", "load_engine"),
+    "open_source": ("genrescope.stream.sources.factory", "open_source"),
+    "find_audio": ("genrescope.stream.tag.library", "find_audio"),
+    "tag_files": ("genrescope.stream.tag.library", "tag_library"),
+    "EngineConfig": ("genrescope.stream.engine.config", "EngineConfig"),
 }
 
 
 def classify_cover(path: str | Path, label_set: str | None = None, model: str | Path | None = None) -> dict[str, float]:
     """Genre → probability for an image, or a song's embedded artwork, highest first."""
-    from genrescope.model.cover import CoverModel
-    from genrescope.stream.cover_cli import InputError, load_image
-    from genrescope.stream.events import ranked
+    from genrescope.model.cover.cover import CoverModel
+    from genrescope.stream.cli.cover import InputError, load_image
+    from genrescope.stream.engine.events import ranked
 
     try:
         image, _ = load_image(Path(path))

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from beets.importer import ImportTask
     from beets.library import Item, Library
 
-    from genrescope.stream.batch_tagger import BatchTagger
+    from genrescope.stream.tag.batch_tagger import BatchTagger
 
 
 class GenrescopePlugin(BeetsPlugin):
@@ -68,7 +68,7 @@ class GenrescopePlugin(BeetsPlugin):
     def tagger(self) -> BatchTagger:
         """The model, loaded at first use: beets starts as fast with the plugin as without."""
         if self._tagger is None:
-            from genrescope.stream.batch_tagger import load_batch_tagger
+            from genrescope.stream.tag.batch_tagger import load_batch_tagger
 
             model = self.config["model"].as_str()
             self._tagger = load_batch_tagger(model or None)
@@ -81,7 +81,7 @@ class GenrescopePlugin(BeetsPlugin):
             self.tag_item(item, write, force, threshold)
 
     def tag_item(self, item: Item, write: bool, force: bool, min_confidence: float) -> None:
-        from genrescope.stream.events import ranked
+        from genrescope.stream.engine.events import ranked
 
         tags = self.tagger().tag(item.filepath)
         if tags.error or not tags.probabilities:

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.common import machine  # noqa: E402
-from genrescope.model.spec import FrontendSpec  # noqa: E402
+from genrescope.model.frontend.spec import FrontendSpec  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from bench.common import machine, percentiles, save  # noqa: E402
-from genrescope.model.cover import CoverModel  # noqa: E402
-from genrescope.model.cover_spec import preprocess  # noqa: E402
-from genrescope.stream.artwork import open_rgb  # noqa: E402
-from genrescope.training.config import DEFAULT_DATA_ROOT  # noqa: E402
+from genrescope.model.cover.cover import CoverModel  # noqa: E402
+from genrescope.model.cover.cover_spec import preprocess  # noqa: E402
+from genrescope.stream.cover.artwork import open_rgb  # noqa: E402
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT  # noqa: E402
 
 
 def cover_files(data: Path, count: int) -> list[Path]:

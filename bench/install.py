@@ -130,9 +130,9 @@ def frontend_compute(song: Path, rounds: int) -> dict:
     and the CPU time of the engine's thread (both frontends and onnxruntime run on that one
     thread), which waiting for a core shared with other work does not inflate.
     """
-    from genrescope.model.frontend_torch import TorchMelFrontend
-    from genrescope.stream.engine import EngineConfig, load_engine
-    from genrescope.stream.filesource import FileSource
+    from genrescope.model.frontend.frontend_torch import TorchMelFrontend
+    from genrescope.stream.engine.engine import EngineConfig, load_engine
+    from genrescope.stream.sources.filesource import FileSource
 
     engine = load_engine(None, EngineConfig(frontend_device="cpu"), prefer_gpu=False)
     frontends = {"numpy": engine.frontend, "torch_cpu": TorchMelFrontend(engine.spec, "cpu")}

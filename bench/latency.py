@@ -1,5 +1,5 @@
 """Per-update compute time of the streaming engine (frontend + model), p50/p99, and what
-the chroma and key (model/pitch.py) add to it.
+the chroma and key (model/frontend/pitch.py) add to it.
 
 Runs the real engine on a long synthetic stream with onnxruntime and torch pinned to one
 CPU thread (the streaming configuration), and on the GPU when there is one. Updates are
@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, percentiles, save  # noqa: E402
 from genrescope.model.session import cuda_present  # noqa: E402
-from genrescope.stream.demo import DemoSource  # noqa: E402
-from genrescope.stream.engine import EngineConfig, GenreEngine, load_engine  # noqa: E402
-from genrescope.stream.events import GenreUpdate  # noqa: E402
+from genrescope.stream.sources.demo import DemoSource  # noqa: E402
+from genrescope.stream.engine.engine import EngineConfig, GenreEngine, load_engine  # noqa: E402
+from genrescope.stream.engine.events import GenreUpdate  # noqa: E402
 
 
 def measure(model_path: Path | None, seconds: float, gpu: bool) -> dict:

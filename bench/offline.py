@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, percentiles, save  # noqa: E402
-from genrescope.stream.library import start_worker, tag_file, tag_in_worker, tagging_engine  # noqa: E402
-from genrescope.stream.tags import FileTags  # noqa: E402
+from genrescope.stream.tag.library import start_worker, tag_file, tag_in_worker, tagging_engine  # noqa: E402
+from genrescope.stream.tag.tags import FileTags  # noqa: E402
 
 
 def run_file(path: str, model_path: Path | None) -> tuple[float, float]:

@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, percentiles, save  # noqa: E402
 from genrescope.model.session import GenreModel  # noqa: E402
-from genrescope.stream.audio_file import read_audio  # noqa: E402
-from genrescope.stream.engine import EngineConfig, GenreEngine  # noqa: E402
-from genrescope.stream.multi import MAX_BATCH, BatchScheduler, StreamUpdate  # noqa: E402
-from genrescope.stream.source import AudioChunk  # noqa: E402
-from genrescope.training.config import DEFAULT_DATA_ROOT  # noqa: E402
+from genrescope.stream.sources.audio_file import read_audio  # noqa: E402
+from genrescope.stream.engine.engine import EngineConfig, GenreEngine  # noqa: E402
+from genrescope.stream.engine.multi import MAX_BATCH, BatchScheduler, StreamUpdate  # noqa: E402
+from genrescope.stream.sources.chunk import AudioChunk  # noqa: E402
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT  # noqa: E402
 
 BLOCK_SECONDS = 0.1
 COUNTS = (8, 16, 24, 32, 48, 64, 80, 96, 128, 144, 160, 192, 256, 320, 384, 416, 448, 512)

@@ -32,11 +32,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, save  # noqa: E402
-from genrescope.stream.audio_file import read_audio  # noqa: E402
-from genrescope.stream.batch_tagger import DECODE_BLOCK_SECONDS  # noqa: E402
-from genrescope.stream.engine import numpy_on_one_thread  # noqa: E402
-from genrescope.stream.library import file_tagger  # noqa: E402
-from genrescope.training.config import DEFAULT_DATA_ROOT  # noqa: E402
+from genrescope.stream.sources.audio_file import read_audio  # noqa: E402
+from genrescope.stream.tag.batch_tagger import DECODE_BLOCK_SECONDS  # noqa: E402
+from genrescope.stream.engine.engine import numpy_on_one_thread  # noqa: E402
+from genrescope.stream.tag.library import file_tagger  # noqa: E402
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT  # noqa: E402
 
 MODES = ("decode", "batched", "per_update")
 RATE = 44_100
@@ -99,7 +99,7 @@ def on_ray(files: list[Path], repeat: int, model: Path | None, cores: int) -> di
     """The batched tagger through tag_on_ray on a fresh two-node local cluster."""
     from ray.cluster_utils import Cluster
 
-    from genrescope.stream.ray_tagger import tag_on_ray
+    from genrescope.stream.tag.ray_tagger import tag_on_ray
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": cores // 2 or 1})
     cluster.add_node(num_cpus=max(1, cores - cores // 2))

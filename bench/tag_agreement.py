@@ -35,10 +35,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, save  # noqa: E402
-from genrescope.stream.audio_file import decode_blocks  # noqa: E402
-from genrescope.stream.batch_tagger import BatchTagger, file_columns, load_batch_tagger  # noqa: E402
-from genrescope.stream.library import tag_file, tagging_engine  # noqa: E402
-from genrescope.training.config import DEFAULT_DATA_ROOT  # noqa: E402
+from genrescope.stream.sources.audio_file import decode_blocks  # noqa: E402
+from genrescope.stream.tag.batch_tagger import BatchTagger, file_columns, load_batch_tagger  # noqa: E402
+from genrescope.stream.tag.library import tag_file, tagging_engine  # noqa: E402
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT  # noqa: E402
 
 
 def per_update_mean(tagger: BatchTagger, columns_db: np.ndarray) -> np.ndarray:
@@ -68,8 +68,8 @@ def real_clips(tagger: BatchTagger, clips: list[Path]) -> dict:
 
 def validation_columns(tagger: BatchTagger, data_root: Path, limit: int | None) -> tuple[list[np.ndarray], np.ndarray]:
     """The validation thumbnails as dB columns, and their genre indices."""
-    from genrescope.training.fma import GENRES, read_small_split, read_thumbnail, thumbnail_path
-    from genrescope.training.thumbnail import index_to_db
+    from genrescope.training.genre.fma import GENRES, read_small_split, read_thumbnail, thumbnail_path
+    from genrescope.training.genre.thumbnail import index_to_db
 
     fma = data_root / "fma_small"
     tracks = [t for t in read_small_split(fma / "tracks_small.csv") if t.split == "validation"][:limit]

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, save  # noqa: E402
-from genrescope.training.config import DEFAULT_DATA_ROOT  # noqa: E402
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT  # noqa: E402
 
 GENRESCOPE = Path(sys.executable).with_name("genrescope")
 

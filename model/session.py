@@ -18,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidArgument, InvalidGraph, InvalidProtobuf
 
-from genrescope.model.card import ModelCard, ModelCardError
+from genrescope.model.genre.card import ModelCard, ModelCardError
 
 if TYPE_CHECKING:
     import torch

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from genrescope.model.card import ModelCard
-from genrescope.model.crnn import CRNNConfig, GenreCRNN
-from genrescope.model.export import export_genre_model
-from genrescope.model.spec import FrontendSpec
-from genrescope.training.fma import GENRES
+from genrescope.model.genre.card import ModelCard
+from genrescope.model.genre.crnn import CRNNConfig, GenreCRNN
+from genrescope.model.genre.export import export_genre_model
+from genrescope.model.frontend.spec import FrontendSpec
+from genrescope.training.genre.fma import GENRES
 
 from pulse import PulseServer, serving_this_process, start_pulse, unavailable
 from support import MUSIC_DIR
@@ -57,7 +57,7 @@ def music_clips() -> list[Path]:
 def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
     """A running daemon whose null sink ``virt`` is the default source's sink, with
     this process's PortAudio seeing it."""
-    from genrescope.stream.capture import list_input_devices
+    from genrescope.stream.sources.capture import list_input_devices
 
     server = start_pulse(tmp_path_factory.mktemp("pulse"))
     try:

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from genrescope.model.cover_spec import CoverSpec
+from genrescope.model.cover.cover_spec import CoverSpec
 
 SIZE = 32
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genrescope.model.pitch import A4_HZ, A4_MIDI, Key
+from genrescope.model.frontend.pitch import A4_HZ, A4_MIDI, Key
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11, 12)
 HARMONIC_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 11, 12)  # the raised 7th is the minor key's leading tone

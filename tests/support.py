@@ -1,5 +1,5 @@
 """Helpers test modules import. They live here, not in conftest.py: tests/ and
-tests/server/ each have a conftest.py, both imported as the module ``conftest``, so
+tests/serve/ each have a conftest.py, both imported as the module ``conftest``, so
 ``from conftest import ...`` gets whichever pytest loaded last."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from genrescope.model.frontend import MelFrontend, frame_windows
-from genrescope.model.spec import FrontendSpec
-from genrescope.training.config import DEFAULT_DATA_ROOT
+from genrescope.model.frontend.frontend import MelFrontend, frame_windows
+from genrescope.model.frontend.spec import FrontendSpec
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = Path(os.environ.get("GENRESCOPE_DATA", DEFAULT_DATA_ROOT))

@@ -17,12 +17,12 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
-from genrescope.model.cover import DEFAULT_MODEL as DEFAULT_COVER_MODEL
+from genrescope.model.cover.cover import DEFAULT_MODEL as DEFAULT_COVER_MODEL
 from genrescope.model.session import DEFAULT_GENRE_MODEL, MODEL_DIR
-from genrescope.stream.checks import COUNT, SEED, Number, output_file, output_folder
-from genrescope.training.config import DEFAULT_DATA_ROOT, TrainConfig
-from genrescope.training.config import add_arguments as add_train_arguments
-from genrescope.training.cover_config import COVER_RANGES, FUSION_RANGES, CoverTrainConfig, FusionFitConfig
+from genrescope.stream.cli.checks import COUNT, SEED, Number, output_file, output_folder
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT, TrainConfig
+from genrescope.training.genre.config import add_arguments as add_train_arguments
+from genrescope.training.cover.cover_config import COVER_RANGES, FUSION_RANGES, CoverTrainConfig, FusionFitConfig
 from genrescope.training.settings import add_setting_arguments
 
 DEFAULT_CHECKPOINT = TrainConfig().best_checkpoint  # where `genrescope train` keeps its best epoch
@@ -67,7 +67,7 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
         "  genrescope train --config training/recipes/embed_heavy.yaml --run-dir runs/genre-embed-heavy --validate-every 2\n"
         "  genrescope export runs/genre-embed-heavy/best.pt && genrescope evaluate")
     add_train_arguments(train)
-    train.set_defaults(handler=runs("genrescope.training.train", "run_train"))
+    train.set_defaults(handler=runs("genrescope.training.genre.train", "run_train"))
 
     cv = command(
         commands, "cv", "rank training recipes by artist-grouped cross-validation",
@@ -90,7 +90,7 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
     cv.add_argument("--ensemble", nargs="+", default=None, metavar="RECIPE",
                     help="also score these recipes' (file stems') averaged probabilities per fold, like a recipe: "
                          "a seed or recipe ensemble")
-    cv.set_defaults(handler=runs("genrescope.training.cv", "run_cv"))
+    cv.set_defaults(handler=runs("genrescope.training.genre.cv", "run_cv"))
 
     export = command(
         commands, "export", "export a checkpoint to ONNX with its model card",
@@ -112,7 +112,7 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
                         help="for a checkpoint trained with --include-validation (nothing held out to calibrate "
                              "on): take the temperature and clip method of MODEL, the same recipe's evaluated "
                              "export trained without validation")
-    export.set_defaults(handler=runs("genrescope.training.release", "run_export"))
+    export.set_defaults(handler=runs("genrescope.training.genre.release", "run_export"))
 
     evaluate = command(
         commands, "evaluate", "evaluate a model on the official FMA test split",
@@ -126,19 +126,19 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
                                "fma_small/), decoded with the model's frontend")
     evaluate.add_argument("--out-dir", type=output_folder, default=MODEL_DIR, help="where metrics.json and PNGs go")
     evaluate.add_argument("--no-card", action="store_true", help="do not copy the metrics into the model card")
-    evaluate.set_defaults(handler=runs("genrescope.training.evaluate", "run_evaluate"))
+    evaluate.set_defaults(handler=runs("genrescope.training.genre.evaluate", "run_evaluate"))
 
     phases = command(
         commands, "phases", "does averaging phase-shifted column grids help? (validation proxy)",
         "Score each interleaved column grid of the validation thumbnails alone and averaged (the even/odd "
-        "columns stand for two phase-shifted grids at half the column rate); see training/phases.py.",
+        "columns stand for two phase-shifted grids at half the column rate); see training/genre/phases.py.",
         "example:\n  genrescope phases --phases 2 4 --out runs/phases.json")
     phases.add_argument("--model", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX model (default: the shipped one)")
     _scoring_options(phases)
     phases.add_argument("--phases", type=Number(int, low=1), nargs="+", default=[2, 4],
                         help="grid counts to try (default: 2 4)")
     phases.add_argument("--out", type=Path, default=None, help="also write the report here (JSON)")
-    phases.set_defaults(handler=runs("genrescope.training.phases", "run_phases"))
+    phases.set_defaults(handler=runs("genrescope.training.genre.phases", "run_phases"))
 
     artists = command(
         commands, "artists", "accuracy per test artist, old model beside new (a figure)",
@@ -149,7 +149,7 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
     artists.add_argument("new", type=Path, nargs="?", default=DEFAULT_GENRE_MODEL, help="the new one (default: shipped)")
     _scoring_options(artists)
     artists.add_argument("--out", type=Path, default=Path("docs/test_artists.png"), help="figure (and .json beside it)")
-    artists.set_defaults(handler=runs("genrescope.training.artists", "run_artists"))
+    artists.set_defaults(handler=runs("genrescope.training.genre.artists", "run_artists"))
 
     compare = command(
         commands, "compare", "compare training runs and their ensembles on validation",
@@ -160,7 +160,7 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("checkpoints", type=Path, nargs="+", help="best.pt files of finished runs")
     compare.add_argument("--data-root", type=Path, default=None,
                          help="folder holding fma_small/ (default: the one each run trained from)")
-    compare.set_defaults(handler=runs("genrescope.training.compare", "run_compare"))
+    compare.set_defaults(handler=runs("genrescope.training.genre.compare", "run_compare"))
 
     curve = command(
         commands, "learning-curve", "validation accuracy against the number of training artists",
@@ -172,7 +172,7 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
     curve.add_argument("runs", type=Path, nargs="+", help="finished run directories (config.yaml, history.jsonl)")
     curve.add_argument("--plot", type=Path, default=Path("docs/learning_curve.png"),
                        help="where the curve goes (default docs/learning_curve.png)")
-    curve.set_defaults(handler=runs("genrescope.training.learning_curve", "run_learning_curve"))
+    curve.set_defaults(handler=runs("genrescope.training.genre.learning_curve", "run_learning_curve"))
 
 
 def add_cover_commands(commands: argparse._SubParsersAction) -> None:
@@ -191,7 +191,7 @@ def add_cover_commands(commands: argparse._SubParsersAction) -> None:
     anchor.add_argument("--size", type=Number(int, low=32), default=224,
                         help="input size in px (default 224, the backbone's own)")
     anchor.add_argument("--threads", type=COUNT, default=2, help="CPU threads for torch (default 2)")
-    anchor.set_defaults(handler=runs("genrescope.training.cover_anchor", "run_cover_anchor"))
+    anchor.set_defaults(handler=runs("genrescope.training.cover.cover_anchor", "run_cover_anchor"))
 
     train = command(
         commands, "cover-train", "train the cover-art genre model on discogs5 + spotify5",
@@ -203,7 +203,7 @@ def add_cover_commands(commands: argparse._SubParsersAction) -> None:
         "  nice -n 10 genrescope cover-train\n"
         "  genrescope cover-export && genrescope cover-evaluate")
     add_setting_arguments(train, CoverTrainConfig, COVER_RANGES)
-    train.set_defaults(handler=runs("genrescope.training.train_cover", "run_cover_train"))
+    train.set_defaults(handler=runs("genrescope.training.cover.train_cover", "run_cover_train"))
 
     cv = command(
         commands, "cover-cv", "artist-grouped cross-validation of the cover recipe on spotify5",
@@ -214,7 +214,7 @@ def add_cover_commands(commands: argparse._SubParsersAction) -> None:
         "example:\n  nice -n 10 genrescope cover-cv --folds 5")
     add_setting_arguments(cv, CoverTrainConfig, COVER_RANGES)
     cv.add_argument("--folds", type=Number(int, low=2), default=5, help="number of artist folds (default 5)")
-    cv.set_defaults(handler=runs("genrescope.training.cover_cv", "run_cover_cv"))
+    cv.set_defaults(handler=runs("genrescope.training.cover.cover_cv", "run_cover_cv"))
 
     export = command(
         commands, "cover-export", "export the trained cover model to ONNX (parity-checked)",
@@ -226,7 +226,7 @@ def add_cover_commands(commands: argparse._SubParsersAction) -> None:
                         help=f"checkpoint of cover-train (default {COVER_RUN_DIR / 'cover_best.pt'})")
     export.add_argument("--out", type=Path, default=DEFAULT_COVER_MODEL, help="ONNX file to write")
     export.add_argument("--version", default=COVER_MODEL_VERSION, help="model version stored in the file")
-    export.set_defaults(handler=runs("genrescope.training.export_cover", "run_cover_export"))
+    export.set_defaults(handler=runs("genrescope.training.cover.export_cover", "run_cover_export"))
 
     evaluate = command(
         commands, "cover-evaluate", "score the cover model once on each set's test split",
@@ -240,7 +240,7 @@ def add_cover_commands(commands: argparse._SubParsersAction) -> None:
                           help=f"folder holding covers/ (default {DEFAULT_DATA_ROOT})")
     evaluate.add_argument("--run-dir", type=Path, default=COVER_RUN_DIR,
                           help=f"figures with cover art; anchor.json is read from here (default {COVER_RUN_DIR})")
-    evaluate.set_defaults(handler=runs("genrescope.training.eval_cover", "run_cover_evaluate"))
+    evaluate.set_defaults(handler=runs("genrescope.training.cover.eval_cover", "run_cover_evaluate"))
 
     fusion = command(
         commands, "fit-fusion", "fit the audio/cover fusion weight on validation pairs",
@@ -250,4 +250,4 @@ def add_cover_commands(commands: argparse._SubParsersAction) -> None:
         "it. Writes model/fusion.json, which the runtime reads.",
         "example (needs the exported genre model):\n  genrescope fit-fusion --pairings 20")
     add_setting_arguments(fusion, FusionFitConfig, FUSION_RANGES)
-    fusion.set_defaults(handler=runs("genrescope.training.fit_fusion", "run_fit_fusion"))
+    fusion.set_defaults(handler=runs("genrescope.training.cover.fit_fusion", "run_fit_fusion"))

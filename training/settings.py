@@ -4,8 +4,8 @@ mapped 1:1 to a command-line flag and to a YAML key.
 A field made with ``setting(default, help)`` becomes ``--field-name`` with that help line
 (and its default); ``--config run.yaml`` sets many at once and explicit flags win. Fields
 made otherwise (nested parts such as the cover splits) are fixed by the code and recorded
-with the run, not set from outside. The genre side (training/config.py) and the cover
-side (training/train_cover.py, training/fit_fusion.py) both build on this.
+with the run, not set from outside. The genre side (training/genre/config.py) and the cover
+side (training/cover/train_cover.py, training/cover/fit_fusion.py) both build on this.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class ConfigError(ValueError):
 
 
 def check_ranges(settings: Any, ranges: dict[str, Any]) -> None:
-    """Refuse a setting outside its range (``ranges``: name → stream/checks.py ``Number``)."""
+    """Refuse a setting outside its range (``ranges``: name → stream/cli/checks.py ``Number``)."""
     for name, check in ranges.items():
         value = getattr(settings, name)
         if not check.admits(value):
@@ -56,7 +56,7 @@ def add_setting_arguments(parser: argparse.ArgumentParser, cls: type,
                           ranges: dict[str, Callable[[str], Any]] | None = None) -> None:
     """One flag per setting, defaults left unset so that YAML values are not overridden;
     ``ranges`` gives a setting (or each element of a tuple setting) a checking type
-    (stream/checks.py ``Number``)."""
+    (stream/cli/checks.py ``Number``)."""
     parser.add_argument("--config", type=Path, help="YAML file with any of the settings below")
     for f in settings_of(cls):
         flag = "--" + f.name.replace("_", "-")

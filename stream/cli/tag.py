@@ -1,0 +1,283 @@
+"""``genrescope tag``: a library tagged into a resumable store, exported, written into files.
+
+The run: find the audio files, skip those the store already holds for this model (same
+path, size and modification time; failed ones too unless ``--retry-failed``), tag the
+rest with the batched tagger on every core (or on a Ray cluster), commit each result
+as it arrives, optionally write the genres into the files, then optionally export the
+store. Exit status: 0 when every file is tagged, 1 when any failed (this run or, not
+retried, an earlier one), 2 for usage errors, 130 after Ctrl-C (everything finished
+so far is kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import signal
+import sys
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Iterator
+
+from genrescope.stream.cli.checks import COUNT, SHARE, open_jsonl, output_file
+from genrescope.stream.tag.store import FAILED, FileKey, TagStore
+from genrescope.stream.tag.tags import FileTags, RunStopped
+
+DESCRIPTION = """\
+Tag a music library: one whole-file genre estimate per file, the mean of the model's
+probabilities over 30 s windows (7.5 s apart) of the whole file, on every core.
+
+Results go to a SQLite store (--db), one row per file and model version. A re-run
+skips files already tagged (unless they changed), so a run stopped with Ctrl-C
+resumes where it stopped; files that failed are tried again only with --retry-failed.
+--write puts the genres into the files' own tags (ID3 TCON, Vorbis GENRE, MP4 ©gen),
+the probabilities and the model version into genrescope's own fields; a genre already
+there is kept unless --force. --export writes the store out.
+
+exit status: 0 all tagged, 1 some failed, 2 usage error, 130 stopped by Ctrl-C."""
+
+EXAMPLES = """\
+examples:
+  genrescope tag ~/Music                        tag (or resume tagging) a library
+  genrescope tag ~/Music --write --min-confidence 0.4   ...and write the genres into the files
+  genrescope tag ~/Music --retry-failed         try the files that failed before again
+  genrescope tag --export tags.csv              the store as CSV (also .jsonl, .parquet)
+  genrescope tag /nfs/music --engine ray --address auto   on a Ray cluster (genrescope[ray])
+"""
+
+
+class TagUsageError(Exception):
+    """A mistake in the command line of ``genrescope tag``: one line, exit 2."""
+
+
+def add_tag_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description, parser.epilog = DESCRIPTION, EXAMPLES
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("paths", type=Path, nargs="*", metavar="PATH",
+                        help="audio files and/or folders (searched recursively)")
+    parser.add_argument("--db", type=Path, default=None,
+                        help="the results store (default: tags.sqlite in the user's data folder, "
+                             "e.g. ~/.local/share/genrescope; or $GENRESCOPE_TAG_DB)")
+    parser.add_argument("--retry-failed", action="store_true", help="tag files that failed in an earlier run again")
+    parser.add_argument("--export", type=output_file, metavar="OUT",
+                        help="write the whole store to OUT.jsonl, OUT.csv or OUT.parquet (after tagging, if "
+                             "paths are given)")
+    parser.add_argument("--jsonl", type=output_file, metavar="OUT",
+                        help="also write this run's results, one JSON object per file ('-' for stdout)")
+    write = parser.add_argument_group("writing tags into the files (mutagen; the audio is never rewritten)")
+    write.add_argument("--write", action="store_true", help="write the genres into the files' tags")
+    write.add_argument("--min-confidence", type=SHARE, default=0.3, metavar="P",
+                       help="write every genre with at least this probability (default 0.3; none if no genre "
+                            "reaches it)")
+    write.add_argument("--force", action="store_true", help="replace a genre the file already has")
+    engine = parser.add_argument_group("engine")
+    engine.add_argument("--jobs", type=COUNT, default=None,
+                        help="files tagged at once, one single-threaded tagger each (default: one per core)")
+    engine.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local processes (default) or a Ray cluster (pip install 'genrescope[ray]')")
+    engine.add_argument("--address", default=None,
+                        help="Ray cluster to join: 'auto' (the local node's), HOST:PORT; default: start one here")
+    engine.add_argument("--model", type=Path, default=None, help="ONNX genre model (default: the shipped one)")
+    engine.add_argument("--cpu", action="store_true", help="never use the GPU, even when there is one")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    if not args.paths and args.export is None:
+        raise TagUsageError("name files or folders to tag, or --export OUT to write the store out")
+    if args.address is not None and args.engine != "ray":
+        raise TagUsageError("--address is for --engine ray")
+    if args.engine == "ray" and importlib.util.find_spec("ray") is None:
+        raise TagUsageError("--engine ray needs Ray: pip install 'genrescope[ray]'")
+    if args.export is not None:
+        from genrescope.stream.tag.export import ExportError, check_export_path
+
+        try:
+            check_export_path(args.export)
+        except ExportError as error:
+            raise TagUsageError(str(error)) from error
+
+
+@dataclass
+class RunCounts:
+    """What a run did, for its last line and its exit status."""
+
+    tagged: int = 0
+    failed: int = 0
+    skipped_done: int = 0
+    skipped_failed: int = 0
+    write_failed: int = 0
+    written: int = 0
+    audio_seconds: float = 0.0
+    kept_genre: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why the run could not go on (the engine failed)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.skipped_failed or self.write_failed or self.stopped)
+
+
+def run_tag(args: argparse.Namespace) -> int:
+    from genrescope.stream.tag.store import open_store
+
+    check_arguments(args)
+    with open_store(args.db) as store:
+        counts, interrupted = (_tag_paths(args, store) if args.paths else (RunCounts(), False))
+        if args.export is not None and not interrupted:
+            from genrescope.stream.tag.export import export
+
+            print(f"exported {export(store, args.export)} rows to {args.export}", file=sys.stderr)
+    if interrupted:
+        return 130
+    return 0 if counts.ok else 1
+
+
+def _tag_paths(args: argparse.Namespace, store: TagStore) -> tuple[RunCounts, bool]:
+    from genrescope.model.session import read_model_card
+    from genrescope.stream.tag.library import find_audio
+
+    paths = find_audio(args.paths)
+    if not paths:
+        raise TagUsageError(f"no audio files under {', '.join(map(str, args.paths))}")
+    card = read_model_card(args.model)
+    store.register_model(card.version, card.labels)
+    keys = {str(path): FileKey.of(path) for path in paths}
+    stored = store.statuses(keys.values(), card.version)
+    counts = RunCounts()
+    todo = []
+    for path in paths:
+        status = stored.get(keys[str(path)])
+        if status is None or (status == FAILED and args.retry_failed):
+            todo.append(path)
+        elif status == FAILED:
+            counts.skipped_failed += 1
+        else:
+            counts.skipped_done += 1
+            if args.write:
+                _write_stored(args, store, keys[str(path)], card.version, counts)
+    _say_skipped(counts, store)
+    interrupted = _tag_todo(args, store, todo, keys, card.version, counts) if todo else False
+    _say_done(counts, len(paths), interrupted)
+    return counts, interrupted
+
+
+def _tag_todo(args: argparse.Namespace, store: TagStore, todo: list[Path], keys: dict[str, FileKey],
+              version: str, counts: RunCounts) -> bool:
+    """Tag ``todo`` into the store; True when Ctrl-C stopped it."""
+    from genrescope.stream.tag.progress import TagProgress
+
+    results = _results(args, todo)
+    try:
+        with ExitStack() as stack:
+            jsonl = open_jsonl(args.jsonl, stack)
+            progress = stack.enter_context(TagProgress(len(todo)))
+            for tags in results:
+                with _interrupt_after():
+                    _record(args, store, keys[tags.path], version, tags, counts)
+                    _show(tags, jsonl)
+                progress.advance(tags.audio_seconds)
+    except KeyboardInterrupt:
+        return True
+    except RunStopped as error:
+        counts.stopped = str(error)
+    finally:
+        results.close()
+    return False
+
+
+@contextmanager
+def _interrupt_after() -> Iterator[None]:
+    """Hold Ctrl-C until the block ends, so that a stored row is always a shown row too
+    (an interrupt between the two would keep a result the user never saw)."""
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: held.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held and previous is not signal.SIG_IGN:
+        raise KeyboardInterrupt
+
+
+def _results(args: argparse.Namespace, todo: list[Path]) -> Iterator[FileTags]:
+    jobs = args.jobs or os.cpu_count() or 1
+    if args.engine == "ray":
+        from genrescope.stream.tag.ray_tagger import tag_on_ray
+
+        return tag_on_ray(todo, args.model, args.address, jobs if args.jobs else None)
+    from genrescope.stream.tag.library import tag_library
+
+    return iter(tag_library(todo, args.model, jobs, args.cpu))
+
+
+def _record(args: argparse.Namespace, store: TagStore, key: FileKey, version: str, tags: FileTags,
+            counts: RunCounts) -> None:
+    """One result into the store (after writing it into the file, whose mtime that moves)."""
+    counts.audio_seconds += tags.audio_seconds
+    if tags.error:
+        counts.failed += 1
+    else:
+        counts.tagged += 1
+        if args.write and tags.probabilities:
+            key = _write(args, key, tags.probabilities, version, counts, tags.key.tag)
+    store.put(key, version, tags)
+
+
+def _write_stored(args: argparse.Namespace, store: TagStore, key: FileKey, version: str, counts: RunCounts) -> None:
+    """``--write`` on a file tagged in an earlier run: its stored result, no model run."""
+    row = store.get(key, version)
+    if row is None or not row.probabilities:
+        return
+    new_key = _write(args, key, row.probabilities, version, counts, row.musical_key)
+    if new_key != key:
+        store.put(new_key, version, row.file_tags())
+
+
+def _write(args: argparse.Namespace, key: FileKey, probabilities: dict[str, float], version: str,
+           counts: RunCounts, musical_key: str | None = None) -> FileKey:
+    """Write one file's genres (and its musical key when it has one); the file's store
+    key afterwards."""
+    from genrescope.stream.tag.writer import TagWriteError, genre_fields, write_fields
+
+    try:
+        fields = genre_fields(probabilities, version, args.min_confidence, musical_key)
+        result = write_fields(key.path, fields, args.force)
+    except TagWriteError as error:
+        counts.write_failed += 1
+        print(f"error: writing tags: {error}", file=sys.stderr)
+        return key
+    counts.written += result.changed
+    if result.kept:
+        counts.kept_genre.append(key.path)
+    return FileKey.of(Path(key.path)) if result.changed else key
+
+
+def _show(tags: FileTags, jsonl: IO[str] | None) -> None:
+    if jsonl is not sys.stdout:
+        print(tags.text(), flush=True)
+    if jsonl is not None:
+        jsonl.write(json.dumps(tags.to_dict()) + "\n")
+
+
+def _say_skipped(counts: RunCounts, store: TagStore) -> None:
+    if counts.skipped_done or counts.skipped_failed:
+        failed = (f", {counts.skipped_failed} that failed before (--retry-failed to try them again)"
+                  if counts.skipped_failed else "")
+        print(f"skipping {counts.skipped_done} files already tagged{failed} (store: {store.path})", file=sys.stderr)
+
+
+def _say_done(counts: RunCounts, total: int, interrupted: bool) -> None:
+    lines = [f"error: {counts.stopped}"] if counts.stopped else []
+    lines += [("stopped: " if interrupted else "")
+             + f"tagged {counts.tagged} files ({counts.audio_seconds / 60:.1f} min of audio) this run, "
+             + f"{counts.skipped_done} already done, {counts.failed + counts.skipped_failed} failed, of {total}"]
+    if interrupted or counts.stopped:
+        lines.append("every finished file is in the store; run the same command again to go on")
+    if counts.written or counts.write_failed or counts.kept_genre:
+        lines.append(f"wrote tags into {counts.written} files"
+                     + (f", {len(counts.kept_genre)} kept their own genre (--force replaces it)"
+                        if counts.kept_genre else "")
+                     + (f", {counts.write_failed} could not be written" if counts.write_failed else ""))
+    print("\n".join(lines), file=sys.stderr)

@@ -1,0 +1,56 @@
+"""``genrescope serve`` with named sources: many streams, one batched model, one port."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from genrescope.model.session import GenreModel
+from genrescope.stream.engine.config import EngineConfig
+from genrescope.stream.engine.multi import BatchScheduler
+from genrescope.stream.serve.multiserver import MultiStreamServer
+from genrescope.stream.serve.osc import OscOutput, parse_osc_target
+from genrescope.stream.serve.server import ServerConfig, serve_until_stopped
+from genrescope.stream.sources.chunk import STALL_SECONDS
+from genrescope.stream.sources.factory import (NamedSource, SourceSpecError, check_unique, load_sources_file,
+                                       open_named, parse_source_option)
+
+log = logging.getLogger(__name__)
+
+
+def named_sources(options: list[str], sources_file: Path | None) -> list[NamedSource]:
+    """The streams of ``--source NAME=SPEC ...`` and ``--sources FILE``, checked."""
+    sources = [parse_source_option(option) for option in options]
+    if sources_file is not None:
+        sources += load_sources_file(sources_file)
+    return check_unique(sources)
+
+
+def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerConfig, model_path: Path | None,
+               prefer_gpu: bool, osc: str | None, stall_seconds: float = STALL_SECONDS) -> str | None:
+    """Open every source (a bad file or device fails here, in one line), then serve
+    them all until Ctrl-C or SIGTERM; returns the scheduler's error, if one stopped it."""
+    try:
+        osc_output = OscOutput(*parse_osc_target(osc)) if osc else None
+    except (ValueError, OSError) as error:
+        raise SourceSpecError(str(error)) from error
+    model = GenreModel.load(model_path, threads=1, prefer_gpu=prefer_gpu)
+    with ExitStack() as stack:
+        opened = []
+        for source in sources:
+            blocks, resources = open_named(source, model.card.frontend.sample_rate, stall_seconds)
+            stack.enter_context(resources)
+            opened.append((source.name, blocks))
+        scheduler = BatchScheduler(model, opened, [osc_output.sink] if osc_output else [], config)
+        streams = {stream.name: stream for stream in scheduler.streams}
+
+        def hello(name: str) -> dict[str, Any]:
+            stream = streams[name]
+            return stream.engine.hello(getattr(stream.source, "name", name))
+
+        log.info("%d streams on %s", len(sources), model.provider)
+        return asyncio.run(serve_until_stopped(lambda: MultiStreamServer(scheduler, hello, server)))
+

@@ -1,0 +1,80 @@
+"""The beets plugin with real beets: a tiny library imported by `beet import`, then
+`beet genrescope`, on import, and the model loaded only when the plugin runs."""
+
+import shutil
+import subprocess
+import sys
+
+import mutagen
+import pytest
+
+from genrescope.stream.tag.batch_tagger import load_batch_tagger
+
+pytest.importorskip("beets", reason="beets is not installed (pip install 'genrescope[beets]')")
+pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+
+
+def beet(home, *args):
+    """`beet ARGS` as a real process with its own config folder (BEETSDIR)."""
+    return subprocess.run([sys.executable, "-m", "beets", *args], env={"BEETSDIR": str(home), "PATH": "/usr/bin:/bin",
+                                                                       "HOME": str(home)},
+                          capture_output=True, text=True, timeout=300)
+
+
+def make_home(tmp_path, model, auto=False):
+    home = tmp_path / "beets"
+    home.mkdir()
+    (home / "config.yaml").write_text(
+        f"directory: {tmp_path / 'music'}\nlibrary: {home / 'library.db'}\nplugins: genrescope\n"
+        f"import:\n  copy: no\n  write: yes\n  autotag: no\n"
+        f"genrescope:\n  auto: {'yes' if auto else 'no'}\n  min_confidence: 0.0\n  model: {model}\n")
+    return home
+
+
+def make_songs(folder):
+    """Two real MP3s with artist and title; the second already has a genre."""
+    folder.mkdir()
+    for name, frequency, genre in (("one", 330, None), ("two", 550, "Jazz")):
+        extra = ["-metadata", f"genre={genre}"] if genre else []
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"sine=frequency={frequency}:duration=3",
+                        "-metadata", f"title={name}", "-metadata", "artist=Someone", *extra,
+                        str(folder / f"{name}.mp3")], check=True)
+    return folder
+
+
+def listing(home):
+    result = beet(home, "ls", "-f", "$title|$genres|$genrescope_genre|$genrescope_confidence|$genrescope_model")
+    assert result.returncode == 0, result.stderr
+    return {line.split("|")[0]: line.split("|")[1:] for line in result.stdout.splitlines()}
+
+
+def test_beet_genrescope_sets_genres_and_custom_fields(test_model_path, tmp_path):
+    home, songs = make_home(tmp_path, test_model_path), make_songs(tmp_path / "in")
+    assert beet(home, "import", "-q", str(songs)).returncode == 0
+    assert listing(home)["one"][3] == "$genrescope_model"  # not on import unless auto
+    result = beet(home, "genrescope")
+    assert result.returncode == 0, result.stderr
+    rows = listing(home)
+    expected = load_batch_tagger(test_model_path).tag(songs / "one.mp3")
+    genres, top, confidence, model = rows["one"]
+    assert top == expected.genre and model == "test-random-weights"
+    assert float(confidence) == pytest.approx(max(expected.probabilities.values()), abs=1e-3)
+    assert genres.split("; ")[0] == expected.genre and len(genres.split("; ")) == 8  # min_confidence 0
+    assert mutagen.File(str(songs / "one.mp3")).tags["TCON"].text[0] == expected.genre  # written to the file
+    assert rows["two"][0] == "Jazz"  # kept without --force
+    assert beet(home, "genrescope", "-f", "-c", "0.99", "title:two").returncode == 0
+    assert listing(home)["two"][0] == "Jazz"  # forced, but no genre reaches 0.99: nothing to set
+    assert beet(home, "genrescope", "-f", "title:two").returncode == 0
+    assert listing(home)["two"][0].split("; ")[0] == listing(home)["two"][1]
+
+
+def test_on_import_and_no_model_until_it_runs(test_model_path, tmp_path):
+    lazy = make_home(tmp_path, tmp_path / "no-such-model.onnx")
+    assert beet(lazy, "ls").returncode == 0  # the plugin is loaded; its model is not
+    shutil.rmtree(lazy)
+    home, songs = make_home(tmp_path, test_model_path, auto=True), make_songs(tmp_path / "in")
+    result = beet(home, "import", "-q", str(songs))
+    assert result.returncode == 0, result.stderr
+    rows = listing(home)
+    assert rows["one"][3] == "test-random-weights" and rows["two"][3] == "test-random-weights"
+    assert rows["two"][0] == "Jazz"

@@ -1,0 +1,92 @@
+"""Training batches: random crops that look exactly like what the streaming engine feeds.
+
+The engine references each window to the maximum of the columns it holds (up to 30 s)
+and floors at −80 dB, so a crop of a thumbnail is re-referenced to *its own* maximum
+the same way. Because of that re-referencing a global gain change is a no-op, so the
+level augmentation is a random spectral tilt (a different microphone, EQ or mastering)
+instead. Time/frequency masks write the floor (silence), and mixup blends levels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genrescope.model.frontend.spec import FrontendSpec
+from genrescope.training.genre.config import TrainConfig
+from genrescope.training.genre.production import apply_production
+from genrescope.training.genre.thumbnail import index_to_db
+
+
+def crop_columns(seconds: float, column_seconds: float, available: int) -> int:
+    return int(np.clip(round(seconds / column_seconds), 1, available))
+
+
+def crop_seconds(config: TrainConfig, rng: np.random.Generator) -> float:
+    """A crop length drawn from the configured distribution."""
+    low, high = config.crop_min_seconds, config.crop_max_seconds
+    if config.crop_distribution == "uniform":
+        return rng.uniform(low, high)
+    if config.crop_distribution == "log_uniform":
+        return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    raise ValueError(f"unknown crop distribution {config.crop_distribution!r}")
+
+
+def clip_db(images: np.ndarray, floor_db: float) -> np.ndarray:
+    """Whole clips [B, columns, M] in dB, as the engine sees a full context."""
+    return window_db(images, np.zeros(len(images), dtype=int), images.shape[1], floor_db)
+
+
+def window_db(images: np.ndarray, start: np.ndarray, length: int, floor_db: float,
+              rng: np.random.Generator | None = None, tilt_db: np.ndarray | None = None) -> np.ndarray:
+    """Crops [B, length, M] of index images, as re-referenced dB levels in [floor, 0].
+
+    ``start`` holds one start column per image; ``tilt_db`` one spectral tilt each.
+    """
+    rows = np.arange(length)[None, :] + start[:, None]
+    index = images[np.arange(len(images))[:, None], rows]  # [B, L, M]
+    db = index_to_db(index, floor_db, rng)
+    if tilt_db is not None:
+        ramp = np.linspace(-1.0, 1.0, db.shape[-1], dtype=np.float32)
+        db = np.where(index == 0, floor_db, db + tilt_db[:, None, None] * ramp)
+    reference = db.max(axis=(1, 2), keepdims=True)
+    # A floor pixel only says "≤ floor below the clip maximum"; the engine would show it
+    # at the floor of its own reference, so it stays at the floor after re-referencing.
+    return np.where(index == 0, floor_db, np.maximum(db - reference, floor_db)).astype(np.float32)
+
+
+def apply_masks(x: np.ndarray, config: TrainConfig, floor_db: float, rng: np.random.Generator) -> None:
+    """SpecAugment-style masks, in place, filled with the floor level."""
+    batch, length, mels = x.shape
+    for b in range(batch):
+        for _ in range(config.freq_masks):
+            width = rng.integers(0, config.freq_mask_bins + 1)
+            low = rng.integers(0, mels - width + 1)
+            x[b, :, low:low + width] = floor_db
+        for _ in range(config.time_masks):
+            width = rng.integers(0, int(config.time_mask_fraction * length) + 1)
+            first = rng.integers(0, length - width + 1)
+            x[b, first:first + width, :] = floor_db
+
+
+def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, column_seconds: float,
+                   floor_db: float, n_classes: int, rng: np.random.Generator,
+                   side: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """One augmented batch: inputs [B, L, M], soft targets [B, n_classes] and, when given,
+    the clips' training-only ``side`` targets [B, D], mixed up with the same draw."""
+    columns = images.shape[1]
+    length = crop_columns(crop_seconds(config, rng), column_seconds, columns)
+    start = rng.integers(0, columns - length + 1, size=len(images))
+    tilt = rng.uniform(-config.eq_tilt_db, config.eq_tilt_db, size=len(images)).astype(np.float32)
+    x = window_db(images, start, length, floor_db, rng, tilt)
+    apply_production(x, floor_db, config.production_share, FrontendSpec(), rng)
+    apply_masks(x, config, floor_db, rng)
+    smooth = config.label_smoothing
+    y = np.full((len(labels), n_classes), smooth / n_classes, dtype=np.float32)
+    y[np.arange(len(labels)), labels] += 1.0 - smooth
+    if config.mixup_alpha > 0 and rng.random() < config.mixup_prob:
+        lam = np.float32(rng.beta(config.mixup_alpha, config.mixup_alpha))
+        order = rng.permutation(len(labels))
+        x = lam * x + (1 - lam) * x[order]
+        y = lam * y + (1 - lam) * y[order]
+        side = None if side is None else lam * side + (1 - lam) * side[order]
+    return x, y, side

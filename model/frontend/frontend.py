@@ -3,9 +3,9 @@
 The model never sees a full STFT: each column is a single STFT frame (see spec.py), so
 the streaming path computes one 2048-point FFT per update and nothing else. Offline
 paths gather every column of a file in one batched call. Both go through
-``MelFrontend.frames_db`` so they agree to the last bit. ``model/frontend/frontend_torch.py``
-runs the same computation on a GPU (the ``[gpu]`` extra); a test holds the two to
-1e-3 dB of each other.
+``MelFrontend.frames_db`` so they agree to the last bit. ``frontend_torch.py`` runs the
+same computation on a GPU (the ``[gpu]`` extra; ``device.make_frontend`` picks one); a test
+holds the two to 1e-3 dB of each other.
 
 Levels here are *absolute* dB (10·log10 power). Referencing them to a maximum and
 flooring them (``relative_db``) is a separate step because the reference depends on the
@@ -14,14 +14,10 @@ context: the whole clip for the thumbnails, the context seen so far when streami
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from genrescope.model.frontend.spec import FrontendSpec
-
-log = logging.getLogger(__name__)
 
 # Power below this (≈ −100 dB re full scale²) is treated as this, so silence gives a
 # finite level instead of −inf.
@@ -140,28 +136,6 @@ class MelFrontend:
         n_frames = 1 + len(audio) // self.spec.hop_length
         centers = np.arange(n_frames) * self.spec.hop_length
         return self.frames_db(frame_windows(audio, centers, self.spec.n_fft))
-
-
-def make_frontend(spec: FrontendSpec, device: str = "auto", model_on_gpu: bool = False) -> MelFrontend:
-    """The frontend for ``device``: 'cpu' → numpy; 'cuda' → torch on the GPU (the ``[gpu]``
-    extra); 'auto' → the GPU only beside a model whose session runs there
-    (``model_on_gpu``): a GPU frontend feeding a CPU session would copy every context
-    back, and asking torch for a GPU would cost its import (≈0.9 s, ≈500 MB) wherever
-    torch is installed."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"unknown frontend device {device!r}: use auto, cpu or cuda")
-    if device == "auto":
-        device = "cuda" if model_on_gpu else "cpu"
-    if device == "cpu":
-        log.info("mel frontend: numpy on the CPU")
-        return MelFrontend(spec)
-    try:
-        from genrescope.model.frontend.frontend_torch import TorchMelFrontend
-    except ImportError as error:
-        raise RuntimeError(f"the GPU frontend needs torch (pip install 'genrescope[gpu]'): {error}")
-    frontend = TorchMelFrontend(spec, device)
-    log.info("mel frontend: torch on %s", frontend.device)
-    return frontend
 
 
 def frame_windows(audio: np.ndarray, centers: np.ndarray, n_fft: int) -> np.ndarray:

@@ -134,12 +134,3 @@ def image_file(text: str) -> Path:
     if path.suffix.lower().lstrip(".") not in formats:
         raise argparse.ArgumentTypeError(f"cannot draw {text}: its extension is none of {', '.join(sorted(formats))}")
     return path
-
-
-def quiet_broken_pipe() -> int:
-    """After stdout's reader went away (``genrescope ... | head``): end quietly, as Unix
-    tools do. stdout is pointed at /dev/null so Python's own flush at exit does not fail
-    again; the status is the shell's for a process ended by SIGPIPE."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    return 128 + 13

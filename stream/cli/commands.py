@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
 from genrescope.stream.cli.checks import (PORT, SECONDS, CliParser, Number, OutputError, image_file, open_jsonl,
-                                      output_file, quiet_broken_pipe)
+                                          output_file)
 from genrescope.stream.cover.cover_link import CoverLink, link_cover
 from genrescope.stream.cli.cover import add_cover_arguments, run_cover
 from genrescope.stream.engine.config import EngineConfig
@@ -25,6 +25,7 @@ from genrescope.stream.serve.server import ServerConfig, ServerError, run_server
 from genrescope.stream.cli.tag import add_tag_arguments, run_tag
 from genrescope.stream.sources.chunk import STALL_SECONDS, AudioChunk
 from genrescope.stream.sources.factory import open_source
+from genrescope.stream.stdout import quiet_broken_pipe
 from genrescope.stream.engine.timeline import Timeline
 from genrescope.training.commands import add_commands as add_training_commands
 

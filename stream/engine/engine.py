@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from genrescope.model.frontend.frontend import make_frontend
+from genrescope.model.frontend.device import make_frontend
 from genrescope.model.frontend.pitch import ChromaContext, KeyEstimate
 from genrescope.model.session import CUDA, GenreModel
 from genrescope.stream.engine.compute_times import ComputeTimes

@@ -31,11 +31,11 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
-from genrescope.stream.cli.checks import quiet_broken_pipe
 from genrescope.stream.serve.access import AccessPolicy, generate_token, is_loopback
 from genrescope.stream.engine.events import GenreUpdate, StreamStats, end_message, lag_message
 from genrescope.stream.serve.hub import Hub, Subscriber
 from genrescope.stream.serve.webstatic import StaticSite
+from genrescope.stream.stdout import quiet_broken_pipe
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 WS_PATH = "/ws"

@@ -7,31 +7,20 @@ line and exit 2; Ctrl-C ends a stream cleanly with its summary.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-from collections import deque
-from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
-from genrescope.stream.cli.checks import (PORT, SECONDS, CliParser, Number, OutputError, image_file, open_jsonl,
-                                          output_file)
-from genrescope.stream.cover.cover_link import CoverLink, link_cover
+from genrescope.stream.cli.checks import PORT, SECONDS, CliParser, Number, OutputError, image_file, output_file
+from genrescope.stream.cli.command_groups import CommandListFormatter, group_commands
 from genrescope.stream.cli.cover import add_cover_arguments, run_cover
-from genrescope.stream.engine.config import EngineConfig
-from genrescope.stream.engine.events import GenreUpdate
-from genrescope.stream.serve.server import ServerConfig, ServerError, run_server
+from genrescope.stream.cli.streaming import UserError, run_devices, run_file, run_live, run_serve
 from genrescope.stream.cli.tag import add_tag_arguments, run_tag
-from genrescope.stream.sources.chunk import STALL_SECONDS, AudioChunk
-from genrescope.stream.sources.factory import open_source
+from genrescope.stream.engine.config import EngineConfig
+from genrescope.stream.serve.server import ServerConfig, ServerError
+from genrescope.stream.sources.chunk import STALL_SECONDS
 from genrescope.stream.stdout import quiet_broken_pipe
-from genrescope.stream.engine.timeline import Timeline
 from genrescope.training.commands import add_commands as add_training_commands
-
-if TYPE_CHECKING:  # the engine (torch) loads only for the commands that run it
-    from genrescope.stream.engine.engine import GenreEngine
-    from genrescope.stream.cli.terminal import TerminalView
 
 log = logging.getLogger("genrescope")
 
@@ -51,10 +40,6 @@ examples:
   genrescope train --epochs 30              train the genre model on FMA-small (../shared/data)
   genrescope evaluate                       evaluate the shipped model on the official test split
 """
-
-
-class UserError(Exception):
-    """A problem with the user's input, reported as one line."""
 
 
 def _engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,23 +85,15 @@ def _server_arguments(parser: argparse.ArgumentParser, switch: bool) -> None:
                        help="stop when a file ends (default: keep serving its final state)")
 
 
-def _server_config(args: argparse.Namespace) -> ServerConfig:
-    try:
-        return ServerConfig(host=args.host, port=args.port, allow_remote=args.allow_remote, token=args.token,
-                            allowed_origins=tuple(args.allow_origin), exit_at_end=args.exit_at_end)
-    except ValueError as error:
-        raise UserError(str(error)) from error
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = CliParser(
         prog="genrescope",
         description="Real-time music-genre recognition: sound in, rolling genre probabilities out "
                     "(≈4 updates per second, over up to 30 s of context).",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES, formatter_class=CommandListFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (model provider, timings)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND", required=True)
 
     file_parser = commands.add_parser("file", help="stream an audio file (mp3, flac, ogg, wav, anything ffmpeg reads)",
                                       description="Stream an audio file through the real-time engine.")
@@ -176,185 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_cover_arguments(cover_parser)
     cover_parser.set_defaults(handler=run_cover)
 
+    users = len(commands.choices)
     add_training_commands(commands)
+    group_commands(parser, commands, list(commands.choices)[users:], "research and training commands",
+                   "the model's own pipeline: training, cross-validation, export, evaluation and studies\n"
+                   "(they need the [train] extra, and the FMA data under ../shared/data)")
     return parser
-
-
-def engine_config(args: argparse.Namespace) -> EngineConfig:
-    """The engine settings the engine flags give (every command that streams)."""
-    return EngineConfig(smoothing_seconds=args.smoothing, context_seconds=args.context,
-                        frontend_device="cpu" if args.cpu else "auto")
-
-
-def make_engine(args: argparse.Namespace) -> GenreEngine:
-    """The engine for a command, with the engine flags applied (see load_engine)."""
-    from genrescope.stream.engine.engine import load_engine
-
-    engine = load_engine(args.model, engine_config(args), prefer_gpu=not args.cpu)
-    log.info("model %s (%s), provider %s", engine.model.path, engine.model_version, engine.provider)
-    return engine
-
-
-def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_name: str,
-                   args: argparse.Namespace, cover: CoverLink | None = None) -> int:
-    """Run a source to its end (or Ctrl-C) with the requested outputs; print the summary.
-
-    With ``--serve`` the server runs the stream in its engine thread and keeps serving
-    after the end until Ctrl-C or SIGTERM (or ``--exit-at-end``), the normal way out.
-    """
-    from genrescope.stream.cli.terminal import TerminalView
-
-    server_config = _server_config(args) if args.serve else None
-    timeline = Timeline() if args.plot else None  # fixed memory, however long the stream
-    newest: deque[GenreUpdate] = deque(maxlen=1)  # for the final line; nothing else is kept
-    interrupted, engine_error = False, None
-    with ExitStack() as stack:
-        jsonl = open_jsonl(args.jsonl, stack)
-        view = None
-        if not args.quiet and sys.stderr.isatty():
-            view = stack.enter_context(TerminalView(source_name))
-        outputs = _with_outputs(_engine_updates(engine, source, cover), newest, timeline, jsonl, view)
-        try:
-            if server_config is not None:
-                engine_error = serve_stream(engine, outputs, source_name, server_config, cover)
-            else:
-                for _ in outputs:
-                    pass
-        except KeyboardInterrupt:
-            interrupted = True
-    _print_summary(engine, newest[0] if newest else None, interrupted)
-    if timeline is not None and len(timeline):
-        _plot(timeline, args.plot, source_name)
-    return 130 if interrupted else exit_status(engine_error)
-
-
-def _with_outputs(updates: Iterable[GenreUpdate], newest: deque[GenreUpdate], timeline: Timeline | None,
-                  jsonl: IO[str] | None, view: TerminalView | None) -> Iterator[GenreUpdate]:
-    """Each update, once it went to the requested outputs (and into ``newest``)."""
-    for update in updates:
-        newest.append(update)
-        if timeline is not None:
-            timeline.add(update)
-        if jsonl is not None:
-            jsonl.write(json.dumps(update.to_message()) + "\n")
-        if view is not None:
-            view.show(update)
-        yield update
-
-
-def _engine_updates(engine: GenreEngine, source: Iterable[AudioChunk], cover: CoverLink | None
-                    ) -> Iterator[GenreUpdate]:
-    """The engine's updates, each with the fused estimate when the source has a cover."""
-    return cover.attach(engine.run(source)) if cover else engine.run(source)
-
-
-def serve_stream(engine: GenreEngine, updates: Iterator[GenreUpdate], source_name: str,
-                 config: ServerConfig, cover: CoverLink | None = None) -> str | None:
-    """Serve ``updates`` (the engine's) with the dashboard until stopped; see stream.server.
-    Returns the engine's error, if one stopped it (the clients were told; see ``exit_status``)."""
-    return run_server(engine.hello(source_name, cover.hello_extra() if cover else None), updates, engine.summary,
-                      config)
-
-
-def exit_status(engine_error: str | None) -> int:
-    """1 when the engine stopped on an error, said in one line after the summary: the server
-    kept serving its last state, so without this a script would see a clean exit."""
-    if engine_error is None:
-        return 0
-    print(f"genrescope: error: the stream stopped on an error: {engine_error}", file=sys.stderr)
-    return 1
-
-
-def _plot(timeline: Timeline, path: Path, source_name: str) -> None:
-    """Draw the timeline; a failure (the disk filled meanwhile) is one line after the summary."""
-    from genrescope.stream.cli.plot import plot_timeline
-
-    try:
-        plot_timeline(timeline, path, source_name)
-    except OSError as error:
-        raise UserError(f"cannot write the plot {path}: {error.strerror or error}") from error
-
-
-def _print_summary(engine: GenreEngine, last: GenreUpdate | None, interrupted: bool) -> None:
-    print(("stopped. " if interrupted else "") + engine.summary().text(), file=sys.stderr)
-    if last is not None:
-        print("final: " + ", ".join(f"{g} {p:.0%}" for g, p in last.ranked()[:3]), file=sys.stderr)
-    else:
-        print("no update: the audio was shorter than the first second", file=sys.stderr)
-
-
-def run_file(args: argparse.Namespace) -> int:
-    from genrescope.stream.sources.filesource import FileSource
-
-    paced = args.realtime or args.serve  # a served file plays at 1× for its watchers
-    source = FileSource(args.path, realtime=paced)
-    cover = link_cover(source.path) if args.serve else None  # once, before the stream
-    return stream_updates(make_engine(args), source, source.name, args, cover)
-
-
-def run_live(args: argparse.Namespace) -> int:
-
-    engine = make_engine(args)
-    # waits for a lost device to come back; records at the model's rate where it can
-    with open_source("mic", device=args.device, sample_rate=engine.spec.sample_rate) as microphone:
-        source = _limit(microphone, args.seconds)
-        return stream_updates(engine, source, microphone.name, args)
-
-
-def _limit(source: Iterable[AudioChunk], seconds: float | None) -> Iterable[AudioChunk]:
-    if seconds is None:
-        yield from source
-        return
-    heard = 0.0
-    for chunk in source:
-        yield chunk
-        heard += chunk.seconds
-        if heard >= seconds:
-            return
-
-
-def run_serve(args: argparse.Namespace) -> int:
-    config = _server_config(args)
-    if _serves_many(args):
-        return _serve_named(args, config)
-    args.source = args.source[0] if args.source else "demo"
-    engine = make_engine(args)
-    if args.source == "mic":
-        with open_source("mic", device=args.device, sample_rate=engine.spec.sample_rate) as microphone:
-            error = serve_stream(engine, engine.run(microphone), microphone.name, config)
-    elif args.source == "demo":
-        demo = open_source("demo")
-        error = serve_stream(engine, engine.run(demo), demo.name, config)
-    else:
-        source = open_source(args.source, realtime=True)
-        cover = link_cover(source.path)  # once, before the stream: never on the real-time path
-        error = serve_stream(engine, _engine_updates(engine, source, cover), source.name, config, cover)
-    print(engine.summary().text(), file=sys.stderr)
-    return exit_status(error)
-
-
-def _serves_many(args: argparse.Namespace) -> bool:
-    """Named streams (protocol v2) rather than today's single stream (v1)."""
-    from genrescope.stream.sources.factory import NAME
-
-    single = args.source[0] if len(args.source) == 1 else None
-    named = single is not None and NAME.fullmatch(single.partition("=")[0]) and "=" in single \
-        and not Path(single).exists()
-    return len(args.source) > 1 or args.sources is not None or args.osc is not None or bool(named)
-
-
-def _serve_named(args: argparse.Namespace, config: ServerConfig) -> int:
-    from genrescope.stream.serve.serve_many import named_sources, serve_many
-
-    return exit_status(serve_many(named_sources(args.source, args.sources), engine_config(args), config, args.model,
-                                  not args.cpu, args.osc, args.stall_seconds))
-
-
-def run_devices(args: argparse.Namespace) -> int:
-    from genrescope.stream.sources.capture import format_devices, list_input_devices
-
-    print(format_devices(list_input_devices()))
-    return 0
 
 
 def user_errors() -> tuple[type[BaseException], ...]:

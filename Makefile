@@ -4,13 +4,18 @@ VENV := .venv
 # Extra pytest arguments, e.g. make test PYTEST_ARGS="-k ringbuffer"
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-runtime test demo
+.PHONY: setup setup-runtime lint test demo
 
 setup:
 	bash scripts/setup.sh dev
 
 setup-runtime:
 	bash scripts/setup.sh runtime
+
+# ruff's lint and format check, as CI runs them (settings: pyproject.toml's [tool.ruff])
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: setup
 	$(VENV)/bin/python -m pytest -v --durations=10 $(PYTEST_ARGS)

@@ -46,7 +46,7 @@ def measure(model: CoverModel, files: list[Path]) -> dict:
         t2 = time.perf_counter()
         model.session.run(None, {name: x})
         t3 = time.perf_counter()
-        for key, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
+        for key, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=True):
             stages[key].append(seconds * 1e3)
     return {"provider": model.provider, "model_version": model.version, "input_size": model.spec.size,
             **{key: percentiles(values) for key, values in stages.items()},

@@ -55,7 +55,7 @@ def measure(model_path: Path | None, seconds: float, gpu: bool) -> dict:
             "steady_state_thread_cpu_ms": percentiles(cpu_ms[name]),
         }
     results["pitch_adds_ms"] = percentiles([a.stats.compute_ms - b.stats.compute_ms
-                                            for a, b in zip(updates["with_pitch"], updates["without_pitch"])
+                                            for a, b in zip(updates["with_pitch"], updates["without_pitch"], strict=True)
                                             if _full(engine, a)])
     return results
 

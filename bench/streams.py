@@ -79,7 +79,7 @@ def _ready(engines: list[GenreEngine], sources: list[PacedLoop], context_seconds
     """Fill every engine's context without running the model (its columns are dropped),
     then start every source's clock together; the process's CPU seconds so far, so that
     the trial's CPU counts the measured phase only."""
-    for engine, source in zip(engines, sources):
+    for engine, source in zip(engines, sources, strict=True):
         engine.prepare(source.warm_up(context_seconds + 1.0))
     start = time.monotonic() + 0.5
     for source in sources:

@@ -64,7 +64,8 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
         "Train the genre CRNN (CPU by default, CUDA when present).\n"
         "Re-running the same command resumes from the last epoch.",
         "example (the shipped model's run: 20 epochs of 1-4 min each on 2 CPU cores):\n"
-        "  genrescope train --config training/recipes/embed_heavy.yaml --run-dir runs/genre-embed-heavy --validate-every 2\n"
+        "  genrescope train --config training/recipes/embed_heavy.yaml --run-dir runs/genre-embed-heavy \\\n"
+        "      --validate-every 2\n"
         "  genrescope export runs/genre-embed-heavy/best.pt && genrescope evaluate")
     add_train_arguments(train)
     train.set_defaults(handler=runs("genrescope.training.genre.train", "run_train"))

@@ -67,7 +67,7 @@ class CoverModel:
     def predict(self, image: Image.Image, label_set: str | None = None) -> dict[str, float]:
         """Genre → probability, over all labels or renormalised over one training set's."""
         probs = self.predict_batch([image])[0]
-        return restrict(dict(zip(self.spec.labels, probs.tolist())), self.labels_of(label_set))
+        return restrict(dict(zip(self.spec.labels, probs.tolist(), strict=True)), self.labels_of(label_set))
 
     def labels_of(self, label_set: str | None) -> tuple[str, ...]:
         """The labels of a named training set (None: all labels)."""

@@ -61,7 +61,7 @@ def pool(audio_shared: dict[str, float], cover_shared: dict[str, float], weight:
     genres = list(audio_shared)
     fused = np.exp(log_pool(np.array([audio_shared[g] for g in genres]),
                             np.array([cover_shared[g] for g in genres]), weight))
-    return {g: float(p) for g, p in zip(genres, fused)}
+    return {g: float(p) for g, p in zip(genres, fused, strict=True)}
 
 
 def fuse(audio: dict[str, float], cover: dict[str, float], weight: float) -> dict[str, float]:

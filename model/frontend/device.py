@@ -30,7 +30,7 @@ def make_frontend(spec: FrontendSpec, device: str = "auto", model_on_gpu: bool =
     try:
         from genrescope.model.frontend.frontend_torch import TorchMelFrontend
     except ImportError as error:
-        raise RuntimeError(f"the GPU frontend needs torch (pip install 'genrescope[gpu]'): {error}")
+        raise RuntimeError(f"the GPU frontend needs torch (pip install 'genrescope[gpu]'): {error}") from error
     frontend = TorchMelFrontend(spec, device)
     log.info("mel frontend: torch on %s", frontend.device)
     return frontend

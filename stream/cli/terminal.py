@@ -17,7 +17,7 @@ def render(update: GenreUpdate, source: str) -> Group:
     table = Table.grid(padding=(0, 1))
     for rank, (label, p) in enumerate(update.ranked()):
         style = "bold green" if rank == 0 else ""
-        bar = "█" * int(round(p * BAR_WIDTH))
+        bar = "█" * round(p * BAR_WIDTH)
         table.add_row(Text(f"{label:>13}", style=style), Text(f"{p:6.1%}", style=style), Text(bar, style=style or "cyan"))
     s = update.stats
     status = Text(

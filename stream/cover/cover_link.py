@@ -39,7 +39,7 @@ class CoverLink:
         from genrescope.model.cover.fusion import fuse
 
         for update in updates:
-            audio = dict(zip(update.labels, update.probabilities))
+            audio = dict(zip(update.labels, update.probabilities, strict=True))
             yield replace(update, fused=fuse(audio, self.probabilities, self.weight))
 
 

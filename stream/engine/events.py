@@ -95,7 +95,7 @@ class GenreUpdate:
 
     def ranked(self) -> list[tuple[str, float]]:
         """(genre, probability), most probable first."""
-        return ranked(zip(self.labels, self.probabilities))
+        return ranked(zip(self.labels, self.probabilities, strict=True))
 
     def to_message(self) -> dict[str, Any]:
         """The ``update`` message (JSON-ready)."""
@@ -104,8 +104,8 @@ class GenreUpdate:
             "v": PROTOCOL_VERSION,
             "time": round(self.time, 3),
             "column": self.column,
-            "probabilities": {k: round(p, 5) for k, p in zip(self.labels, self.probabilities)},
-            "raw": {k: round(p, 5) for k, p in zip(self.labels, self.raw_probabilities)},
+            "probabilities": {k: round(p, 5) for k, p in zip(self.labels, self.probabilities, strict=True)},
+            "raw": {k: round(p, 5) for k, p in zip(self.labels, self.raw_probabilities, strict=True)},
             "top": self.top,
             "uncertain": self.uncertain,
             "context_seconds": round(self.context_seconds, 3),

@@ -35,7 +35,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 
@@ -79,7 +78,7 @@ class StreamEnd:
     error: str | None
 
 
-Event = Union[StreamUpdate, StreamStatus, StreamEnd]
+Event = StreamUpdate | StreamStatus | StreamEnd
 Sink = Callable[[Event], None]
 _ENDED = object()  # a source's last inbox item
 _STATUS = object()  # a source changed its state (or a network stream its title)

@@ -48,7 +48,7 @@ class StreamMetrics:
     def sink(self, event: Event) -> None:
         if isinstance(event, StreamUpdate):
             update = event.update
-            for genre, p in zip(update.labels, update.probabilities):
+            for genre, p in zip(update.labels, update.probabilities, strict=True):
                 self.probability.labels(event.stream, genre).set(p)
             self.updates.labels(event.stream).inc()
             self.dropped.labels(event.stream).set(update.stats.dropped_frames)

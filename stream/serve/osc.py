@@ -50,7 +50,7 @@ class OscOutput:
         if isinstance(event, StreamUpdate):
             base = f"{PREFIX}/{event.stream}"
             update = event.update
-            for genre, p in zip(update.labels, update.probabilities):
+            for genre, p in zip(update.labels, update.probabilities, strict=True):
                 self.client.send_message(f"{base}/genre/{genre}", float(p))
             top = self._held_top(event.stream, update.top, update.time)
             if top is not None:

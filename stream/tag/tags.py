@@ -28,7 +28,7 @@ class FileTags:
     def from_mean(cls, path: str, audio_seconds: float, labels: tuple[str, ...], mean: np.ndarray,
                   key: KeyEstimate = NO_KEY) -> "FileTags":
         """A whole-file estimate from its mean probabilities (4 decimals, as stored)."""
-        return cls(path, audio_seconds, {g: round(float(p), 4) for g, p in zip(labels, mean)}, key=key)
+        return cls(path, audio_seconds, {g: round(float(p), 4) for g, p in zip(labels, mean, strict=True)}, key=key)
 
     @property
     def genre(self) -> str | None:

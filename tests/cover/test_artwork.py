@@ -82,12 +82,12 @@ def test_no_artwork_is_none(tmp_path):
 def test_not_audio_is_a_clear_error(tmp_path):
     path = tmp_path / "noise.mp3"
     path.write_bytes(b"definitely not audio" * 10)
-    with pytest.raises(ArtworkError, match="noise.mp3"):
+    with pytest.raises(ArtworkError, match=r"noise\.mp3"):
         extract_artwork(path)
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(ArtworkError, match="missing.mp3"):
+    with pytest.raises(ArtworkError, match=r"missing\.mp3"):
         extract_artwork(tmp_path / "missing.mp3")
 
 

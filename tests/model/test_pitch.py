@@ -6,6 +6,7 @@ The per-key accuracy table is printed in the test output (not only with -s)."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 import json
 from collections import Counter
 
@@ -134,7 +135,7 @@ def test_real_clips_keep_their_key(engine, music_clips, capsys):
         settled = [u.key.key for u in updates if u.context_seconds >= SETTLED_SECONDS]
         agree = sum(key in (whole.key, whole.key.relative) for key in settled) / len(settled)
         names = [u.key.name for u in updates]
-        changes = sum(a != b for a, b in zip(names, names[1:]))
+        changes = sum(a != b for a, b in pairwise(names))
         report.append(f"{clip.name}: whole clip {whole.name} (r = {whole.confidence:.2f}); {changes} changes over "
                       f"{len(updates)} updates; from {SETTLED_SECONDS:.0f} s of context on, {agree:.0%} name it or its "
                       f"relative; most named: {Counter(names).most_common(3)}")

@@ -22,7 +22,7 @@ SHOWN = """() => ({
 })"""
 
 
-def test_the_key_and_the_chroma_strip_are_shown(chromium, test_model_path: Path, tmp_path: Path) -> None:
+def test_the_key_and_the_chroma_strip_are_shown(chromium, test_model_path: Path, tmp_path: Path) -> None:  # noqa: F811
     piece = tmp_path / "a_minor.wav"
     sf.write(piece, np.tile(key_piece(Key(9, True), RATE), 6), RATE)  # 36 s: the file never ends here
 

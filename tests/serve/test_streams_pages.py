@@ -27,7 +27,7 @@ READ_CARDS = """() => Object.fromEntries([...document.querySelectorAll('#streams
 ]))"""
 
 
-def test_overview_detail_and_overlay(chromium, test_model_path: Path, music_file: Path, tmp_path: Path) -> None:
+def test_overview_detail_and_overlay(chromium, test_model_path: Path, music_file: Path, tmp_path: Path) -> None:  # noqa: F811
     quiet = tmp_path / "quiet.wav"
     sf.write(quiet, np.random.default_rng(0).normal(0, 1e-4, 44_100 * 10).astype(np.float32), 44_100)
     sources = ["--source", f"music=loop:{music_file}", "--source", f"room=loop:{quiet}",

@@ -75,7 +75,7 @@ def test_exports(test_model_path, library, tmp_path):
         assert line["model_version"] == "test-random-weights" and len(line["labels"]) == 8
         assert line["genre"] == max(line["probabilities"], key=line["probabilities"].get)
     assert run_cli("tag", "--export", str(tmp_path / "out.csv"), "--db", str(db)).returncode == 0
-    table = list(csv.DictReader(open(tmp_path / "out.csv")))
+    table = list(csv.DictReader((tmp_path / "out.csv").read_text().splitlines()))
     assert len(table) == 4
     assert {row["genre"] for row in table} == {line["genre"] or "" for line in lines}
     assert float(table[0][lines[0]["labels"][0]] or 0) >= 0

@@ -37,7 +37,8 @@ def test_every_job_is_a_subcommand_whose_help_shows_an_example():
 
 
 def test_building_the_parser_imports_no_torch():
-    code = "import sys; from genrescope.stream.cli.commands import build_parser; build_parser(); print('torch' in sys.modules)"
+    code = ("import sys; from genrescope.stream.cli.commands import build_parser; build_parser(); "
+            "print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
 

@@ -3,6 +3,7 @@
 import argparse
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,8 +177,8 @@ def test_cv_runs_recipes_on_shared_folds_with_the_side_signal(tmp_path, monkeypa
     assert len((tmp_path / "cv" / "side" / "fold0" / "history.jsonl").read_text().splitlines()) == 1
 
 
-def _one_artist_per_track(csv_path) -> None:
-    rows = list(csv.reader(open(csv_path, newline="")))
+def _one_artist_per_track(csv_path: Path) -> None:
+    rows = list(csv.reader(csv_path.read_text().splitlines()))
     artist_column = rows[1].index("id")
     for row in rows[3:]:
         row[artist_column] = str(1000 + int(row[0]))

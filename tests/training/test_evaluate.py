@@ -61,7 +61,7 @@ def test_temperature_undoes_overconfidence():
     labels = rng.integers(0, 4, 4000)
     true_logits = rng.normal(size=(4000, 4))
     true_logits[np.arange(4000), labels] += 1.0
-    sampled = np.array([rng.choice(4, p=np.exp(l) / np.exp(l).sum()) for l in true_logits])
+    sampled = np.array([rng.choice(4, p=np.exp(row) / np.exp(row).sum()) for row in true_logits])
     assert fit_temperature(3.0 * true_logits, sampled) == pytest.approx(3.0, rel=0.15)
 
 

@@ -36,7 +36,7 @@ def test_train_resume_and_export(tmp_path, monkeypatch):
     assert [h["epoch"] for h in history] == [1, 2]
     assert all(0.0 <= h["val_accuracy"] <= 1.0 for h in history)
 
-    model, checkpoint = load_checkpoint_model(best)
+    model, _ = load_checkpoint_model(best)
     card = ModelCard(labels=GENRES, frontend=FrontendSpec(), version="tiny-run")
     assert export_genre_model(model, card, tmp_path / "tiny.onnx") <= 1e-4
     assert GenreModel.load(tmp_path / "tiny.onnx").card.version == "tiny-run"

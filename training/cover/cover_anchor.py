@@ -70,7 +70,7 @@ def run_cover_anchor(args: argparse.Namespace) -> int:
     sets = load_splits(args.data_root)
     items = [it for s in sets.values() for split in s.values() for it in split]
     x = cached(args.run_dir / f"anchor_feats_{args.size}.pt", lambda: embeddings(items, args.size))
-    feats = {it.path: f for it, f in zip(items, x)}
+    feats = {it.path: f for it, f in zip(items, x, strict=True)}
     result = {name: anchor_for(s, feats) for name, s in sets.items()}
     print(json.dumps(result, indent=2))
     (args.run_dir / "anchor.json").write_text(json.dumps(result, indent=2))

@@ -58,7 +58,7 @@ def load_discogs5(root: Path) -> list[CoverItem]:
     with open(base / "labels.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["cross_genre_duplicate"] == "0"]
     groups = _union_groups([("md5:" + r["md5"], "release:" + r["discogs_release_id"]) for r in rows])
-    return [CoverItem(base / r["path"], r["genre"], "discogs5", g) for r, g in zip(rows, groups)]
+    return [CoverItem(base / r["path"], r["genre"], "discogs5", g) for r, g in zip(rows, groups, strict=True)]
 
 
 def load_spotify5(root: Path, min_groups_per_label: int = 10) -> list[CoverItem]:
@@ -67,9 +67,9 @@ def load_spotify5(root: Path, min_groups_per_label: int = 10) -> list[CoverItem]
     with open(base / "labels.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     md5s = [hashlib.md5((base / r["path"]).read_bytes()).hexdigest() for r in rows]
-    groups = _union_groups([("artist:" + r["artist_id"], "md5:" + m) for r, m in zip(rows, md5s)])
+    groups = _union_groups([("artist:" + r["artist_id"], "md5:" + m) for r, m in zip(rows, md5s, strict=True)])
     items = [CoverItem(base / r["path"], SPOTIFY_LABELS[r["genre"]], "spotify5", g)
-             for r, g in zip(rows, groups)]
+             for r, g in zip(rows, groups, strict=True)]
     artists = defaultdict(set)
     for r in rows:
         artists[SPOTIFY_LABELS[r["genre"]]].add(r["artist_id"])

@@ -52,7 +52,7 @@ def plot_artists(rows: dict[str, dict], labels: tuple[str, str], names: dict[str
     old.append(sum(rows[a]["old"] * rows[a]["clips"] for a in rest) / max(rest_clips, 1))
     new.append(sum(rows[a]["new"] * rows[a]["clips"] for a in rest) / max(rest_clips, 1))
     clips.append(rest_clips)
-    ticks = [f"{names.get(a, a)[:18]} ({n})" for a, n in zip(shown, clips)] + [f"{len(rest)} others ({rest_clips})"]
+    ticks = [f"{names.get(a, a)[:18]} ({n})" for a, n in zip(shown, clips, strict=True)] + [f"{len(rest)} others ({rest_clips})"]
     x = np.arange(len(ticks))
     fig, ax = plt.subplots(figsize=(12, 5), dpi=110)
     ax.bar(x - 0.2, np.array(old) * 100, 0.4, label=labels[0], color="#9aa5b1")

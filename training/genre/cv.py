@@ -54,7 +54,7 @@ def stored_folds(path: Path, data: FeatureSet, k: int, seed: int) -> np.ndarray:
         fold = artist_folds(data, k, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"k": k, "seed": seed,
-                                    "fold_of_track": {str(t): int(f) for t, f in zip(data.track_ids, fold)}}))
+                                    "fold_of_track": {str(t): int(f) for t, f in zip(data.track_ids, fold, strict=True)}}))
         return fold
     record = json.loads(path.read_text())
     by_track = record["fold_of_track"]

@@ -63,7 +63,7 @@ def classification_report(predicted: np.ndarray, labels: np.ndarray, names: tupl
         "accuracy": float((predicted == labels).mean()),
         "macro_f1": float(f1.mean()),
         "per_genre": {n: {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4)}
-                      for n, p, r, f in zip(names, precision, recall, f1)},
+                      for n, p, r, f in zip(names, precision, recall, f1, strict=True)},
         "confusion": confusion.tolist(),
     }
 

@@ -144,7 +144,7 @@ def read_fma_tracks(csv_path: Path, subset: str = "small") -> list[Track]:
     with open(csv_path, newline="") as handle:
         rows = csv.reader(handle)
         groups, names = next(rows), next(rows)
-        columns = {f"{g}.{n}": i for i, (g, n) in enumerate(zip(groups, names))}
+        columns = {f"{g}.{n}": i for i, (g, n) in enumerate(zip(groups, names, strict=True))}
         tracks = []
         for row in rows:
             if not row or not row[0].isdigit():

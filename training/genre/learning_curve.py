@@ -11,6 +11,7 @@ buy, recipe unchanged. Validation only; the test split is not read. Run it as
 
 from __future__ import annotations
 
+from itertools import pairwise
 import argparse
 import json
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ def doubling_gains(means: list[tuple[float, float]]) -> list[float]:
     Neighbour by neighbour rather than one straight line: if the gain shrinks as the
     data grows, a line through every size would promise more than the last step gave.
     """
-    return [(b - a) / np.log2(m / n) for (n, a), (m, b) in zip(means, means[1:])]
+    return [(b - a) / np.log2(m / n) for (n, a), (m, b) in pairwise(means)]
 
 
 def plot(points: list[CurvePoint], means: list[tuple[float, float]], path: Path) -> None:
@@ -95,7 +96,7 @@ def run_learning_curve(args: argparse.Namespace) -> int:
     for p in points:
         print(f"{p.artists:7d} {p.tracks:6d} {p.best:6.1%} {p.last:6.1%}  {p.run}")
     means = size_means(points)
-    for ((n, _), (m, _)), gain in zip(zip(means, means[1:]), doubling_gains(means)):
+    for ((n, _), (m, _)), gain in zip(pairwise(means), doubling_gains(means), strict=True):
         print(f"{n:.0f} → {m:.0f} artists: {100 * gain:+.1f} points per doubling (last-{LAST_EPOCHS} means)")
     plot(points, means, args.plot)
     print(f"plot: {args.plot}")

@@ -64,7 +64,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(module)
         for target in sorted(graph[module]):
             if state.get(target) == "open":
-                return path[path.index(target):] + [target]
+                return path[path.index(target) :] + [target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         state[module] = "done"
@@ -83,7 +83,9 @@ def test_the_checker_finds_a_loop_and_reads_imports_inside_functions(tmp_path: P
     source = tmp_path / "m.py"
     source.write_text("import os\n\ndef f():\n    from genrescope.stream import stdout\n")
     assert imported_modules(source, {"genrescope.stream", "genrescope.stream.stdout"}) == {
-        "genrescope.stream", "genrescope.stream.stdout"}
+        "genrescope.stream",
+        "genrescope.stream.stdout",
+    }
 
 
 def test_no_import_loop(graph: dict[str, set[str]]) -> None:
@@ -114,9 +116,13 @@ def test_stream_rooms_import_only_the_rooms_below(graph: dict[str, set[str]]) ->
 
 
 def test_stream_shared_modules_and_the_model_import_nothing_above_them(graph: dict[str, set[str]]) -> None:
-    wrong = [f"{module} -> {target}" for module, targets in graph.items() for target in targets
-             if (room(module) == ("stream", "") and module != "genrescope.stream" and target.startswith("genrescope."))
-             or (room(module)[0] == "model" and room(target)[0] in {"stream", "training"})]
+    wrong = [
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if (room(module) == ("stream", "") and module != "genrescope.stream" and target.startswith("genrescope."))
+        or (room(module)[0] == "model" and room(target)[0] in {"stream", "training"})
+    ]
     assert not wrong, "\n".join(sorted(wrong))
 
 
@@ -124,7 +130,9 @@ def test_every_room_says_what_it_is_for_and_what_it_may_import() -> None:
     for package in PACKAGES:
         for init in (REPO / package).rglob("__init__.py"):
             doc = ast.get_docstring(ast.parse(init.read_text())) or ""
-            assert "import" in doc.lower() and len(doc.splitlines()) >= 2, f"{init.relative_to(REPO)} lacks its two lines"
+            assert "import" in doc.lower() and len(doc.splitlines()) >= 2, (
+                f"{init.relative_to(REPO)} lacks its two lines"
+            )
 
 
 def test_stream_holds_rooms_and_a_few_shared_modules() -> None:
@@ -133,7 +141,10 @@ def test_stream_holds_rooms_and_a_few_shared_modules() -> None:
 
 
 def test_no_source_file_over_the_limit() -> None:
-    files = [p for folder in (*PACKAGES, "tests", "bench", "beetsplug", "scripts", "examples")
-             for p in (REPO / folder).rglob("*.py")] + [REPO / "__init__.py"]
+    files = [
+        p
+        for folder in (*PACKAGES, "tests", "bench", "beetsplug", "scripts", "examples")
+        for p in (REPO / folder).rglob("*.py")
+    ] + [REPO / "__init__.py"]
     long = {str(p.relative_to(REPO)): n for p in files if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, f"over {MAX_LINES} lines: {long}"

@@ -1,9 +1,9 @@
 // genrescope live dashboard: one websocket to the server that served this page,
-// no dependencies, no build step. Protocol: README.md, "Live server and protocol" and "Protocol v2".
+// no dependencies, no build step. Protocol: docs/protocol.md, "Live server and protocol" and "Protocol v2".
 
 import { genreColours, socketUrl } from "./palette.js";
 
-const PROTOCOL_VERSIONS = [1, 2]; // 2: a stream of a multi-stream server (README: Protocol v2)
+const PROTOCOL_VERSIONS = [1, 2]; // 2: a stream of a multi-stream server (docs/protocol.md: Protocol v2)
 const WINDOW_SECONDS = 60;
 const RATE_WINDOW_MS = 5000;
 const RATE_MIN_SPAN_S = 2; // a measured rate over less time is noise (e.g. a queued burst)

@@ -1,4 +1,4 @@
-// The overview of a multi-stream server (protocol v2, README: Protocol v2): every stream's
+// The overview of a multi-stream server (protocol v2, docs/protocol.md: Protocol v2): every stream's
 // name, state, top genre and a mini timeline, from one websocket (/ws). No build step.
 
 import { genreColours, keepConnected } from "./palette.js";

@@ -35,8 +35,13 @@ class CommandListFormatter(argparse.RawDescriptionHelpFormatter):
         return super()._format_action(action)
 
 
-def group_commands(parser: argparse.ArgumentParser, commands: argparse._SubParsersAction, names: Iterable[str],
-                   title: str, description: str) -> None:
+def group_commands(
+    parser: argparse.ArgumentParser,
+    commands: argparse._SubParsersAction,
+    names: Iterable[str],
+    title: str,
+    description: str,
+) -> None:
     """Show the subcommands ``names`` of ``commands`` under their own heading in ``parser``'s help."""
     names = set(names)
     listings = commands._choices_actions  # argparse's listing of each choice, in the order added

@@ -67,7 +67,7 @@ def _output_arguments(parser: argparse.ArgumentParser) -> None:
 def _server_arguments(parser: argparse.ArgumentParser, switch: bool) -> None:
     """Server options; ``switch`` adds ``--serve`` for commands that serve on request."""
     defaults = ServerConfig()
-    group = parser.add_argument_group("web dashboard and websocket server (protocol: README.md)")
+    group = parser.add_argument_group("web dashboard and websocket server (protocol: docs/protocol.md)")
     if switch:
         group.add_argument("--serve", action="store_true",
                            help="also serve the updates and the live dashboard (files are paced in real time)")

@@ -9,8 +9,22 @@ from genrescope.stream.cli.commands import build_parser
 from support import run_cli
 
 USER = ("file", "tag", "live", "devices", "serve", "cover")
-RESEARCH = ("train", "cv", "export", "evaluate", "phases", "artists", "compare", "learning-curve", "cover-anchor",
-            "cover-train", "cover-cv", "cover-export", "cover-evaluate", "fit-fusion")
+RESEARCH = (
+    "train",
+    "cv",
+    "export",
+    "evaluate",
+    "phases",
+    "artists",
+    "compare",
+    "learning-curve",
+    "cover-anchor",
+    "cover-train",
+    "cover-cv",
+    "cover-export",
+    "cover-evaluate",
+    "fit-fusion",
+)
 
 
 def listed(section: str) -> list[str]:

@@ -13,6 +13,7 @@ import numpy as np
 
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.training.genre.config import TrainConfig
+from genrescope.training.genre.fourq import FourQSet
 from genrescope.training.genre.production import apply_production
 from genrescope.training.genre.thumbnail import index_to_db
 
@@ -68,18 +69,37 @@ def apply_masks(x: np.ndarray, config: TrainConfig, floor_db: float, rng: np.ran
             x[b, first:first + width, :] = floor_db
 
 
-def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, column_seconds: float,
-                   floor_db: float, n_classes: int, rng: np.random.Generator,
-                   side: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """One augmented batch: inputs [B, L, M], soft targets [B, n_classes] and, when given,
-    the clips' training-only ``side`` targets [B, D], mixed up with the same draw."""
-    columns = images.shape[1]
-    length = crop_columns(crop_seconds(config, rng), column_seconds, columns)
-    start = rng.integers(0, columns - length + 1, size=len(images))
+def augmented_windows(images: np.ndarray, length: int, config: TrainConfig, floor_db: float,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Random ``length``-column crops of index images, tilted, produced and masked: what every
+    training row goes through, whichever data set it comes from."""
+    start = rng.integers(0, images.shape[1] - length + 1, size=len(images))
     tilt = rng.uniform(-config.eq_tilt_db, config.eq_tilt_db, size=len(images)).astype(np.float32)
     x = window_db(images, start, length, floor_db, rng, tilt)
     apply_production(x, floor_db, config.production_share, FrontendSpec(), rng)
     apply_masks(x, config, floor_db, rng)
+    return x
+
+
+def fourq_batch(fourq: FourQSet, rows: int, length: int, config: TrainConfig, floor_db: float,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``rows`` random 4Q clips as augmented crops [rows, L, M] at a random column-grid phase
+    each, with their genre sets [rows, G] (the set loss's targets, never mixed up: a mix of
+    two sets is no set) and which clips they are (rows of ``fourq``)."""
+    pick = rng.integers(0, len(fourq.songs), size=rows)
+    spec = FrontendSpec()
+    phases = rng.integers(0, int(np.ceil(spec.frames_per_column)), size=rows)
+    images = fourq.rows(pick).phase_images(phases, spec)
+    return augmented_windows(images, length, config, floor_db, rng), fourq.sets[pick], pick
+
+
+def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, length: int,
+                   floor_db: float, n_classes: int, rng: np.random.Generator,
+                   side: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """One augmented batch of ``length``-column crops: inputs [B, L, M], soft targets
+    [B, n_classes] and, when given, the clips' training-only ``side`` targets [B, D], mixed
+    up with the same draw."""
+    x = augmented_windows(images, length, config, floor_db, rng)
     smooth = config.label_smoothing
     y = np.full((len(labels), n_classes), smooth / n_classes, dtype=np.float32)
     y[np.arange(len(labels)), labels] += 1.0 - smooth

@@ -164,6 +164,9 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
                                                                       "out_of_fma block")
     fourq_eval.add_argument("--as", dest="as_name", default="previous_model",
                             help="the report's name in that block (default previous_model)")
+    fourq_eval.add_argument("--figure", type=output_file, default=None, metavar="PNG",
+                            help="with --record: draw this model's 4Q confusion table beside the out-of-fold ones "
+                                 "of every recipe in the record's cv (e.g. docs/fourq_confusion.png)")
     fourq_eval.set_defaults(handler=runs("genrescope.training.genre.fourq_eval", "run_fourq_eval"))
 
     domain = command(

@@ -223,3 +223,18 @@ def test_cv_learns_from_both_domains_and_scores_each_out_of_fold(tmp_path, monke
         assert f"4Q: {sum(f != k for f in fold_of_song.values())} labelled clips" in log
     recorded = json.loads((tmp_path / "metrics.json").read_text())
     assert recorded["out_of_fma"]["cv"]["recipes"]["both"] == report
+
+
+def test_fourq_eval_scores_a_model_file_records_it_and_draws_the_confusion_figure(built, test_model_path, tmp_path):
+    fourq_path, fourq = built
+    record = tmp_path / "metrics.json"
+    record.write_text(json.dumps({"cv": {"folds": 4}}))
+    result = run_cli("fourq-eval", "--model", str(test_model_path), "--fourq", str(fourq_path), "--record",
+                     str(record), "--figure", str(tmp_path / "confusion.png"))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(record.read_text())
+    report = metrics["out_of_fma"]["previous_model"]
+    assert metrics["cv"] == {"folds": 4}  # other blocks stay
+    assert report["n"] == int(fourq.labelled.sum()) and sum(report["answered"].values()) == report["n"]
+    assert 0 <= report["balanced_set_accuracy"] <= 1 and f"set accuracy {report['set_accuracy']:.1%}" in result.stdout
+    assert (tmp_path / "confusion.png").stat().st_size > 10_000

@@ -30,6 +30,16 @@ def model_probabilities(model: GenreModel, fourq: FourQSet, batch_size: int = 32
     return model.calibrated(logits)
 
 
+def draw_before_after(block: dict, before: str, path: Path) -> None:
+    """The 4Q confusion tables of the model scored here and of every cross-validated recipe
+    recorded beside it (out-of-fold), side by side."""
+    from genrescope.training.genre.setscore import plot_set_confusion
+
+    reports = {f"{before} (never saw 4Q)": block[before],
+               **{f"{name} (out of fold)": report for name, report in block.get("cv", {}).get("recipes", {}).items()}}
+    plot_set_confusion(reports, path, f"4Q labelled clips ({block[before]['n']}): AllMusic set vs answered genre")
+
+
 def run_fourq_eval(args: argparse.Namespace) -> int:
     fourq = FourQSet.load(args.fourq or default_fourq_path())
     fourq = fourq.rows(fourq.labelled)
@@ -39,6 +49,8 @@ def run_fourq_eval(args: argparse.Namespace) -> int:
         metrics = json.loads(args.record.read_text()) if args.record.exists() else {}
         metrics.setdefault("out_of_fma", {})[args.as_name] = report
         args.record.write_text(json.dumps(metrics, indent=1))
+        if args.figure:
+            draw_before_after(metrics["out_of_fma"], args.as_name, args.figure)
     print(f"{report['model']} on {report['n']} labelled 4Q clips: set accuracy {report['set_accuracy']:.1%}, "
           f"balanced {report['balanced_set_accuracy']:.1%}; recall "
           + ", ".join(f"{k} {v['recall']:.0%} (n={v['n']})" for k, v in report["per_set_recall"].items())

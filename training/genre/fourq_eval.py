@@ -18,7 +18,8 @@ from genrescope.model.session import GenreModel
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.training.genre.augment import clip_db
 from genrescope.training.genre.fourq import FourQSet, default_fourq_path
-from genrescope.training.genre.setscore import set_report
+from genrescope.stream.engine.config import EngineConfig
+from genrescope.training.genre.setscore import confident_share, in_set, set_report
 
 
 def model_probabilities(model: GenreModel, fourq: FourQSet, batch_size: int = 32) -> np.ndarray:
@@ -44,7 +45,11 @@ def run_fourq_eval(args: argparse.Namespace) -> int:
     fourq = FourQSet.load(args.fourq or default_fourq_path())
     fourq = fourq.rows(fourq.labelled)
     model = GenreModel.load(args.model, threads=args.threads, prefer_gpu=False)
-    report = {"model": model.card.version, **set_report(model_probabilities(model, fourq), fourq.sets)}
+    probabilities = model_probabilities(model, fourq)
+    report = {"model": model.card.version, **set_report(probabilities, fourq.sets)}
+    threshold = EngineConfig().unsure_below
+    report["at_unsure_below"] = {"unsure_below": threshold,
+                                 **confident_share(probabilities, in_set(probabilities, fourq.sets), threshold)}
     if args.record:
         metrics = json.loads(args.record.read_text()) if args.record.exists() else {}
         metrics.setdefault("out_of_fma", {})[args.as_name] = report

@@ -238,3 +238,15 @@ def test_fourq_eval_scores_a_model_file_records_it_and_draws_the_confusion_figur
     assert report["n"] == int(fourq.labelled.sum()) and sum(report["answered"].values()) == report["n"]
     assert 0 <= report["balanced_set_accuracy"] <= 1 and f"set accuracy {report['set_accuracy']:.1%}" in result.stdout
     assert (tmp_path / "confusion.png").stat().st_size > 10_000
+
+
+def test_set_balanced_draws_give_every_single_genre_set_the_same_share(built):
+    from genrescope.training.genre.augment import set_balanced_weights
+    from genrescope.training.genre.setscore import SINGLE_GENRE_SETS, set_keys
+
+    _, fourq = built
+    labelled = fourq.rows(fourq.labelled)
+    weights = set_balanced_weights(labelled)
+    keys = np.array([k if k in SINGLE_GENRE_SETS else "several" for k in set_keys(labelled.sets)])
+    shares = {k: weights[keys == k].sum() for k in set(keys)}
+    assert np.isclose(sum(shares.values()), 1) and np.allclose(list(shares.values()), 1 / len(shares))

@@ -82,15 +82,28 @@ def augmented_windows(images: np.ndarray, length: int, config: TrainConfig, floo
 
 
 def fourq_batch(fourq: FourQSet, rows: int, length: int, config: TrainConfig, floor_db: float,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``rows`` random 4Q clips as augmented crops [rows, L, M] at a random column-grid phase
-    each, with their genre sets [rows, G] (the set loss's targets, never mixed up: a mix of
-    two sets is no set) and which clips they are (rows of ``fourq``)."""
-    pick = rng.integers(0, len(fourq.songs), size=rows)
+                rng: np.random.Generator, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``rows`` random 4Q clips (drawn with probabilities ``weights``, else uniformly) as
+    augmented crops [rows, L, M] at a random column-grid phase each, with their genre sets
+    [rows, G] (the set loss's targets, never mixed up: a mix of two sets is no set) and which
+    clips they are (rows of ``fourq``)."""
+    pick = rng.choice(len(fourq.songs), size=rows, p=weights)
     spec = FrontendSpec()
     phases = rng.integers(0, int(np.ceil(spec.frames_per_column)), size=rows)
     images = fourq.rows(pick).phase_images(phases, spec)
     return augmented_windows(images, length, config, floor_db, rng), fourq.sets[pick], pick
+
+
+def set_balanced_weights(fourq: FourQSet) -> np.ndarray:
+    """Draw probabilities that give every single-genre set (and the clips of several genres,
+    as one more class) the same share of draws: most 4Q clips are Pop|Rock, and the balanced
+    set accuracy counts Folk's 16 clips as much as Pop|Rock's 204."""
+    from genrescope.training.genre.setscore import SINGLE_GENRE_SETS, set_keys
+
+    keys = np.array([key if key in SINGLE_GENRE_SETS else "several" for key in set_keys(fourq.sets)])
+    names, index, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    weights = 1.0 / counts[index]
+    return weights / weights.sum()
 
 
 def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, length: int,

@@ -69,6 +69,8 @@ class TrainConfig:
                                            "compression, band-limiting, noise floor; training/production.py)")
     fourq_share: float = setting(0.0, "share of each batch drawn from the 4Q clips (commercial recordings outside "
                                       "FMA, built by `genrescope fourq-build`), learned with the set loss; 0 = off")
+    fourq_balanced: bool = setting(False, "draw the 4Q clips so that every single-genre set (Pop|Rock, Hip-Hop, "
+                                          "Folk, ...) is drawn as often as any other, instead of uniformly")
     fourq_weight: float = setting(1.0, "weight of the 4Q set loss beside the FMA loss (each is a mean over its rows)")
     fourq_path: str = setting("", "the built 4Q set (default: $GENRESCOPE_FOURQ, else the user data folder's "
                                   "genrescope/datasets/fourq.npz)")

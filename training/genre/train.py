@@ -26,7 +26,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from genrescope.model.genre.crnn import CRNNConfig, GenreCRNN
 from genrescope.model.frontend.frontend_torch import default_device
 from genrescope.model.frontend.spec import FrontendSpec
-from genrescope.training.genre.augment import clip_db, crop_columns, crop_seconds, fourq_batch, training_batch
+from genrescope.training.genre.augment import (clip_db, crop_columns, crop_seconds, fourq_batch, set_balanced_weights,
+                                               training_batch)
 from genrescope.training.genre.bandwidth import cut_at_drawn_bandwidth, measured_top_band
 from genrescope.training.genre.config import TrainConfig, from_arguments
 from genrescope.training.genre.fma import GENRES, FeatureSet, load_features, training_tracks
@@ -291,7 +292,8 @@ def with_fourq(x: np.ndarray, fourq: FourQSet, top_bands: np.ndarray, rows: int,
     """The FMA crops ``x`` with ``rows`` 4Q crops after them, and the 4Q crops' genre sets;
     with ``match_bandwidth`` every crop cut at a 4Q clip's measured bandwidth ``top_bands``
     (its own for 4Q crops)."""
-    fourq_x, sets, pick = fourq_batch(fourq, rows, length, config, floor_db, rng)
+    weights = set_balanced_weights(fourq) if config.fourq_balanced else None
+    fourq_x, sets, pick = fourq_batch(fourq, rows, length, config, floor_db, rng, weights)
     if config.match_bandwidth:
         cut_at_drawn_bandwidth(x, top_bands, floor_db, rng)
         cut_at_drawn_bandwidth(fourq_x, top_bands, floor_db, rng, own=top_bands[pick])

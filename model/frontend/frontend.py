@@ -75,6 +75,16 @@ def mel_filterbank(spec: FrontendSpec) -> np.ndarray:
     return filters.astype(np.float32)
 
 
+def first_band_above(cut_hz: float, spec: FrontendSpec) -> int:
+    """Index of the first mel band whose upper edge lies above ``cut_hz`` (n_mels: none):
+    the bands a signal band-limited at ``cut_hz`` cannot fill."""
+    if cut_hz >= spec.f_max:
+        return spec.n_mels
+    low, high = hz_to_mel(spec.f_min, spec.mel_scale), hz_to_mel(spec.f_max, spec.mel_scale)
+    upper_edges = mel_to_hz(np.linspace(low, high, spec.n_mels + 2), spec.mel_scale)[2:]
+    return int(np.searchsorted(upper_edges, cut_hz, side="right"))
+
+
 def power_to_db(power: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(power, POWER_FLOOR))
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from genrescope.model.genre.efficientnet_lite import FREQ_STRIDE, OUT_CHANNELS, EfficientNetLite0Features
+from genrescope.model.frontend.frontend import first_band_above
 from genrescope.model.frontend.spec import FrontendSpec
 
 
@@ -36,6 +37,10 @@ class CRNNConfig:
     gru_hidden: int = 128
     dropout: float = 0.3
     drop_path: float = 0.2
+    # Mel bands reaching above this frequency are floored inside the network (0 = none):
+    # the model then hears a full-band stream and a band-limited one alike
+    # (training/genre/bandwidth.py says why).
+    band_limit_hz: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,6 +72,9 @@ class GenreCRNN(nn.Module):
         width = 2 * config.gru_hidden
         self.attention = nn.Linear(width, 1)
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(width, config.n_classes))
+        kept = torch.arange(spec.n_mels) < (first_band_above(config.band_limit_hz, spec)
+                                            if config.band_limit_hz > 0 else spec.n_mels)
+        self.register_buffer("kept_bands", kept, persistent=False)
 
     @property
     def pooled_width(self) -> int:
@@ -77,6 +85,7 @@ class GenreCRNN(nn.Module):
         """The clip vector [B, pooled_width] before the genre head; training-only heads
         (the embedding regression) read it too, and are not part of the exported graph."""
         half_range = -self.floor_db / 2
+        mel_db = torch.where(self.kept_bands, mel_db, torch.full_like(mel_db, self.floor_db))
         x = (mel_db.transpose(1, 2).unsqueeze(1) + half_range) / half_range  # [B,1,M,T] in [-1,1]
         x = self.cnn(x)  # [B, C, M/32, T/16]
         x = self.projection(x.permute(0, 3, 1, 2).flatten(2))  # [B, T/16, C·M/32] → [B, T/16, P]

@@ -30,9 +30,14 @@ def pooled_set(artists: int = 40, tracks_per_artist: int = 3, seed: int = 0) -> 
                       artists=np.array([f"a{a}" for a in artist]))
 
 
+def _rows(data: FeatureSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What stored_folds reads of a set: the row ids, the labels to balance, the artists."""
+    return data.track_ids, data.labels, data.artists
+
+
 def test_each_artist_lands_in_exactly_one_fold_and_genres_stay_balanced():
     data = pooled_set()
-    fold = artist_folds(data, k=4, seed=0)
+    fold = artist_folds(data.labels, data.artists, k=4, seed=0)
     assert set(fold.tolist()) == {0, 1, 2, 3}
     for name in np.unique(data.artists):
         assert len(set(fold[data.artists == name].tolist())) == 1
@@ -42,11 +47,11 @@ def test_each_artist_lands_in_exactly_one_fold_and_genres_stay_balanced():
 
 def test_folds_are_drawn_once_and_reused_and_a_foreign_record_is_refused(tmp_path):
     data = pooled_set()
-    first = stored_folds(tmp_path / "folds.json", data, 4, seed=0)
-    again = stored_folds(tmp_path / "folds.json", data, 4, seed=123)  # the record wins over a new seed
+    first = stored_folds(tmp_path / "folds.json", *_rows(data), 4, seed=0)
+    again = stored_folds(tmp_path / "folds.json", *_rows(data), 4, seed=123)  # the record wins over a new seed
     np.testing.assert_array_equal(first, again)
     with pytest.raises(ValueError, match="other tracks"):
-        stored_folds(tmp_path / "folds.json", pooled_set(artists=41), 4, seed=0)
+        stored_folds(tmp_path / "folds.json", *_rows(pooled_set(artists=41)), 4, seed=0)
 
 
 def test_the_teacher_never_grades_an_artist_it_was_fitted_on():
@@ -150,7 +155,7 @@ def test_cv_runs_recipes_on_shared_folds_with_the_side_signal(tmp_path, monkeypa
         recipes.append(str(path))
     args = argparse.Namespace(recipes=recipes, folds=2, epochs=1, seed=0, out=tmp_path / "cv",
                               data_root=tmp_path / "data", threads=1, record=tmp_path / "metrics.json", ships="side",
-                              ensemble=["plain", "side"])
+                              ensemble=["plain", "side"], only_folds=None)
     assert run_cv(args) == 0
     summary = json.loads((tmp_path / "cv" / "summary.json").read_text())
     assert summary["tracks"] == 20 and summary["artists"] == 20 and summary["folds"] == 2
@@ -206,6 +211,7 @@ def test_an_ensemble_of_recipes_not_in_the_run_is_refused_before_any_work(tmp_pa
     from genrescope.training.settings import ConfigError
 
     args = argparse.Namespace(recipes=[str(tmp_path / "plain.yaml")], folds=2, epochs=1, seed=0, out=tmp_path / "cv",
-                              data_root=None, threads=1, record=None, ships=None, ensemble=["plain", "other"])
+                              data_root=None, threads=1, record=None, ships=None, ensemble=["plain", "other"],
+                              only_folds=None)
     with pytest.raises(ConfigError, match="other"):
         run_cv(args)

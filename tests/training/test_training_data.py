@@ -7,7 +7,7 @@ import pytest
 
 from support import DATA_ROOT, write_tone
 from genrescope.model.frontend.spec import FrontendSpec
-from genrescope.training.genre.augment import training_batch, window_db
+from genrescope.training.genre.augment import crop_columns, crop_seconds, training_batch, window_db
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.fma import GENRES, FeatureSet, load_fma_audio, read_fma_tracks, read_thumbnail, training_tracks
 from genrescope.training.genre.thumbnail import index_to_db
@@ -80,7 +80,8 @@ def test_training_batches_have_crop_lengths_in_range():
     images = rng.integers(0, 256, size=(8, 128, 128), dtype=np.uint8)
     labels = rng.integers(0, 8, size=8)
     for _ in range(5):
-        x, y, _ = training_batch(images, labels, config, SPEC.column_seconds, SPEC.floor_db, 8, rng)
+        length = crop_columns(crop_seconds(config, rng), SPEC.column_seconds, images.shape[1])
+        x, y, _ = training_batch(images, labels, config, length, SPEC.floor_db, 8, rng)
         assert 13 <= x.shape[1] <= 128 and x.shape[2] == 128
         np.testing.assert_allclose(y.sum(1), 1.0, rtol=1e-5)
 

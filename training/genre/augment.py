@@ -13,6 +13,7 @@ import numpy as np
 
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.training.genre.config import TrainConfig
+from genrescope.training.genre.fourq import FourQSet
 from genrescope.training.genre.production import apply_production
 from genrescope.training.genre.thumbnail import index_to_db
 
@@ -68,18 +69,50 @@ def apply_masks(x: np.ndarray, config: TrainConfig, floor_db: float, rng: np.ran
             x[b, first:first + width, :] = floor_db
 
 
-def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, column_seconds: float,
-                   floor_db: float, n_classes: int, rng: np.random.Generator,
-                   side: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """One augmented batch: inputs [B, L, M], soft targets [B, n_classes] and, when given,
-    the clips' training-only ``side`` targets [B, D], mixed up with the same draw."""
-    columns = images.shape[1]
-    length = crop_columns(crop_seconds(config, rng), column_seconds, columns)
-    start = rng.integers(0, columns - length + 1, size=len(images))
+def augmented_windows(images: np.ndarray, length: int, config: TrainConfig, floor_db: float,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Random ``length``-column crops of index images, tilted, produced and masked: what every
+    training row goes through, whichever data set it comes from."""
+    start = rng.integers(0, images.shape[1] - length + 1, size=len(images))
     tilt = rng.uniform(-config.eq_tilt_db, config.eq_tilt_db, size=len(images)).astype(np.float32)
     x = window_db(images, start, length, floor_db, rng, tilt)
     apply_production(x, floor_db, config.production_share, FrontendSpec(), rng)
     apply_masks(x, config, floor_db, rng)
+    return x
+
+
+def fourq_batch(fourq: FourQSet, rows: int, length: int, config: TrainConfig, floor_db: float,
+                rng: np.random.Generator, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``rows`` random 4Q clips (drawn with probabilities ``weights``, else uniformly) as
+    augmented crops [rows, L, M] at a random column-grid phase each, with their genre sets
+    [rows, G] (the set loss's targets, never mixed up: a mix of two sets is no set) and which
+    clips they are (rows of ``fourq``)."""
+    pick = rng.choice(len(fourq.songs), size=rows, p=weights)
+    spec = FrontendSpec()
+    phases = rng.integers(0, int(np.ceil(spec.frames_per_column)), size=rows)
+    images = fourq.rows(pick).phase_images(phases, spec)
+    return augmented_windows(images, length, config, floor_db, rng), fourq.sets[pick], pick
+
+
+def set_balanced_weights(fourq: FourQSet) -> np.ndarray:
+    """Draw probabilities that give every single-genre set (and the clips of several genres,
+    as one more class) the same share of draws: most 4Q clips are Pop|Rock, and the balanced
+    set accuracy counts Folk's 16 clips as much as Pop|Rock's 204."""
+    from genrescope.training.genre.setscore import SINGLE_GENRE_SETS, set_keys
+
+    keys = np.array([key if key in SINGLE_GENRE_SETS else "several" for key in set_keys(fourq.sets)])
+    names, index, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    weights = 1.0 / counts[index]
+    return weights / weights.sum()
+
+
+def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, length: int,
+                   floor_db: float, n_classes: int, rng: np.random.Generator,
+                   side: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """One augmented batch of ``length``-column crops: inputs [B, L, M], soft targets
+    [B, n_classes] and, when given, the clips' training-only ``side`` targets [B, D], mixed
+    up with the same draw."""
+    x = augmented_windows(images, length, config, floor_db, rng)
     smooth = config.label_smoothing
     y = np.full((len(labels), n_classes), smooth / n_classes, dtype=np.float32)
     y[np.arange(len(labels)), labels] += 1.0 - smooth

@@ -66,7 +66,19 @@ class TrainConfig:
     ensemble_weight: float = setting(0.0, "weight of distillation from --ensemble-teachers, at --distill-temperature "
                                           "(0 = off)")
     production_share: float = setting(0.0, "share of crops sent through a random production chain (reverb, "
-                                           "compression, band-limiting, noise floor; training/genre/production.py)")
+                                           "compression, band-limiting, noise floor; training/production.py)")
+    fourq_share: float = setting(0.0, "share of each batch drawn from the 4Q clips (commercial recordings outside "
+                                      "FMA, built by `genrescope fourq-build`), learned with the set loss; 0 = off")
+    fourq_balanced: bool = setting(False, "draw the 4Q clips so that every single-genre set (Pop|Rock, Hip-Hop, "
+                                          "Folk, ...) is drawn as often as any other, instead of uniformly")
+    fourq_weight: float = setting(1.0, "weight of the 4Q set loss beside the FMA loss (each is a mean over its rows)")
+    fourq_path: str = setting("", "the built 4Q set (default: $GENRESCOPE_FOURQ, else the user data folder's "
+                                  "genrescope/datasets/fourq.npz)")
+    match_bandwidth: bool = setting(False, "cut every training crop at the measured bandwidth of a random 4Q clip (4Q crops "
+                                           "at their own), so bandwidth tells nothing of the data set "
+                                           "(training/genre/bandwidth.py)")
+    band_limit_hz: float = setting(0.0, "the network floors the mel bands reaching above this frequency, inside "
+                                        "the exported model (0 = none; 12000 with the 4Q set: training/genre/bandwidth.py)")
     pretrained: bool = setting(True, "start the CNN from ImageNet EfficientNet-Lite0 weights")
     training_artists: float = setting(1.0, "train on this share (0-1] of each genre's training artists, "
                                            "all their tracks of that genre (learning curves); 1 = all")
@@ -89,6 +101,12 @@ class TrainConfig:
         """Whether the run has training-only targets: the VGGish ones (distillation, the auxiliary
         head) or an ensemble's probabilities. They travel together (``SideTargets``)."""
         return self.distill_weight > 0 or self.embedding_weight > 0 or self.ensemble_weight > 0
+
+    @property
+    def resolved_fourq_path(self) -> Path:
+        from genrescope.training.genre.fourq import default_fourq_path
+
+        return Path(self.fourq_path) if self.fourq_path else default_fourq_path()
 
     @property
     def learned_splits(self) -> tuple[str, ...]:
@@ -133,7 +151,8 @@ RANGES: dict[str, Number] = {
     "time_mask_fraction": SHARE, "eq_tilt_db": NON_NEGATIVE, "distill_weight": NON_NEGATIVE,
     "distill_temperature": POSITIVE, "embedding_weight": NON_NEGATIVE, "ensemble_weight": NON_NEGATIVE,
     "training_artists": Number(float, above=0, high=1), "validate_every": COUNT, "threads": COUNT,
-    "production_share": SHARE,
+    "production_share": SHARE, "fourq_share": Number(float, low=0, below=1), "fourq_weight": NON_NEGATIVE,
+    "band_limit_hz": NON_NEGATIVE,
 }
 
 

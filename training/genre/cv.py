@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ import numpy as np
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.fma import GENRES, FeatureSet, load_features
+from genrescope.training.genre.fourq import FourQSet
 from genrescope.training.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -36,31 +37,53 @@ RECIPES_DIR = Path(__file__).resolve().parents[1] / "recipes"
 POOLED_SPLITS = ("training", "validation")
 
 
-def artist_folds(data: FeatureSet, k: int, seed: int) -> np.ndarray:
-    """The fold (0 … k−1) of every row: whole artists per fold, genres balanced."""
+def artist_folds(labels: np.ndarray, artists: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """The fold (0 … k−1) of every row: whole artists per fold, ``labels`` balanced."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    fold = np.full(len(data.labels), -1)
+    fold = np.full(len(labels), -1)
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    for index, (_, held_out) in enumerate(splitter.split(data.labels, data.labels, data.artists)):
+    for index, (_, held_out) in enumerate(splitter.split(labels, labels, artists)):
         fold[held_out] = index
     return fold
 
 
-def stored_folds(path: Path, data: FeatureSet, k: int, seed: int) -> np.ndarray:
-    """The folds recorded in ``path`` (drawn and written on first use); a record made for
-    other tracks or another K is refused rather than silently redrawn."""
+def stored_folds(path: Path, ids: np.ndarray, labels: np.ndarray, artists: np.ndarray, k: int,
+                 seed: int) -> np.ndarray:
+    """The folds recorded in ``path`` for the rows named ``ids`` (drawn and written on first
+    use); a record made for other rows or another K is refused rather than silently redrawn."""
     if not path.exists():
-        fold = artist_folds(data, k, seed)
+        fold = artist_folds(labels, artists, k, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"k": k, "seed": seed,
-                                    "fold_of_track": {str(t): int(f) for t, f in zip(data.track_ids, fold, strict=True)}}))
+                                    "fold_of_track": {str(t): int(f) for t, f in zip(ids, fold, strict=True)}}))
         return fold
     record = json.loads(path.read_text())
     by_track = record["fold_of_track"]
-    if record["k"] != k or set(by_track) != {str(t) for t in data.track_ids}:
+    if record["k"] != k or set(by_track) != {str(t) for t in ids}:
         raise ValueError(f"{path} holds {record['k']} folds of other tracks; use another --out")
-    return np.array([by_track[str(t)] for t in data.track_ids])
+    return np.array([by_track[str(t)] for t in ids])
+
+
+@dataclass
+class FourQFolds:
+    """The labelled 4Q clips and their artist folds, drawn and stored like FMA's."""
+
+    clips: FourQSet
+    fold: np.ndarray
+
+    @classmethod
+    def stored(cls, fourq: FourQSet, path: Path, k: int, seed: int) -> "FourQFolds":
+        """Folds of whole artists, the single-genre sets balanced (clips of several genres, and sets
+        too rare to reach every fold, as one class)."""
+        from genrescope.training.genre.setscore import SINGLE_GENRE_SETS, set_keys
+
+        clips = fourq.rows(fourq.labelled)
+        keys = set_keys(clips.sets)
+        names, counts = np.unique(keys, return_counts=True)
+        common = set(names[counts >= k]) & set(SINGLE_GENRE_SETS)
+        strata = np.array([key if key in common else "other" for key in keys])
+        return cls(clips, stored_folds(path, clips.songs, strata, clips.artists, k, seed))
 
 
 def pooled_tracks(features: FeatureSet) -> FeatureSet:
@@ -74,21 +97,30 @@ def fold_score(run_dir: Path) -> dict:
     return {"accuracy": last["val_accuracy_raw"], "accuracy_ema": last["val_accuracy_ema"], "epochs": last["epoch"]}
 
 
-def run_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int) -> tuple[dict, np.ndarray]:
-    """Train one recipe with fold ``k`` held out (resuming); its score and held-out logits."""
+def run_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int,
+             fourq: FourQFolds | None = None) -> tuple[dict, np.ndarray, np.ndarray | None]:
+    """Train one recipe with fold ``k`` held out (resuming); its score and held-out logits,
+    on FMA and, with ``fourq``, on the fold's held-out 4Q clips (whose other folds the
+    recipe learns from when it uses 4Q at all)."""
     run_dir = Path(config.run_dir)
     result = run_dir / "result.json"  # written when the fold run has finished
     if not result.exists():
-        _train_fold(config, data, fold, k)
+        _train_fold(config, data, fold, k, None if fourq is None else fourq.clips.rows(fourq.fold != k))
     score = {"fold": k, "held_out_tracks": int((fold == k).sum()), **fold_score(run_dir)}
     result.write_text(json.dumps(score))
-    return score, held_out_logits(config, data.images[fold == k])
+    fourq_logits = None
+    if fourq is not None:
+        held_out = fourq.clips.rows(fourq.fold == k)
+        fourq_logits = held_out_logits(config, held_out.phase_images(np.zeros(len(held_out.songs), int)),
+                                       "fourq_held_out_logits.npy")
+    return score, held_out_logits(config, data.images[fold == k]), fourq_logits
 
 
-def held_out_logits(config: TrainConfig, images: np.ndarray) -> np.ndarray:
+def held_out_logits(config: TrainConfig, images: np.ndarray, name: str = "held_out_logits.npy") -> np.ndarray:
     """A finished fold's logits on its held-out clips with the weights its score counts
-    (the last epoch's raw ones), kept beside the run: the recipe's calibration reads them."""
-    path = Path(config.run_dir) / "held_out_logits.npy"
+    (the last epoch's raw ones), kept beside the run as ``name``: the recipe's calibration
+    reads them."""
+    path = Path(config.run_dir) / name
     if path.exists():
         return np.load(path)
     from genrescope.training.genre.train import checkpoint_clip_logits, resolve_device
@@ -129,7 +161,7 @@ def out_of_fold_calibration(logits: np.ndarray, labels: np.ndarray, fold: np.nda
             "ece_cross_fitted": round(expected_calibration_error(softmax(scaled), labels), 4)}
 
 
-def _train_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int) -> None:
+def _train_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int, fourq: FourQSet | None) -> None:
     """The fold's training run, logged to its own ``train.log`` as well."""
     from genrescope.training.genre.train import fit
 
@@ -139,7 +171,7 @@ def _train_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     logging.getLogger().addHandler(handler)
     try:
-        fit(config, data.rows(fold != k), data.rows(fold == k))
+        fit(config, data.rows(fold != k), data.rows(fold == k), fourq)
     finally:
         logging.getLogger().removeHandler(handler)
 
@@ -181,22 +213,33 @@ def run_cv(args: argparse.Namespace) -> int:
         raise ConfigError(f"--ensemble names recipes not in this run: {', '.join(sorted(unknown))}")
     first = recipe_config(recipes[0], args.out, 0, args.epochs, args.data_root)
     data = pooled_tracks(load_features(first))
-    fold = stored_folds(args.out / "folds.json", data, args.folds, args.seed)
+    fold = stored_folds(args.out / "folds.json", data.track_ids, data.labels, data.artists, args.folds, args.seed)
+    fourq = _fourq_folds(recipes, first, args)
     scores: dict[str, list[dict]] = {}
     logits = {recipe.stem: np.zeros((len(fold), len(GENRES)), np.float32) for recipe in recipes}
+    fourq_logits = {recipe.stem: np.zeros((0 if fourq is None else len(fourq.fold), len(GENRES)), np.float32)
+                    for recipe in recipes}
     total, done = len(recipes) * args.folds, 0
     for k in range(args.folds):  # fold by fold, so that partial results already pair up
+        if args.only_folds and k not in args.only_folds:
+            continue
         for recipe in recipes:
             done += 1
             log.info("cv [%d/%d]: recipe %s, fold %d held out (%d tracks)", done, total, recipe.stem, k,
                      int((fold == k).sum()))
             config = recipe_config(recipe, args.out, k, args.epochs, args.data_root)
             config = replace(config, validate_every=config.epochs, threads=args.threads)
-            score, logits[recipe.stem][fold == k] = run_fold(config, data, fold, k)
+            score, logits[recipe.stem][fold == k], held_out_fourq = run_fold(config, data, fold, k, fourq)
+            if fourq is not None:
+                fourq_logits[recipe.stem][fourq.fold == k] = held_out_fourq
             scores.setdefault(recipe.stem, []).append(score)
+    if args.only_folds:
+        log.info("trained folds %s only: run again without --only-folds to summarise", args.only_folds)
+        return 0
     if args.ensemble:
         name = "+".join(args.ensemble)
         logits[name] = ensemble_log_probabilities([logits[member] for member in args.ensemble])
+        fourq_logits[name] = ensemble_log_probabilities([fourq_logits[member] for member in args.ensemble])
         scores[name] = held_out_scores(logits[name], data.labels, fold, scores[args.ensemble[0]][0]["epochs"])
     recipes_summary = summarise(scores)
     for name, entry in recipes_summary.items():
@@ -205,6 +248,8 @@ def run_cv(args: argparse.Namespace) -> int:
                "tracks": int(len(data.labels)), "artists": int(len(np.unique(data.artists))),
                "score": "held-out clip accuracy of the last epoch's raw weights (whole 30 s clips)",
                "recipes": recipes_summary}
+    if fourq is not None:
+        summary["out_of_fma"] = out_of_fma_summary(fourq, fourq_logits, logits, data.labels, args.folds)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     if args.record:
         record_cv(args.record, summary, args.ships)
@@ -217,8 +262,47 @@ def run_cv(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fourq_folds(recipes: list[Path], first: TrainConfig, args: argparse.Namespace) -> FourQFolds | None:
+    """The 4Q clips and folds when the set is built (every recipe is scored on it; the ones
+    with ``fourq_share`` also learn from its other folds), else None with a note; a recipe
+    that learns from 4Q without the set built is an error."""
+    path = first.resolved_fourq_path
+    learns = [r.stem for r in recipes if TrainConfig.from_yaml(r).fourq_share > 0]
+    if not path.exists():
+        if learns:
+            FourQSet.load(path)  # raises with the command that builds it
+        log.info("no 4Q set at %s: scoring FMA only (build it with genrescope fourq-build)", path)
+        return None
+    return FourQFolds.stored(FourQSet.load(path), args.out / "fourq_folds.json", args.folds, args.seed)
+
+
+def out_of_fma_summary(fourq: FourQFolds, fourq_logits: dict[str, np.ndarray], fma_logits: dict[str, np.ndarray],
+                       fma_labels: np.ndarray, folds: int) -> dict:
+    """Each recipe's out-of-fold 4Q report, and its unsure threshold chosen on both domains."""
+    from genrescope.model.session import softmax
+    from genrescope.training.genre.setscore import pooled_confidence, set_report
+
+    recipes = {}
+    for name, logits in fourq_logits.items():
+        report = set_report(softmax(logits), fourq.clips.sets, fourq.fold)
+        report["confidence"] = pooled_confidence(fma_logits[name], fma_labels, logits, fourq.clips.sets)
+        recipes[name] = report
+    return {"data": "4Q (Panda et al. 2018), labelled clips, artist-grouped folds", "folds": folds,
+            "clips": int(len(fourq.fold)), "artists": int(len(np.unique(fourq.clips.artists))),
+            "score": "out-of-fold whole-clip logits of the last epoch's raw weights", "recipes": recipes}
+
+
 def record_cv(metrics_path: Path, summary: dict, ships: str | None) -> None:
-    """Merge the summary into a metrics file's ``cv`` block (``genrescope evaluate`` keeps it)."""
+    """Merge the summary into a metrics file's ``cv`` block (``genrescope evaluate`` keeps
+    it): recipes already recorded on the same folds stay, the ones scored now replace or
+    join them; the 4Q reports go to the ``out_of_fma`` block's ``cv``."""
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    metrics["cv"] = {**summary, "shipped_recipe": ships}
+    recorded = metrics.get("cv", {})
+    same_folds = (recorded.get("folds"), recorded.get("fold_seed")) == (summary["folds"], summary["fold_seed"])
+    recipes = {**(recorded.get("recipes", {}) if same_folds else {}), **summary["recipes"]}
+    out_of_fma = summary.pop("out_of_fma", None)
+    metrics["cv"] = {**summary, "recipes": recipes, "shipped_recipe": ships}
+    if out_of_fma is not None:
+        block = metrics.setdefault("out_of_fma", {})
+        block["cv"] = {**out_of_fma, "recipes": {**block.get("cv", {}).get("recipes", {}), **out_of_fma["recipes"]}}
     metrics_path.write_text(json.dumps(metrics, indent=1))

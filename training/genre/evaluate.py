@@ -205,8 +205,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     metrics["test"] = evaluate_split(model, features.subset("test"))
     args.out_dir.mkdir(parents=True, exist_ok=True)
     metrics_path = args.out_dir / "metrics.json"
-    if metrics_path.exists() and "cv" in (earlier := json.loads(metrics_path.read_text())):
-        metrics["cv"] = earlier["cv"]  # the recipe's cross-validation (genrescope cv --record) stays
+    earlier = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    for block in ("cv", "out_of_fma"):  # the recipe's cross-validation and the 4Q scores (cv --record, fourq-eval) stay
+        if block in earlier:
+            metrics[block] = earlier[block]
     metrics_path.write_text(json.dumps(metrics, indent=1))
     clip = metrics["test"][selected]
     plot_confusion(np.array(clip["confusion"]), model.labels, args.out_dir / "confusion_test.png",

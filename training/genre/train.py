@@ -26,9 +26,12 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from genrescope.model.genre.crnn import CRNNConfig, GenreCRNN
 from genrescope.model.frontend.frontend_torch import default_device
 from genrescope.model.frontend.spec import FrontendSpec
-from genrescope.training.genre.augment import clip_db, training_batch
+from genrescope.training.genre.augment import (clip_db, crop_columns, crop_seconds, fourq_batch, set_balanced_weights,
+                                               training_batch)
+from genrescope.training.genre.bandwidth import cut_at_drawn_bandwidth, measured_top_band
 from genrescope.training.genre.config import TrainConfig, from_arguments
 from genrescope.training.genre.fma import GENRES, FeatureSet, load_features, training_tracks
+from genrescope.training.genre.fourq import FourQSet
 from genrescope.training.genre.teacher import SideTargets, side_targets
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def build_model(config: TrainConfig) -> GenreCRNN:
-    model = GenreCRNN(CRNNConfig(n_classes=len(GENRES)))
+    model = GenreCRNN(CRNNConfig(n_classes=len(GENRES), band_limit_hz=config.band_limit_hz))
     if config.pretrained:
         from genrescope.model.genre.efficientnet_lite import imagenet_weights_path
 
@@ -96,23 +99,34 @@ def _soften(probabilities: torch.Tensor, temperature: float) -> torch.Tensor:
     return torch.softmax(torch.log(probabilities.clamp_min(1e-8)) / temperature, dim=1)
 
 
+def set_loss(logits: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
+    """−log Σ_{g ∈ set} p(g): the clip's genre is one of its set, which one is not known."""
+    inside = logits.masked_fill(~sets, float("-inf")).logsumexp(dim=1)
+    return (logits.logsumexp(dim=1) - inside).mean()
+
+
 def batch_loss(model: GenreCRNN, embedding_head: nn.Module | None, x: torch.Tensor, y: torch.Tensor,
-               side: torch.Tensor | None, config: TrainConfig) -> torch.Tensor:
-    """Cross-entropy on the labels, plus, with side targets (``SideTargets.stacked``),
+               side: torch.Tensor | None, config: TrainConfig, sets: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy on the FMA labels, plus, with side targets (``SideTargets.stacked``),
     distillation from the VGGish teacher and from the ensemble (both T²-scaled, so their
-    gradients keep their size across temperatures) and the embedding regression."""
+    gradients keep their size across temperatures) and the embedding regression; with
+    ``sets``, the last ``len(sets)`` rows of ``x`` are 4Q crops, learned with the set loss
+    (they have no side targets)."""
     pooled = model.pooled(x)
     logits = model.head(pooled)
-    loss = _soft_cross_entropy(logits, y)
+    fma = len(y)
+    loss = _soft_cross_entropy(logits[:fma], y)
+    if sets is not None:
+        loss = loss + config.fourq_weight * set_loss(logits[fma:], sets)
     if side is None:
         return loss
     teacher, ensemble, embedding = SideTargets.split(side, logits.shape[1])
     t = config.distill_temperature
     for weight, probabilities in ((config.distill_weight, teacher), (config.ensemble_weight, ensemble)):
         if weight > 0:
-            loss = loss + weight * t * t * _soft_cross_entropy(logits / t, _soften(probabilities, t))
+            loss = loss + weight * t * t * _soft_cross_entropy(logits[:fma] / t, _soften(probabilities, t))
     if embedding_head is not None:
-        loss = loss + config.embedding_weight * nn.functional.mse_loss(embedding_head(pooled), embedding)
+        loss = loss + config.embedding_weight * nn.functional.mse_loss(embedding_head(pooled[:fma]), embedding)
     return loss
 
 
@@ -135,24 +149,30 @@ def ensemble_probabilities(checkpoints: tuple[str, ...], images: np.ndarray, dev
 
 def checkpoint_clip_logits(path: Path, images: np.ndarray, device: torch.device, floor_db: float) -> np.ndarray:
     """Whole-clip logits of the network weights a checkpoint holds under ``model`` (the
-    raw weights of a ``last.pt``, the selected ones of a ``best.pt``)."""
-    model = build_model(TrainConfig(pretrained=False)).to(device)
-    model.load_state_dict(torch.load(path, map_location=device, weights_only=False)["model"])
+    raw weights of a ``last.pt``, the selected ones of a ``best.pt``), built with the
+    architecture it recorded."""
+    checkpoint = torch.load(path, map_location=device, weights_only=False)
+    model = GenreCRNN(CRNNConfig.from_dict(checkpoint.get("crnn_config", {"n_classes": len(GENRES)}))).to(device)
+    model.load_state_dict(checkpoint["model"])
     return clip_logits(model, images, device, floor_db)
 
 
 def train(config: TrainConfig) -> Path:
-    """Run (or resume) training on the official split; returns the path of the checkpoint
-    to export (the best validation epoch, or the last when validation is learned from)."""
+    """Run (or resume) training on the official split (and every labelled 4Q clip when the
+    recipe learns from 4Q); returns the path of the checkpoint to export (the best
+    validation epoch, or the last when validation is learned from)."""
     features = load_features(config)
     held_out = None if config.include_validation else features.subset("validation")
-    return fit(config, training_tracks(features, config), held_out)
+    fourq = FourQSet.load(config.resolved_fourq_path) if config.fourq_share > 0 else None
+    return fit(config, training_tracks(features, config), held_out, fourq)
 
 
-def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None) -> Path:
-    """Train on ``train_set``, scoring every epoch on ``val_set`` (the official validation
-    split, or a held-out cross-validation fold); resumes from the run directory. Without
-    ``val_set`` nothing can select an epoch: the last epoch's weight average is kept."""
+def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None,
+        fourq: FourQSet | None = None) -> Path:
+    """Train on ``train_set`` (and, with ``config.fourq_share``, the labelled 4Q clips of
+    ``fourq``), scoring every epoch on ``val_set`` (the official validation split, or a
+    held-out cross-validation fold); resumes from the run directory. Without ``val_set``
+    nothing can select an epoch: the last epoch's weight average is kept."""
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.save(run_dir / "config.yaml")
@@ -173,6 +193,13 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None) 
             log.info("ensemble teachers: %.1f%% right on the training clips (in-sample)",
                      100 * (targets.ensemble.argmax(1) == train_set.labels).mean())
         side = targets.stacked()
+    fourq_rows = fourq_rows_per_batch(config)
+    if fourq_rows:
+        fourq = fourq.rows(fourq.labelled)
+        top_bands = measured_top_band(fourq.grids, fourq.frames)
+        log.info("4Q: %d labelled clips, %d per batch beside %d FMA clips; measured bandwidth %d-%d bands "
+                 "(median %d)", len(fourq.songs), fourq_rows, config.batch_size, top_bands.min(), top_bands.max(),
+                 np.median(top_bands))
     model = build_model(config).to(device)
     embedding_head = (nn.Linear(model.pooled_width, targets.embedding.shape[1]).to(device)
                       if side is not None and config.embedding_weight > 0 else None)
@@ -205,14 +232,19 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None) 
             task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=steps_per_epoch)
             for b in range(steps_per_epoch):
                 pick = order[b * config.batch_size:(b + 1) * config.batch_size]
+                length = crop_columns(crop_seconds(config, rng), spec.column_seconds, spec.context_columns)
                 x, y, side_batch = training_batch(train_set.images[pick], train_set.labels[pick], config,
-                                                  spec.column_seconds, spec.floor_db, len(GENRES), rng,
+                                                  length, spec.floor_db, len(GENRES), rng,
                                                   None if side is None else side[pick])
+                sets = None
+                if fourq_rows:
+                    x, sets = with_fourq(x, fourq, top_bands, fourq_rows, length, config, spec.floor_db, rng)
                 lr = learning_rate(state["step"], total_steps, warmup, config.lr)
                 for group in optimizer.param_groups:
                     group["lr"] = lr * group["lr_scale"]
                 loss = batch_loss(model, embedding_head, torch.from_numpy(x).to(device), torch.from_numpy(y).to(device),
-                                  None if side_batch is None else torch.from_numpy(side_batch).to(device), config)
+                                  None if side_batch is None else torch.from_numpy(side_batch).to(device), config,
+                                  None if sets is None else torch.from_numpy(sets).to(device))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -244,8 +276,28 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None) 
             handle.write(json.dumps(record) + "\n")
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                     "embedding_head": None if embedding_head is None else embedding_head.state_dict(),
-                    "state": state}, last)
+                    "crnn_config": model.config.to_dict(), "state": state}, last)
     return config.best_checkpoint
+
+
+def fourq_rows_per_batch(config: TrainConfig) -> int:
+    """4Q rows beside each batch's ``batch_size`` FMA rows, so that they are ``fourq_share``
+    of the batch (an epoch still passes over every FMA clip once)."""
+    share = config.fourq_share
+    return round(config.batch_size * share / (1 - share)) if share > 0 else 0
+
+
+def with_fourq(x: np.ndarray, fourq: FourQSet, top_bands: np.ndarray, rows: int, length: int,
+               config: TrainConfig, floor_db: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The FMA crops ``x`` with ``rows`` 4Q crops after them, and the 4Q crops' genre sets;
+    with ``match_bandwidth`` every crop cut at a 4Q clip's measured bandwidth ``top_bands``
+    (its own for 4Q crops)."""
+    weights = set_balanced_weights(fourq) if config.fourq_balanced else None
+    fourq_x, sets, pick = fourq_batch(fourq, rows, length, config, floor_db, rng, weights)
+    if config.match_bandwidth:
+        cut_at_drawn_bandwidth(x, top_bands, floor_db, rng)
+        cut_at_drawn_bandwidth(fourq_x, top_bands, floor_db, rng, own=top_bands[pick])
+    return np.concatenate([x, fourq_x]), sets
 
 
 def _save_model(path: Path, model: GenreCRNN, config: TrainConfig, record: dict) -> None:

@@ -1,0 +1,63 @@
+"""``genrescope fourq-eval``: a shipped ONNX model on the labelled 4Q clips (out of FMA).
+
+The model never learned from these clips unless its card says so, so every labelled
+clip is held out: this is the "previous model" row of the out-of-FMA block. A model
+that learned from 4Q is scored by ``genrescope cv`` instead (out-of-fold), never here.
+Whole clips at column-grid phase 0, through onnxruntime like ``genrescope evaluate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from genrescope.model.session import GenreModel
+from genrescope.model.frontend.spec import FrontendSpec
+from genrescope.training.genre.augment import clip_db
+from genrescope.training.genre.fourq import FourQSet, default_fourq_path
+from genrescope.stream.engine.config import EngineConfig
+from genrescope.training.genre.setscore import confident_share, in_set, set_report
+
+
+def model_probabilities(model: GenreModel, fourq: FourQSet, batch_size: int = 32) -> np.ndarray:
+    """The model's calibrated whole-clip probabilities on every clip of ``fourq``."""
+    images = fourq.phase_images(np.zeros(len(fourq.songs), int))
+    floor_db = FrontendSpec().floor_db
+    logits = np.concatenate([model.logits(clip_db(images[i:i + batch_size], floor_db))
+                             for i in range(0, len(images), batch_size)])
+    return model.calibrated(logits)
+
+
+def draw_before_after(block: dict, before: str, path: Path) -> None:
+    """The 4Q confusion tables of the model scored here and of every cross-validated recipe
+    recorded beside it (out-of-fold), side by side."""
+    from genrescope.training.genre.setscore import plot_set_confusion
+
+    reports = {f"{before} (never saw 4Q)": block[before],
+               **{f"{name} (out of fold)": report for name, report in block.get("cv", {}).get("recipes", {}).items()}}
+    plot_set_confusion(reports, path, f"4Q labelled clips ({block[before]['n']}): AllMusic set vs answered genre")
+
+
+def run_fourq_eval(args: argparse.Namespace) -> int:
+    fourq = FourQSet.load(args.fourq or default_fourq_path())
+    fourq = fourq.rows(fourq.labelled)
+    model = GenreModel.load(args.model, threads=args.threads, prefer_gpu=False)
+    probabilities = model_probabilities(model, fourq)
+    report = {"model": model.card.version, **set_report(probabilities, fourq.sets)}
+    threshold = EngineConfig().unsure_below
+    report["at_unsure_below"] = {"unsure_below": threshold,
+                                 **confident_share(probabilities, in_set(probabilities, fourq.sets), threshold)}
+    if args.record:
+        metrics = json.loads(args.record.read_text()) if args.record.exists() else {}
+        metrics.setdefault("out_of_fma", {})[args.as_name] = report
+        args.record.write_text(json.dumps(metrics, indent=1))
+        if args.figure:
+            draw_before_after(metrics["out_of_fma"], args.as_name, args.figure)
+    print(f"{report['model']} on {report['n']} labelled 4Q clips: set accuracy {report['set_accuracy']:.1%}, "
+          f"balanced {report['balanced_set_accuracy']:.1%}; recall "
+          + ", ".join(f"{k} {v['recall']:.0%} (n={v['n']})" for k, v in report["per_set_recall"].items())
+          + f"; answers {report['answered']}")
+    return 0

@@ -22,6 +22,13 @@ from genrescope.training.settings import (ConfigError, add_setting_arguments, ch
 DEFAULT_DATA_ROOT = Path(os.environ.get("GENRESCOPE_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 
 
+def default_fourq_path() -> Path:
+    """Where the built 4Q set lives: $GENRESCOPE_FOURQ, else the user's data folder (outside the repo)."""
+    from platformdirs import user_data_dir
+
+    return Path(os.environ.get("GENRESCOPE_FOURQ") or Path(user_data_dir("genrescope")) / "datasets" / "fourq.npz")
+
+
 @dataclass
 class TrainConfig:
     """Hyper-parameters and paths of one training run."""
@@ -104,8 +111,6 @@ class TrainConfig:
 
     @property
     def resolved_fourq_path(self) -> Path:
-        from genrescope.training.genre.fourq import default_fourq_path
-
         return Path(self.fourq_path) if self.fourq_path else default_fourq_path()
 
     @property

@@ -38,6 +38,7 @@ import numpy as np
 
 from genrescope.model.frontend.frontend import MelFrontend, relative_db
 from genrescope.model.frontend.spec import THUMBNAIL_SECONDS, FrontendSpec
+from genrescope.training.genre.config import default_fourq_path
 from genrescope.training.genre.fma import GENRES
 from genrescope.training.settings import ConfigError
 from genrescope.training.genre.thumbnail import db_to_index
@@ -122,13 +123,6 @@ class FourQSet:
                                     f"(COPY: a local git copy of github.com/{FOURQ_REPOSITORY})")
         with np.load(path) as data:
             return cls(**{f.name: data[f.name] for f in fields(cls)})
-
-
-def default_fourq_path() -> Path:
-    """Where the built set lives: $GENRESCOPE_FOURQ, else the user's data folder (outside the repo)."""
-    from platformdirs import user_data_dir
-
-    return Path(os.environ.get("GENRESCOPE_FOURQ") or Path(user_data_dir("genrescope")) / "datasets" / "fourq.npz")
 
 
 class FourQError(ConfigError):

@@ -165,6 +165,10 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
                                                                       "out_of_fma block")
     fourq_eval.add_argument("--as", dest="as_name", default="previous_model",
                             help="the report's name in that block (default previous_model)")
+    fourq_eval.add_argument("--choose-unsure", action="store_true",
+                            help="also choose the temperature and the engine's unsure threshold on the model's FMA "
+                                 "validation and 4Q predictions, pooled (for a model that learned from neither)")
+    fourq_eval.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
     fourq_eval.add_argument("--figure", type=output_file, default=None, metavar="PNG",
                             help="with --record: draw this model's 4Q confusion table beside the out-of-fold ones "
                                  "of every recipe in the record's cv (e.g. docs/fourq_confusion.png)")

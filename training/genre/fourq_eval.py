@@ -17,18 +17,32 @@ import numpy as np
 from genrescope.model.session import GenreModel
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.training.genre.augment import clip_db
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT, TrainConfig
+from genrescope.training.genre.fma import load_features
+from genrescope.training.settings import ConfigError
 from genrescope.training.genre.fourq import FourQSet, default_fourq_path
 from genrescope.stream.engine.config import EngineConfig
-from genrescope.training.genre.setscore import confident_share, in_set, set_report
+from genrescope.training.genre.setscore import confident_share, in_set, pooled_confidence, set_report
 
 
-def model_probabilities(model: GenreModel, fourq: FourQSet, batch_size: int = 32) -> np.ndarray:
-    """The model's calibrated whole-clip probabilities on every clip of ``fourq``."""
-    images = fourq.phase_images(np.zeros(len(fourq.songs), int))
+def whole_clip_logits(model: GenreModel, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """The model's logits on whole 128-column clips (index images), as the engine sees a full context."""
     floor_db = FrontendSpec().floor_db
-    logits = np.concatenate([model.logits(clip_db(images[i:i + batch_size], floor_db))
-                             for i in range(0, len(images), batch_size)])
-    return model.calibrated(logits)
+    return np.concatenate([model.logits(clip_db(images[i:i + batch_size], floor_db))
+                           for i in range(0, len(images), batch_size)])
+
+
+def fourq_logits(model: GenreModel, fourq: FourQSet) -> np.ndarray:
+    """Whole-clip logits on every clip of ``fourq`` (column-grid phase 0)."""
+    return whole_clip_logits(model, fourq.phase_images(np.zeros(len(fourq.songs), int)))
+
+
+def pooled_unsure_threshold(model: GenreModel, logits: np.ndarray, fourq: FourQSet, data_root: Path) -> dict:
+    """The temperature and unsure threshold of a model that learned from neither its FMA
+    validation clips nor any 4Q clip, chosen on both (pooled_confidence): its honest
+    held-out predictions in each domain."""
+    validation = load_features(TrainConfig(data_root=str(data_root))).subset("validation")
+    return pooled_confidence(whole_clip_logits(model, validation.images), validation.labels, logits, fourq.sets)
 
 
 def draw_before_after(block: dict, before: str, path: Path) -> None:
@@ -45,11 +59,20 @@ def run_fourq_eval(args: argparse.Namespace) -> int:
     fourq = FourQSet.load(args.fourq or default_fourq_path())
     fourq = fourq.rows(fourq.labelled)
     model = GenreModel.load(args.model, threads=args.threads, prefer_gpu=False)
-    probabilities = model_probabilities(model, fourq)
+    logits = fourq_logits(model, fourq)
+    probabilities = model.calibrated(logits)
     report = {"model": model.card.version, **set_report(probabilities, fourq.sets)}
     threshold = EngineConfig().unsure_below
     report["at_unsure_below"] = {"unsure_below": threshold,
                                  **confident_share(probabilities, in_set(probabilities, fourq.sets), threshold)}
+    if args.choose_unsure:
+        if model.card.training.get("learned_from_validation") or model.card.training.get("fourq_share"):
+            raise ConfigError(f"{args.model} learned from FMA validation or 4Q: its threshold is chosen by genrescope cv")
+        report["confidence"] = pooled_unsure_threshold(model, logits, fourq, args.data_root)
+        print(f"pooled over FMA validation and 4Q: temperature {report['confidence']['temperature']}, unsure below "
+              f"{report['confidence']['unsure_below']}: " + "; ".join(
+                  f"{d} {v['share_sure']:.0%} sure, right {v['right_when_sure']:.0%} (unsure: {v['right_when_unsure']:.0%})"
+                  for d, v in ((d, report['confidence'][d]) for d in ("fma", "fourq"))))
     if args.record:
         metrics = json.loads(args.record.read_text()) if args.record.exists() else {}
         metrics.setdefault("out_of_fma", {})[args.as_name] = report

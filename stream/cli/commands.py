@@ -21,6 +21,8 @@ from genrescope.stream.cover.cover_link import CoverLink, link_cover
 from genrescope.stream.cli.cover import add_cover_arguments, run_cover
 from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.engine.events import GenreUpdate
+from genrescope.stream.segments.formats import FORMATS_HELP, segments_file
+from genrescope.stream.segments.recording import SegmentRecorder
 from genrescope.stream.serve.server import ServerConfig, ServerError, run_server
 from genrescope.stream.cli.tag import add_tag_arguments, run_tag
 from genrescope.stream.sources.chunk import STALL_SECONDS, AudioChunk
@@ -69,8 +71,11 @@ def _engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cpu", action="store_true", help="never use the GPU, even when there is one")
 
 
-def _output_arguments(parser: argparse.ArgumentParser) -> None:
+def _output_arguments(parser: argparse.ArgumentParser, segments: bool = False) -> None:
     group = parser.add_argument_group("output")
+    if segments:
+        group.add_argument("--segments", type=segments_file, metavar="OUT",
+                           help=f"write the genre segments (from 0:00 to 3:10 it was Rock...) as {FORMATS_HELP}")
     group.add_argument("--jsonl", type=output_file, metavar="OUT",
                        help="write one JSON object per update ('-' for stdout)")
     group.add_argument("--plot", type=image_file, metavar="OUT.png",
@@ -122,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     file_parser.add_argument("path", type=Path, help="the audio file")
     file_parser.add_argument("--realtime", action="store_true", help="pace the file at 1× like a live source")
     _engine_arguments(file_parser)
-    _output_arguments(file_parser)
+    _output_arguments(file_parser, segments=True)
     _server_arguments(file_parser, switch=True)
     file_parser.set_defaults(handler=run_file)
 
@@ -207,12 +212,14 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
     timeline = Timeline() if args.plot else None  # fixed memory, however long the stream
     newest: deque[GenreUpdate] = deque(maxlen=1)  # for the final line; nothing else is kept
     interrupted, engine_error = False, None
+    recorder = SegmentRecorder(engine.labels, engine.spec.column_seconds) if getattr(args, "segments", None) else None
     with ExitStack() as stack:
         jsonl = open_jsonl(args.jsonl, stack)
         view = None
         if not args.quiet and sys.stderr.isatty():
             view = stack.enter_context(TerminalView(source_name))
-        outputs = _with_outputs(_engine_updates(engine, source, cover), newest, timeline, jsonl, view)
+        updates = _engine_updates(engine, source, cover)
+        outputs = _with_outputs(recorder.watch(updates) if recorder else updates, newest, timeline, jsonl, view)
         try:
             if server_config is not None:
                 engine_error = serve_stream(engine, outputs, source_name, server_config, cover)
@@ -224,6 +231,8 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
     _print_summary(engine, newest[0] if newest else None, interrupted)
     if timeline is not None and len(timeline):
         _plot(timeline, args.plot, source_name)
+    if recorder is not None:
+        recorder.write(args.segments, str(args.path), engine.model_version, engine.audio_seconds)
     return 130 if interrupted else exit_status(engine_error)
 
 

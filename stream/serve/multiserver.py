@@ -67,9 +67,7 @@ class MultiStreamServer(GenreServer):
         self._scheduler.start()
 
     def _stop_engine(self) -> None:
-        self._scheduler.stop()
-        if self._scheduler.running:
-            log.warning("the scheduler did not stop in time; leaving it behind")
+        self._scheduler.stop()  # says which of its threads did not stop in time
 
     def _http(self, connection: ServerConnection, request: Request) -> Response:
         path = urlsplit(request.path).path

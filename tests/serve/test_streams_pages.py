@@ -5,6 +5,7 @@ one stream, and the OBS overlay."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import numpy as np
@@ -84,3 +85,37 @@ def test_overview_detail_and_overlay(chromium, test_model_path: Path, music_file
 
     with genrescope("serve", *sources, "--model", str(test_model_path)) as server:
         asyncio.run(scenario(server.page_url))
+
+
+def test_the_overlay_names_no_genre_when_the_engine_is_unsure(chromium, test_model_path: Path, music_file: Path,
+                                                              tmp_path: Path) -> None:
+    """The overlay says "unsure (X?)" exactly when the update it shows is uncertain, as the
+    overview and the dashboard do. The random-weights test model is never confident, so
+    every update it sends is uncertain; the frames the page received are the reference."""
+
+    async def scenario(base: str) -> None:
+        async with chromium() as browser:
+            page = await (await browser.new_context(viewport={"width": 640, "height": 360})).new_page()
+            updates: dict[int, dict] = {}
+            page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: _keep_updates(frame, updates)))
+            await page.goto(base + "overlay?stream=music")
+            await page.wait_for_function("() => Number(document.querySelector('#overlay').dataset.column) > 4",
+                                         timeout=WAIT_MS)
+            shown = await page.evaluate("() => { const o = document.querySelector('#overlay'); return "
+                                        "[Number(o.dataset.column), o.dataset.unsure, "
+                                        "document.querySelector('#genre').textContent]; }")
+            await page.screenshot(path=tmp_path / "overlay-unsure.png", omit_background=True)
+        column, unsure, genre = shown
+        update = updates[column]
+        assert update["uncertain"]  # the premise: the test model is unsure
+        assert (unsure, genre) == ("true", f"unsure ({update['top']}?)")
+
+    with genrescope("serve", "--source", f"music=loop:{music_file}", "--model", str(test_model_path)) as server:
+        asyncio.run(scenario(server.page_url))
+
+
+def _keep_updates(frame: str | bytes, updates: dict[int, dict]) -> None:
+    """Each update of a received frame (an update, or a history of them), by column."""
+    message = json.loads(frame)
+    for update in message.get("updates", [message] if message.get("type") == "update" else []):
+        updates[update["column"]] = update

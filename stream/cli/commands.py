@@ -22,6 +22,7 @@ from genrescope.stream.cli.cover import add_cover_arguments, run_cover
 from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.engine.events import GenreUpdate
 from genrescope.stream.segments.formats import FORMATS_HELP, segments_file
+from genrescope.stream.segments.airplay import add_log_argument, open_recorder
 from genrescope.stream.segments.recording import SegmentRecorder
 from genrescope.stream.serve.server import ServerConfig, ServerError, run_server
 from genrescope.stream.cli.tag import add_tag_arguments, run_tag
@@ -170,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                               help="with radio streams: no data for this long counts as a stall; the stream "
                                    f"reconnects and counts the gap (default {STALL_SECONDS:g})")
     serve_parser.add_argument("--device", default=None, help="input device for --source mic")
+    add_log_argument(serve_parser)
     _engine_arguments(serve_parser)
     _server_arguments(serve_parser, switch=False)
     serve_parser.set_defaults(handler=run_serve)
@@ -327,16 +329,16 @@ def run_serve(args: argparse.Namespace) -> int:
         return _serve_named(args, config)
     args.source = args.source[0] if args.source else "demo"
     engine = make_engine(args)
-    if args.source == "mic":
-        with open_source("mic", device=args.device, sample_rate=engine.spec.sample_rate) as microphone:
-            error = serve_stream(engine, engine.run(microphone), microphone.name, config)
-    elif args.source == "demo":
-        demo = open_source("demo")
-        error = serve_stream(engine, engine.run(demo), demo.name, config)
-    else:
-        source = open_source(args.source, realtime=True)
-        cover = link_cover(source.path)  # once, before the stream: never on the real-time path
-        error = serve_stream(engine, _engine_updates(engine, source, cover), source.name, config, cover)
+    with ExitStack() as stack:
+        recorder = stack.enter_context(open_recorder(args.log, engine.labels, engine.spec.column_seconds))
+        if args.source == "mic":
+            source = stack.enter_context(open_source("mic", device=args.device, sample_rate=engine.spec.sample_rate))
+            cover = None
+        else:
+            source = open_source(args.source, realtime=True)
+            cover = link_cover(source.path) if args.source != "demo" else None  # once, never on the real-time path
+        updates = recorder.watch(source.name, _engine_updates(engine, source, cover))
+        error = serve_stream(engine, updates, source.name, config, cover)
     print(engine.summary().text(), file=sys.stderr)
     return exit_status(error)
 
@@ -355,7 +357,7 @@ def _serve_named(args: argparse.Namespace, config: ServerConfig) -> int:
     from genrescope.stream.serve.serve_many import named_sources, serve_many
 
     return exit_status(serve_many(named_sources(args.source, args.sources), engine_config(args), config, args.model,
-                                  not args.cpu, args.osc, args.stall_seconds))
+                                  not args.cpu, args.osc, args.stall_seconds, args.log))
 
 
 def run_devices(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from genrescope.stream.serve.multiserver import MultiStreamServer
 from genrescope.stream.serve.osc import OscOutput, parse_osc_target
 from genrescope.stream.serve.server import ServerConfig, serve_until_stopped
 from genrescope.stream.sources.chunk import STALL_SECONDS
+from genrescope.stream.segments.airplay import open_recorder
 from genrescope.stream.sources.factory import (NamedSource, SourceSpecError, check_unique, load_sources_file,
                                        open_named, parse_source_option)
 
@@ -30,9 +31,11 @@ def named_sources(options: list[str], sources_file: Path | None) -> list[NamedSo
 
 
 def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerConfig, model_path: Path | None,
-               prefer_gpu: bool, osc: str | None, stall_seconds: float = STALL_SECONDS) -> str | None:
+               prefer_gpu: bool, osc: str | None, stall_seconds: float = STALL_SECONDS, log_path: Path | None = None
+               ) -> str | None:
     """Open every source (a bad file or device fails here, in one line), then serve
-    them all until Ctrl-C or SIGTERM; returns the scheduler's error, if one stopped it."""
+    them all until Ctrl-C or SIGTERM, their segments into the airplay log at ``log_path``
+    if given; returns the scheduler's error, if one stopped it."""
     try:
         osc_output = OscOutput(*parse_osc_target(osc)) if osc else None
     except (ValueError, OSError) as error:
@@ -44,7 +47,8 @@ def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerC
             blocks, resources = open_named(source, model.card.frontend.sample_rate, stall_seconds)
             stack.enter_context(resources)
             opened.append((source.name, blocks))
-        scheduler = BatchScheduler(model, opened, [osc_output.sink] if osc_output else [], config)
+        recorder = stack.enter_context(open_recorder(log_path, model.labels, model.card.frontend.column_seconds))
+        scheduler = BatchScheduler(model, opened, [recorder.sink, *([osc_output.sink] if osc_output else [])], config)
         streams = {stream.name: stream for stream in scheduler.streams}
 
         def hello(name: str) -> dict[str, Any]:

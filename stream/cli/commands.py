@@ -29,6 +29,7 @@ from genrescope.stream.cli.tag import add_tag_arguments, run_tag
 from genrescope.stream.sources.chunk import STALL_SECONDS, AudioChunk
 from genrescope.stream.sources.factory import open_source
 from genrescope.stream.engine.timeline import Timeline
+from genrescope.stream.segments.report_cli import add_report_command
 from genrescope.training.commands import add_commands as add_training_commands
 
 if TYPE_CHECKING:  # the engine (torch) loads only for the commands that run it
@@ -49,6 +50,7 @@ examples:
   genrescope file song.mp3 --serve          the terminal view and the web dashboard, paced in real time
   genrescope serve --source r1=https://radio.example/live.mp3 --source hall=mic:USB
                                             several named streams on one page (also --sources, --osc, /metrics)
+  genrescope serve --source r1=URL --log airplay.sqlite   ...and log what genre played when (then: report)
   genrescope cover album.jpg song.mp3 --json  genre from cover art (an image, or a song's embedded artwork)
   genrescope train --epochs 30              train the genre model on FMA-small (../shared/data)
   genrescope evaluate                       evaluate the shipped model on the official test split
@@ -176,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     _server_arguments(serve_parser, switch=False)
     serve_parser.set_defaults(handler=run_serve)
 
+    add_report_command(commands)
     cover_parser = commands.add_parser("cover", help="genre from album art: images, or songs' embedded artwork",
                                        description="Genre probabilities from cover art (images, or the artwork "
                                                    "embedded in mp3/m4a/flac/ogg files).")
@@ -375,10 +378,12 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from genrescope.stream.sources.factory import SourceSpecError
     from genrescope.stream.cli.tag import TagUsageError
     from genrescope.stream.tag.store import TagStoreError
+    from genrescope.stream.segments.airplay_log import AirplayLogError
+    from genrescope.stream.segments.report_cli import ReportError
     from genrescope.training.settings import ConfigError
 
     return (UserError, AudioFileError, ModelCardError, FileNotFoundError, ServerError, CaptureError,
-            SourceSpecError, TagUsageError, TagStoreError, ConfigError, OutputError)
+            SourceSpecError, TagUsageError, TagStoreError, ConfigError, OutputError, AirplayLogError, ReportError)
 
 
 def main(argv: list[str] | None = None) -> int:

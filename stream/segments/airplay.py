@@ -148,6 +148,7 @@ def open_recorder(path: Path | None, labels: Sequence[str], update_seconds: floa
     with ExitStack() as stack:
         log = stack.enter_context(AirplayLog(path)) if path is not None else None
         if log is not None:
+            log.set_labels(labels)
             closed = log.close_interrupted()
             if closed:
                 print(

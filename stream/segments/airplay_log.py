@@ -15,6 +15,7 @@ checkpoint).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -145,7 +146,17 @@ class AirplayLog:
             self._db.execute("DELETE FROM open_segments")
         return moved
 
+    def set_labels(self, labels: Iterable[str]) -> None:
+        """The model's genres, in its order (the report colours them as the dashboard does)."""
+        with self._lock, self._db:
+            self._db.execute("INSERT OR REPLACE INTO log_info VALUES ('labels', ?)", (json.dumps(list(labels)),))
+
     # --- reading ----------------------------------------------------------------------
+
+    def labels(self) -> list[str]:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM log_info WHERE key = 'labels'").fetchone()
+        return json.loads(row[0]) if row else []
 
     def segments(self, since: float | None = None, stream: str | None = None) -> list[LoggedSegment]:
         """Finished segments and open checkpoints that end after ``since``, by start time."""

@@ -20,9 +20,10 @@ from genrescope.stream.cli.checks import (PORT, SECONDS, CliParser, Number, Outp
 from genrescope.stream.cover.cover_link import CoverLink, link_cover
 from genrescope.stream.cli.cover import add_cover_arguments, run_cover
 from genrescope.stream.engine.config import EngineConfig
-from genrescope.stream.engine.events import GenreUpdate
+from genrescope.stream.engine.events import PROTOCOL_VERSION, GenreUpdate
 from genrescope.stream.segments.formats import FORMATS_HELP, segments_file
-from genrescope.stream.segments.airplay import add_log_argument, open_recorder
+from genrescope.stream.segments.airplay import AirplayRecorder, add_log_argument, open_recorder
+from genrescope.stream.segments.live import feed_server
 from genrescope.stream.segments.recording import SegmentRecorder
 from genrescope.stream.serve.server import ServerConfig, ServerError, run_server
 from genrescope.stream.cli.tag import add_tag_arguments, run_tag
@@ -145,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "(or, with no --device, for the system default) to come back and "
                                                   "counts the gap as dropped samples.")
     live_parser.add_argument("--device", default=None, help="input device index or part of its name "
-                                                            "(see `genrescope devices`)")
+                                                            "(see `genrescope devices`), or 'system': what "
+                                                            "this computer plays (the default output's monitor)")
     live_parser.add_argument("--seconds", type=SECONDS, default=None, help="stop after this long (default: Ctrl-C)")
     _engine_arguments(live_parser)
     _output_arguments(live_parser)
@@ -159,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        description="Run the engine on a source and push every update over "
                                                    "websockets, with the live dashboard on the same port.")
     serve_parser.add_argument("--source", action="append", default=[], metavar="[NAME=]SPEC",
-                              help="'mic' (see --device), 'demo' (a synthesised loop, the default) or an "
+                              help="'mic' (see --device), 'system' (what this computer plays), 'demo' (a "
+                                   "synthesised loop, the default) or an "
                                    "audio file, paced in real time (write ./mic for a file named mic). "
                                    "Repeat as NAME=SPEC to monitor several streams at once; SPEC may then "
                                    "also be mic:DEVICE, an http(s):// radio stream (Icecast, Shoutcast, HLS) "
@@ -262,11 +265,12 @@ def _engine_updates(engine: GenreEngine, source: Iterable[AudioChunk], cover: Co
 
 
 def serve_stream(engine: GenreEngine, updates: Iterator[GenreUpdate], source_name: str,
-                 config: ServerConfig, cover: CoverLink | None = None) -> str | None:
-    """Serve ``updates`` (the engine's) with the dashboard until stopped; see stream.server.
-    Returns the engine's error, if one stopped it (the clients were told; see ``exit_status``)."""
+                 config: ServerConfig, cover: CoverLink | None = None, recorder: AirplayRecorder | None = None
+                 ) -> str | None:
+    """Serve ``updates`` (the engine's; ``recorder`` watching them feeds the segment band)
+    until stopped; returns the engine's error, if one stopped it (see ``exit_status``)."""
     return run_server(engine.hello(source_name, cover.hello_extra() if cover else None), updates, engine.summary,
-                      config)
+                      config, feed_server(recorder, PROTOCOL_VERSION, tag_stream=False) if recorder else None)
 
 
 def exit_status(engine_error: str | None) -> int:
@@ -334,14 +338,12 @@ def run_serve(args: argparse.Namespace) -> int:
     engine = make_engine(args)
     with ExitStack() as stack:
         recorder = stack.enter_context(open_recorder(args.log, engine.labels, engine.spec.column_seconds))
-        if args.source == "mic":
-            source = stack.enter_context(open_source("mic", device=args.device, sample_rate=engine.spec.sample_rate))
-            cover = None
-        else:
-            source = open_source(args.source, realtime=True)
-            cover = link_cover(source.path) if args.source != "demo" else None  # once, never on the real-time path
+        device = args.source in ("mic", "system")  # entered: the device is released on the way out
+        source = open_source(args.source, realtime=True, device=args.device, sample_rate=engine.spec.sample_rate)
+        source = stack.enter_context(source) if device else source
+        cover = link_cover(source.path) if not device and args.source != "demo" else None  # never on the real-time path
         updates = recorder.watch(source.name, _engine_updates(engine, source, cover))
-        error = serve_stream(engine, updates, source.name, config, cover)
+        error = serve_stream(engine, updates, source.name, config, cover, recorder)
     print(engine.summary().text(), file=sys.stderr)
     return exit_status(error)
 

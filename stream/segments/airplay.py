@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from genrescope.stream.cli.checks import output_file
@@ -134,10 +135,17 @@ class AirplayRecorder:
         )
 
     def _write(self, stream: str, finished: list[tuple[Segment, str]], running: Segment | None) -> None:
+        """Into the log (wall-clock times), and to the listeners on the stream's own clock
+        (the updates' ``time``, which the dashboard draws against)."""
         if self._log is not None:
             self._log.record(stream, finished, running)
+        origin = self._origins[stream]
+
+        def own(segment: Segment) -> Segment:
+            return replace(segment, start_s=segment.start_s - origin, end_s=segment.end_s - origin)
+
         for listener in self.listeners:
-            listener(stream, [segment for segment, _ in finished], running)
+            listener(stream, [own(segment) for segment, _ in finished], own(running) if running else None)
 
 
 @contextmanager

@@ -119,6 +119,11 @@ class MultiStreamServer(GenreServer):
         if len(self._ended) == len(self._names):
             self.ended.set()
 
+    def share(self, stream: str, message: dict[str, Any]) -> None:
+        """A stream's snapshot (its segments), for that stream's clients only: the
+        overview has no use for it."""
+        self._to_loop(self._stream_hubs[stream].share, to_text(message))
+
     def _hello_text(self, name: str) -> str:
         return to_text(self._hello(name))
 

@@ -16,6 +16,8 @@ from genrescope.stream.serve.osc import OscOutput, parse_osc_target
 from genrescope.stream.serve.server import ServerConfig, serve_until_stopped
 from genrescope.stream.sources.chunk import STALL_SECONDS
 from genrescope.stream.segments.airplay import open_recorder
+from genrescope.stream.segments.live import feed_server
+from genrescope.stream.serve.streams_protocol import PROTOCOL_VERSION
 from genrescope.stream.sources.factory import (NamedSource, SourceSpecError, check_unique, load_sources_file,
                                        open_named, parse_source_option)
 
@@ -55,6 +57,11 @@ def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerC
             stream = streams[name]
             return stream.engine.hello(getattr(stream.source, "name", name))
 
+        def make_server() -> MultiStreamServer:
+            built = MultiStreamServer(scheduler, hello, server)
+            feed_server(recorder, PROTOCOL_VERSION, tag_stream=True)(built)
+            return built
+
         log.info("%d streams on %s", len(sources), model.provider)
-        return asyncio.run(serve_until_stopped(lambda: MultiStreamServer(scheduler, hello, server)))
+        return asyncio.run(serve_until_stopped(make_server))
 

@@ -331,8 +331,10 @@ def _limit(source: Iterable[AudioChunk], seconds: float | None) -> Iterable[Audi
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from genrescope.stream.serve.serve_many import serves_many
+
     config = _server_config(args)
-    if _serves_many(args):
+    if serves_many(args.source, args.sources, args.osc):
         return _serve_named(args, config)
     args.source = args.source[0] if args.source else "demo"
     engine = make_engine(args)
@@ -346,16 +348,6 @@ def run_serve(args: argparse.Namespace) -> int:
         error = serve_stream(engine, updates, source.name, config, cover, recorder)
     print(engine.summary().text(), file=sys.stderr)
     return exit_status(error)
-
-
-def _serves_many(args: argparse.Namespace) -> bool:
-    """Named streams (protocol v2) rather than today's single stream (v1)."""
-    from genrescope.stream.sources.factory import NAME
-
-    single = args.source[0] if len(args.source) == 1 else None
-    named = single is not None and NAME.fullmatch(single.partition("=")[0]) and "=" in single \
-        and not Path(single).exists()
-    return len(args.source) > 1 or args.sources is not None or args.osc is not None or bool(named)
 
 
 def _serve_named(args: argparse.Namespace, config: ServerConfig) -> int:
@@ -380,12 +372,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from genrescope.stream.sources.factory import SourceSpecError
     from genrescope.stream.cli.tag import TagUsageError
     from genrescope.stream.tag.store import TagStoreError
-    from genrescope.stream.segments.airplay_log import AirplayLogError
-    from genrescope.stream.segments.report_cli import ReportError
+    from genrescope.stream.segments.airplay_log import AirplayLogError  # ReportError too
     from genrescope.training.settings import ConfigError
 
     return (UserError, AudioFileError, ModelCardError, FileNotFoundError, ServerError, CaptureError,
-            SourceSpecError, TagUsageError, TagStoreError, ConfigError, OutputError, AirplayLogError, ReportError)
+            SourceSpecError, TagUsageError, TagStoreError, ConfigError, OutputError, AirplayLogError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from genrescope.stream.cli.checks import output_file
-from genrescope.stream.segments.airplay_log import AirplayLog
+from genrescope.stream.segments.airplay_log import AirplayLog, AirplayLogError
 from genrescope.stream.segments.report import hourly_shares, parse_since, totals, write_csv
 
 FORMATS = (".png", ".html", ".csv")
@@ -27,8 +27,8 @@ examples:
 """
 
 
-class ReportError(ValueError):
-    """A report that cannot be made as asked (nothing logged, an unknown stream): one line."""
+class ReportError(AirplayLogError):
+    """A report the log cannot give as asked (nothing logged, an unknown stream): one line."""
 
 
 def add_report_command(commands: argparse._SubParsersAction) -> None:

@@ -18,7 +18,7 @@ from genrescope.stream.sources.chunk import STALL_SECONDS
 from genrescope.stream.segments.airplay import open_recorder
 from genrescope.stream.segments.live import feed_server
 from genrescope.stream.serve.streams_protocol import PROTOCOL_VERSION
-from genrescope.stream.sources.factory import (NamedSource, SourceSpecError, check_unique, load_sources_file,
+from genrescope.stream.sources.factory import (NAME, NamedSource, SourceSpecError, check_unique, load_sources_file,
                                        open_named, parse_source_option)
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,16 @@ def named_sources(options: list[str], sources_file: Path | None) -> list[NamedSo
     if sources_file is not None:
         sources += load_sources_file(sources_file)
     return check_unique(sources)
+
+
+def serves_many(options: list[str], sources_file: Path | None, osc: str | None) -> bool:
+    """Whether ``serve``'s options ask for named streams (protocol v2) rather than one
+    unnamed stream (v1): several sources, a sources file, OSC, or one NAME=SPEC that is
+    not an existing file's name."""
+    single = options[0] if len(options) == 1 else None
+    named = single is not None and "=" in single and bool(NAME.fullmatch(single.partition("=")[0])) \
+        and not Path(single).exists()
+    return len(options) > 1 or sources_file is not None or osc is not None or named
 
 
 def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerConfig, model_path: Path | None,

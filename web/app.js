@@ -5,6 +5,7 @@ import { genreColours, socketUrl } from "./palette.js";
 
 const PROTOCOL_VERSIONS = [1, 2]; // 2: a stream of a multi-stream server (docs/protocol.md: Protocol v2)
 const WINDOW_SECONDS = 60;
+const SEGMENT_WINDOW_SECONDS = 600; // the segment band under the timeline: the last 10 minutes
 const RATE_WINDOW_MS = 5000;
 const RATE_MIN_SPAN_S = 2; // a measured rate over less time is noise (e.g. a queued burst)
 const BACKOFF_FIRST_MS = 500;
@@ -25,6 +26,7 @@ const stream = {
   history: [], // {column, probabilities: number[] in label order, mel: Uint8Array, chroma: Uint8Array}
   last: null, // the newest update message
   arrivals: [], // ms timestamps of recent updates, for the measured rate
+  segments: null, // the newest `segments` message: {recent: [...], open}, times on the updates' clock
 };
 
 // --- connection -----------------------------------------------------------------------
@@ -60,6 +62,7 @@ function receive(message) {
   else if (message.type === "lag") $("skipped").textContent = message.dropped;
   else if (message.type === "end") endStream(message);
   else if (message.type === "status") showState(message.state);
+  else if (message.type === "segments") showSegments(message);
   else if (message.type === "streams") location.replace(`/${location.search}`); // several streams, none named: the overview
 }
 
@@ -82,6 +85,7 @@ function startStream(hello) {
   stream.history = [];
   stream.last = null;
   stream.arrivals = [];
+  stream.segments = null;
   $("source").textContent = hello.source;
   $("model").textContent = hello.model_version;
   $("provider").textContent = shortProvider(hello.provider);
@@ -258,6 +262,45 @@ function renderTimeline() {
   drawSecondsGrid(ctx, width, height);
 }
 
+function showSegments(message) {
+  stream.segments = message;
+  scheduleRender();
+}
+
+// The band under the timeline: the recent genre segments (serve's smoother), the newest
+// update flush right; unsure ones pale and hatched, the running one open-ended.
+function renderSegments() {
+  const canvas = $("segments");
+  const all = stream.segments ? [...stream.segments.recent, ...(stream.segments.open ? [stream.segments.open] : [])] : [];
+  canvas.hidden = all.length === 0;
+  if (canvas.hidden || !stream.last) return;
+  const ctx = fitCanvas(canvas);
+  const { width, height } = canvas;
+  const ratio = window.devicePixelRatio || 1;
+  const x = (seconds) => Math.round(width - ((stream.last.time - seconds) / SEGMENT_WINDOW_SECONDS) * width);
+  ctx.clearRect(0, 0, width, height);
+  ctx.font = `${12 * ratio}px system-ui, sans-serif`;
+  ctx.textBaseline = "middle";
+  const shown = all.filter((segment) => x(segment.end_s) > 0);
+  for (const segment of shown) {
+    const x0 = Math.max(0, x(segment.start_s));
+    const x1 = Math.min(width, Math.max(x0 + 1, x(segment.end_s)));
+    ctx.globalAlpha = segment.unsure ? 0.45 : 1;
+    ctx.fillStyle = colourOf(segment.genre);
+    ctx.fillRect(x0, 0, x1 - x0 - ratio, height);
+    ctx.globalAlpha = 1;
+    const name = segment.unsure ? `${segment.genre}?` : segment.genre;
+    if (ctx.measureText(name).width + 8 * ratio < x1 - x0) {
+      ctx.fillStyle = getComputedStyle(document.body).getPropertyValue("--fg");
+      ctx.fillText(name, x0 + 4 * ratio, height / 2);
+    }
+  }
+  canvas.dataset.segments = shown.length;
+  canvas.dataset.open = stream.segments.open?.genre ?? "";
+  canvas.setAttribute("aria-label", `genre segments of the last 10 minutes: ${shown.map((s) =>
+    `${s.genre}${s.unsure ? " (unsure)" : ""} for ${Math.round(s.end_s - s.start_s)} s`).join(", ")}`);
+}
+
 function drawSecondsGrid(ctx, width, height) {
   const style = getComputedStyle(document.body);
   const ratio = window.devicePixelRatio || 1;
@@ -389,6 +432,7 @@ function render() {
     if (stream.last.fused) fillMiniBars($("fused-bars"), stream.last.fused);
   }
   renderTimeline();
+  renderSegments();
   renderStrip("spectrogram", "mel");
   renderChroma();
 }

@@ -1,5 +1,5 @@
-// The OBS overlay: one stream's top genre and its three most probable genres, on a
-// transparent page of fixed size. /overlay?stream=NAME on a multi-stream server
+// The OBS overlay: one stream's top genre (or "unsure (X?)" when the engine is not
+// confident) and its three most probable genres, on a transparent page of fixed size. /overlay?stream=NAME on a multi-stream server
 // (protocol v2), /overlay on a single-stream one (v1).
 
 import { genreColours, keepConnected } from "./palette.js";
@@ -35,7 +35,9 @@ function show(update) {
   const state = update.state ?? "live";
   setState(state);
   $("overlay").dataset.column = update.column;
-  if (state === "live") $("genre").textContent = update.top;
+  // Below the engine's confidence threshold no genre is named, as on every other view.
+  $("overlay").dataset.unsure = state === "live" && Boolean(update.uncertain);
+  if (state === "live") $("genre").textContent = update.uncertain ? `unsure (${update.top}?)` : update.top;
   if (update.title) $("caption").textContent = update.title;
   const ranked = Object.entries(update.probabilities).sort((a, b) => b[1] - a[1]).slice(0, SHOWN);
   $("bars").replaceChildren(...ranked.map(([label, p]) => {

@@ -17,6 +17,9 @@ from genrescope.stream.cli.cover import add_cover_arguments, run_cover
 from genrescope.stream.cli.streaming import UserError, run_devices, run_file, run_live, run_serve
 from genrescope.stream.cli.tag import add_tag_arguments, run_tag
 from genrescope.stream.engine.config import EngineConfig
+from genrescope.stream.segments.airplay import add_log_argument
+from genrescope.stream.segments.formats import FORMATS_HELP, segments_file
+from genrescope.stream.segments.report_cli import add_report_command
 from genrescope.stream.serve.server import ServerConfig, ServerError
 from genrescope.stream.sources.chunk import STALL_SECONDS
 from genrescope.stream.stdout import quiet_broken_pipe
@@ -29,6 +32,7 @@ examples:
   genrescope file song.mp3                  stream a file as fast as possible, live view in the terminal
   genrescope file song.flac --realtime      pace it like a live source
   genrescope file song.mp3 --jsonl out.jsonl --plot timeline.png
+  genrescope file mix.mp3 --segments mix.cue    its genre segments as a CUE sheet (also .json, .csv, .txt: Audacity)
   genrescope tag ~/Music                    tag a whole library into a resumable store, all cores (--write, --export)
   genrescope live                           the default microphone / line-in
   genrescope devices                        list input devices
@@ -36,6 +40,7 @@ examples:
   genrescope file song.mp3 --serve          the terminal view and the web dashboard, paced in real time
   genrescope serve --source r1=https://radio.example/live.mp3 --source hall=mic:USB
                                             several named streams on one page (also --sources, --osc, /metrics)
+  genrescope serve --source r1=URL --log airplay.sqlite   ...and log what genre played when (then: report)
   genrescope cover album.jpg song.mp3 --json  genre from cover art (an image, or a song's embedded artwork)
   genrescope train --epochs 30              train the genre model on FMA-small (../shared/data)
   genrescope evaluate                       evaluate the shipped model on the official test split
@@ -55,8 +60,11 @@ def _engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cpu", action="store_true", help="never use the GPU, even when there is one")
 
 
-def _output_arguments(parser: argparse.ArgumentParser) -> None:
+def _output_arguments(parser: argparse.ArgumentParser, segments: bool = False) -> None:
     group = parser.add_argument_group("output")
+    if segments:
+        group.add_argument("--segments", type=segments_file, metavar="OUT",
+                           help=f"write the genre segments (from 0:00 to 3:10 it was Rock...) as {FORMATS_HELP}")
     group.add_argument("--jsonl", type=output_file, metavar="OUT",
                        help="write one JSON object per update ('-' for stdout)")
     group.add_argument("--plot", type=image_file, metavar="OUT.png",
@@ -100,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     file_parser.add_argument("path", type=Path, help="the audio file")
     file_parser.add_argument("--realtime", action="store_true", help="pace the file at 1× like a live source")
     _engine_arguments(file_parser)
-    _output_arguments(file_parser)
+    _output_arguments(file_parser, segments=True)
     _server_arguments(file_parser, switch=True)
     file_parser.set_defaults(handler=run_file)
 
@@ -115,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "(or, with no --device, for the system default) to come back and "
                                                   "counts the gap as dropped samples.")
     live_parser.add_argument("--device", default=None, help="input device index or part of its name "
-                                                            "(see `genrescope devices`)")
+                                                            "(see `genrescope devices`), or 'system': what "
+                                                            "this computer plays (the default output's monitor)")
     live_parser.add_argument("--seconds", type=SECONDS, default=None, help="stop after this long (default: Ctrl-C)")
     _engine_arguments(live_parser)
     _output_arguments(live_parser)
@@ -129,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        description="Run the engine on a source and push every update over "
                                                    "websockets, with the live dashboard on the same port.")
     serve_parser.add_argument("--source", action="append", default=[], metavar="[NAME=]SPEC",
-                              help="'mic' (see --device), 'demo' (a synthesised loop, the default) or an "
+                              help="'mic' (see --device), 'system' (what this computer plays), 'demo' (a "
+                                   "synthesised loop, the default) or an "
                                    "audio file, paced in real time (write ./mic for a file named mic). "
                                    "Repeat as NAME=SPEC to monitor several streams at once; SPEC may then "
                                    "also be mic:DEVICE, an http(s):// radio stream (Icecast, Shoutcast, HLS) "
@@ -143,10 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
                               help="with radio streams: no data for this long counts as a stall; the stream "
                                    f"reconnects and counts the gap (default {STALL_SECONDS:g})")
     serve_parser.add_argument("--device", default=None, help="input device for --source mic")
+    add_log_argument(serve_parser)
     _engine_arguments(serve_parser)
     _server_arguments(serve_parser, switch=False)
     serve_parser.set_defaults(handler=run_serve)
 
+    add_report_command(commands)
     cover_parser = commands.add_parser("cover", help="genre from album art: images, or songs' embedded artwork",
                                        description="Genre probabilities from cover art (images, or the artwork "
                                                    "embedded in mp3/m4a/flac/ogg files).")
@@ -169,10 +181,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from genrescope.stream.sources.factory import SourceSpecError
     from genrescope.stream.cli.tag import TagUsageError
     from genrescope.stream.tag.store import TagStoreError
+    from genrescope.stream.segments.airplay_log import AirplayLogError  # ReportError too
     from genrescope.training.settings import ConfigError
 
     return (UserError, AudioFileError, ModelCardError, FileNotFoundError, ServerError, CaptureError,
-            SourceSpecError, TagUsageError, TagStoreError, ConfigError, OutputError)
+            SourceSpecError, TagUsageError, TagStoreError, ConfigError, OutputError, AirplayLogError)
 
 
 def main(argv: list[str] | None = None) -> int:

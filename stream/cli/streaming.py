@@ -18,8 +18,11 @@ from typing import IO, TYPE_CHECKING, Iterable, Iterator
 from genrescope.stream.cli.checks import open_jsonl
 from genrescope.stream.cover.cover_link import CoverLink, link_cover
 from genrescope.stream.engine.config import EngineConfig
-from genrescope.stream.engine.events import GenreUpdate
+from genrescope.stream.engine.events import PROTOCOL_VERSION, GenreUpdate
 from genrescope.stream.engine.timeline import Timeline
+from genrescope.stream.segments.airplay import AirplayRecorder, open_recorder
+from genrescope.stream.segments.live import feed_server
+from genrescope.stream.segments.recording import SegmentRecorder
 from genrescope.stream.serve.server import ServerConfig, run_server
 from genrescope.stream.sources.chunk import AudioChunk
 from genrescope.stream.sources.factory import open_source
@@ -71,12 +74,14 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
     timeline = Timeline() if args.plot else None  # fixed memory, however long the stream
     newest: deque[GenreUpdate] = deque(maxlen=1)  # for the final line; nothing else is kept
     interrupted, engine_error = False, None
+    recorder = SegmentRecorder(engine.labels, engine.spec.column_seconds) if getattr(args, "segments", None) else None
     with ExitStack() as stack:
         jsonl = open_jsonl(args.jsonl, stack)
         view = None
         if not args.quiet and sys.stderr.isatty():
             view = stack.enter_context(TerminalView(source_name))
-        outputs = _with_outputs(_engine_updates(engine, source, cover), newest, timeline, jsonl, view)
+        updates = _engine_updates(engine, source, cover)
+        outputs = _with_outputs(recorder.watch(updates) if recorder else updates, newest, timeline, jsonl, view)
         try:
             if server_config is not None:
                 engine_error = serve_stream(engine, outputs, source_name, server_config, cover)
@@ -88,6 +93,8 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
     _print_summary(engine, newest[0] if newest else None, interrupted)
     if timeline is not None and len(timeline):
         _plot(timeline, args.plot, source_name)
+    if recorder is not None:
+        recorder.write(args.segments, str(args.path), engine.model_version, engine.audio_seconds)
     return 130 if interrupted else exit_status(engine_error)
 
 
@@ -112,11 +119,12 @@ def _engine_updates(engine: GenreEngine, source: Iterable[AudioChunk], cover: Co
 
 
 def serve_stream(engine: GenreEngine, updates: Iterator[GenreUpdate], source_name: str,
-                 config: ServerConfig, cover: CoverLink | None = None) -> str | None:
-    """Serve ``updates`` (the engine's) with the dashboard until stopped; see stream.server.
-    Returns the engine's error, if one stopped it (the clients were told; see ``exit_status``)."""
+                 config: ServerConfig, cover: CoverLink | None = None, recorder: AirplayRecorder | None = None
+                 ) -> str | None:
+    """Serve ``updates`` (the engine's; ``recorder`` watching them feeds the segment band)
+    until stopped; returns the engine's error, if one stopped it (see ``exit_status``)."""
     return run_server(engine.hello(source_name, cover.hello_extra() if cover else None), updates, engine.summary,
-                      config)
+                      config, feed_server(recorder, PROTOCOL_VERSION, tag_stream=False) if recorder else None)
 
 
 def exit_status(engine_error: str | None) -> int:
@@ -177,40 +185,30 @@ def _limit(source: Iterable[AudioChunk], seconds: float | None) -> Iterable[Audi
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from genrescope.stream.serve.serve_many import serves_many
+
     config = _server_config(args)
-    if _serves_many(args):
+    if serves_many(args.source, args.sources, args.osc):
         return _serve_named(args, config)
     args.source = args.source[0] if args.source else "demo"
     engine = make_engine(args)
-    if args.source == "mic":
-        with open_source("mic", device=args.device, sample_rate=engine.spec.sample_rate) as microphone:
-            error = serve_stream(engine, engine.run(microphone), microphone.name, config)
-    elif args.source == "demo":
-        demo = open_source("demo")
-        error = serve_stream(engine, engine.run(demo), demo.name, config)
-    else:
-        source = open_source(args.source, realtime=True)
-        cover = link_cover(source.path)  # once, before the stream: never on the real-time path
-        error = serve_stream(engine, _engine_updates(engine, source, cover), source.name, config, cover)
+    with ExitStack() as stack:
+        recorder = stack.enter_context(open_recorder(args.log, engine.labels, engine.spec.column_seconds))
+        device = args.source in ("mic", "system")  # entered: the device is released on the way out
+        source = open_source(args.source, realtime=True, device=args.device, sample_rate=engine.spec.sample_rate)
+        source = stack.enter_context(source) if device else source
+        cover = link_cover(source.path) if not device and args.source != "demo" else None  # never on the real-time path
+        updates = recorder.watch(source.name, _engine_updates(engine, source, cover))
+        error = serve_stream(engine, updates, source.name, config, cover, recorder)
     print(engine.summary().text(), file=sys.stderr)
     return exit_status(error)
-
-
-def _serves_many(args: argparse.Namespace) -> bool:
-    """Named streams (protocol v2) rather than today's single stream (v1)."""
-    from genrescope.stream.sources.factory import NAME
-
-    single = args.source[0] if len(args.source) == 1 else None
-    named = single is not None and NAME.fullmatch(single.partition("=")[0]) and "=" in single \
-        and not Path(single).exists()
-    return len(args.source) > 1 or args.sources is not None or args.osc is not None or bool(named)
 
 
 def _serve_named(args: argparse.Namespace, config: ServerConfig) -> int:
     from genrescope.stream.serve.serve_many import named_sources, serve_many
 
     return exit_status(serve_many(named_sources(args.source, args.sources), engine_config(args), config, args.model,
-                                  not args.cpu, args.osc, args.stall_seconds))
+                                  not args.cpu, args.osc, args.stall_seconds, args.log))
 
 
 def run_devices(args: argparse.Namespace) -> int:

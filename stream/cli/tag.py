@@ -63,10 +63,11 @@ def add_tag_arguments(parser: argparse.ArgumentParser) -> None:
                              "e.g. ~/.local/share/genrescope; or $GENRESCOPE_TAG_DB)")
     parser.add_argument("--retry-failed", action="store_true", help="tag files that failed in an earlier run again")
     parser.add_argument("--export", type=output_file, metavar="OUT",
-                        help="write the whole store to OUT.jsonl, OUT.csv or OUT.parquet (after tagging, if "
-                             "paths are given)")
+                        help="write the whole store to OUT.jsonl, OUT.csv (the segments of long files in "
+                             "OUT-segments.csv) or OUT.parquet (after tagging, if paths are given)")
     parser.add_argument("--jsonl", type=output_file, metavar="OUT",
-                        help="also write this run's results, one JSON object per file ('-' for stdout)")
+                        help="also write the results, one JSON object per file ('-' for stdout); files the store "
+                             "already held are there too, with \"from_store\": true")
     write = parser.add_argument_group("writing tags into the files (mutagen; the audio is never rewritten)")
     write.add_argument("--write", action="store_true", help="write the genres into the files' tags")
     write.add_argument("--min-confidence", type=SHARE, default=0.3, metavar="P",
@@ -147,32 +148,35 @@ def _tag_paths(args: argparse.Namespace, store: TagStore) -> tuple[RunCounts, bo
     stored = store.statuses(keys.values(), card.version)
     counts = RunCounts()
     todo = []
-    for path in paths:
-        status = stored.get(keys[str(path)])
-        if status is None or (status == FAILED and args.retry_failed):
-            todo.append(path)
-        elif status == FAILED:
-            counts.skipped_failed += 1
-        else:
-            counts.skipped_done += 1
-            if args.write:
-                _write_stored(args, store, keys[str(path)], card.version, counts)
-    _say_skipped(counts, store)
-    interrupted = _tag_todo(args, store, todo, keys, card.version, counts) if todo else False
+    with ExitStack() as stack:
+        jsonl = open_jsonl(args.jsonl, stack)
+        for path in paths:
+            key = keys[str(path)]
+            status = stored.get(key)
+            if status is None or (status == FAILED and args.retry_failed):
+                todo.append(path)
+                continue
+            _write_jsonl(store.get(key, card.version).file_tags(), jsonl, from_store=True)
+            if status == FAILED:
+                counts.skipped_failed += 1
+            else:
+                counts.skipped_done += 1
+                if args.write:
+                    _write_stored(args, store, key, card.version, counts)
+        _say_skipped(counts, store)
+        interrupted = _tag_todo(args, store, todo, keys, card.version, counts, jsonl) if todo else False
     _say_done(counts, len(paths), interrupted)
     return counts, interrupted
 
 
 def _tag_todo(args: argparse.Namespace, store: TagStore, todo: list[Path], keys: dict[str, FileKey],
-              version: str, counts: RunCounts) -> bool:
+              version: str, counts: RunCounts, jsonl: IO[str] | None) -> bool:
     """Tag ``todo`` into the store; True when Ctrl-C stopped it."""
     from genrescope.stream.tag.progress import TagProgress
 
     results = _results(args, todo)
     try:
-        with ExitStack() as stack:
-            jsonl = open_jsonl(args.jsonl, stack)
-            progress = stack.enter_context(TagProgress(len(todo)))
+        with TagProgress(len(todo)) as progress:
             for tags in results:
                 with _interrupt_after():
                     _record(args, store, keys[tags.path], version, tags, counts)
@@ -257,8 +261,14 @@ def _write(args: argparse.Namespace, key: FileKey, probabilities: dict[str, floa
 def _show(tags: FileTags, jsonl: IO[str] | None) -> None:
     if jsonl is not sys.stdout:
         print(tags.text(), flush=True)
+    _write_jsonl(tags, jsonl, from_store=False)
+
+
+def _write_jsonl(tags: FileTags, jsonl: IO[str] | None, from_store: bool) -> None:
+    """One file's line: a re-run still gives every named file's result, the stored ones
+    marked, so that asking again for a finished library does not give an empty file."""
     if jsonl is not None:
-        jsonl.write(json.dumps(tags.to_dict()) + "\n")
+        jsonl.write(json.dumps({**tags.to_dict(), "from_store": from_store}) + "\n")
 
 
 def _say_skipped(counts: RunCounts, store: TagStore) -> None:

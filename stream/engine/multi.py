@@ -137,10 +137,17 @@ class BatchScheduler:
         self._thread.start()
 
     def stop(self, timeout: float = 3.0) -> None:
-        """Stop scheduling, close the sources that can be closed, wait for the scheduler."""
+        """Stop scheduling, close the sources that can be closed, wait for the scheduler
+        and the reading threads. A reading thread left running holds its stream (and the
+        engine's native resampler) into interpreter exit, where nanobind reports it as a
+        leak; each returns within one block once ``_stopping`` is set."""
         self._stopping.set()
         self._close_sources()
-        self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in [self._thread, *(stream.thread for stream in self.streams if stream.thread)]:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("%s did not stop in time; leaving it behind", thread.name)
         self._pool.shutdown(wait=False)
 
     def _close_sources(self) -> None:

@@ -60,6 +60,7 @@ class Hub:
         self.version = version  # of the history message
         self.capacity = capacity
         self.end: str | None = None
+        self.state: str | None = None  # the newest snapshot a client needs besides updates (segments)
         self.published = 0  # updates published so far
         self._recent: deque[str] = deque(maxlen=history)
         self._subscribers: set[Subscriber] = set()
@@ -70,7 +71,7 @@ class Hub:
     def subscribe(self) -> Subscriber:
         """A new subscriber; from now on it receives every published message."""
         greeting = (self.hello, history_text(self._recent, self.version)) if self._recent else (self.hello,)
-        subscriber = Subscriber(self.capacity, greeting)
+        subscriber = Subscriber(self.capacity, greeting + ((self.state,) if self.state is not None else ()))
         if self.end is not None:
             subscriber.put(self.end)
         self._subscribers.add(subscriber)
@@ -100,6 +101,12 @@ class Hub:
         needs the newest state, not the change."""
         self.hello = hello
         self._broadcast(text)
+
+    def share(self, snapshot: str) -> None:
+        """Send a snapshot (the ``segments`` message: complete, so only the newest matters)
+        to every subscriber now, and greet later ones with it after the history."""
+        self.state = snapshot
+        self._broadcast(snapshot)
 
     def _broadcast(self, text: str) -> None:
         for subscriber in self._subscribers:

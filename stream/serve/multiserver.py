@@ -67,9 +67,7 @@ class MultiStreamServer(GenreServer):
         self._scheduler.start()
 
     def _stop_engine(self) -> None:
-        self._scheduler.stop()
-        if self._scheduler.running:
-            log.warning("the scheduler did not stop in time; leaving it behind")
+        self._scheduler.stop()  # says which of its threads did not stop in time
 
     def _http(self, connection: ServerConnection, request: Request) -> Response:
         path = urlsplit(request.path).path
@@ -120,6 +118,11 @@ class MultiStreamServer(GenreServer):
         self._ended.add(stream)
         if len(self._ended) == len(self._names):
             self.ended.set()
+
+    def share(self, stream: str, message: dict[str, Any]) -> None:
+        """A stream's snapshot (its segments), for that stream's clients only: the
+        overview has no use for it."""
+        self._to_loop(self._stream_hubs[stream].share, to_text(message))
 
     def _hello_text(self, name: str) -> str:
         return to_text(self._hello(name))

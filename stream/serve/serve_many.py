@@ -15,7 +15,10 @@ from genrescope.stream.serve.multiserver import MultiStreamServer
 from genrescope.stream.serve.osc import OscOutput, parse_osc_target
 from genrescope.stream.serve.server import ServerConfig, serve_until_stopped
 from genrescope.stream.sources.chunk import STALL_SECONDS
-from genrescope.stream.sources.factory import (NamedSource, SourceSpecError, check_unique, load_sources_file,
+from genrescope.stream.segments.airplay import open_recorder
+from genrescope.stream.segments.live import feed_server
+from genrescope.stream.serve.streams_protocol import PROTOCOL_VERSION
+from genrescope.stream.sources.factory import (NAME, NamedSource, SourceSpecError, check_unique, load_sources_file,
                                        open_named, parse_source_option)
 
 log = logging.getLogger(__name__)
@@ -29,10 +32,22 @@ def named_sources(options: list[str], sources_file: Path | None) -> list[NamedSo
     return check_unique(sources)
 
 
+def serves_many(options: list[str], sources_file: Path | None, osc: str | None) -> bool:
+    """Whether ``serve``'s options ask for named streams (protocol v2) rather than one
+    unnamed stream (v1): several sources, a sources file, OSC, or one NAME=SPEC that is
+    not an existing file's name."""
+    single = options[0] if len(options) == 1 else None
+    named = single is not None and "=" in single and bool(NAME.fullmatch(single.partition("=")[0])) \
+        and not Path(single).exists()
+    return len(options) > 1 or sources_file is not None or osc is not None or named
+
+
 def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerConfig, model_path: Path | None,
-               prefer_gpu: bool, osc: str | None, stall_seconds: float = STALL_SECONDS) -> str | None:
+               prefer_gpu: bool, osc: str | None, stall_seconds: float = STALL_SECONDS, log_path: Path | None = None
+               ) -> str | None:
     """Open every source (a bad file or device fails here, in one line), then serve
-    them all until Ctrl-C or SIGTERM; returns the scheduler's error, if one stopped it."""
+    them all until Ctrl-C or SIGTERM, their segments into the airplay log at ``log_path``
+    if given; returns the scheduler's error, if one stopped it."""
     try:
         osc_output = OscOutput(*parse_osc_target(osc)) if osc else None
     except (ValueError, OSError) as error:
@@ -44,13 +59,19 @@ def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerC
             blocks, resources = open_named(source, model.card.frontend.sample_rate, stall_seconds)
             stack.enter_context(resources)
             opened.append((source.name, blocks))
-        scheduler = BatchScheduler(model, opened, [osc_output.sink] if osc_output else [], config)
+        recorder = stack.enter_context(open_recorder(log_path, model.labels, model.card.frontend.column_seconds))
+        scheduler = BatchScheduler(model, opened, [recorder.sink, *([osc_output.sink] if osc_output else [])], config)
         streams = {stream.name: stream for stream in scheduler.streams}
 
         def hello(name: str) -> dict[str, Any]:
             stream = streams[name]
             return stream.engine.hello(getattr(stream.source, "name", name))
 
+        def make_server() -> MultiStreamServer:
+            built = MultiStreamServer(scheduler, hello, server)
+            feed_server(recorder, PROTOCOL_VERSION, tag_stream=True)(built)
+            return built
+
         log.info("%d streams on %s", len(sources), model.provider)
-        return asyncio.run(serve_until_stopped(lambda: MultiStreamServer(scheduler, hello, server)))
+        return asyncio.run(serve_until_stopped(make_server))
 

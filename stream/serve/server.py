@@ -242,6 +242,11 @@ class GenreServer:
         self._hub.finish(text)
         self.ended.set()
 
+    def share(self, stream: str, message: dict[str, Any]) -> None:
+        """A stream's snapshot message (its segments) from any thread, for its clients now
+        and later (``Hub.share``); a single-stream server has one stream, whatever its name."""
+        self._to_loop(self._hub.share, to_text(message))
+
     # --- event loop: HTTP and websocket clients --------------------------------------
 
     def _route(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -329,14 +334,23 @@ def run_server(
     updates: Iterator[GenreUpdate],
     summary: Callable[[], StreamStats],
     config: ServerConfig,
+    on_server: Callable[[GenreServer], None] | None = None,
 ) -> str | None:
     """Serve until Ctrl-C or SIGTERM (or the end of the source, with ``exit_at_end``).
 
     The blocking entry point of ``genrescope serve`` and ``--serve``; it prints the
     dashboard's address (with the token, if any) to stderr. Returns why the engine
     stopped when an error stopped it (the server kept serving its last state), else None.
+    ``on_server`` sees the server once built, before it starts (to connect more outputs).
     """
-    return asyncio.run(serve_until_stopped(lambda: GenreServer(hello, updates, summary, config)))
+
+    def make_server() -> GenreServer:
+        server = GenreServer(hello, updates, summary, config)
+        if on_server is not None:
+            on_server(server)
+        return server
+
+    return asyncio.run(serve_until_stopped(make_server))
 
 
 async def serve_until_stopped(make_server: Callable[[], GenreServer]) -> str | None:

@@ -12,9 +12,11 @@ is a ``CaptureError`` whose message is one line the CLI can print as is.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType, TracebackType
 from typing import Any
@@ -157,6 +159,23 @@ def _frames_lost(adc_time: float, expected_adc_time: float, sample_rate: int) ->
     return max(1, round((adc_time - expected_adc_time) * sample_rate))
 
 
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` in the process environment while a stream opens: the audio server's
+    client library (libpulse under ALSA's pulse plugin) reads it when it connects, so
+    one stream's PULSE_SOURCE never leaks into another's. Callers hold the PortAudio lock."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def rescan_devices() -> bool:
     """Make PortAudio enumerate devices again: it lists them once, when it starts, so a
     device plugged in later is otherwise never seen. That means terminating PortAudio,
@@ -189,8 +208,12 @@ class MicrophoneSource:
         block_seconds: float = 0.02,
         buffer_seconds: float = 10.0,
         preferred_rate: int | None = None,
+        environment: Mapping[str, str] | None = None,
+        label: str = "microphone",
     ) -> None:
         self.device = resolve_device(device, list_input_devices())
+        self.environment = dict(environment or {})  # set while the stream opens (PULSE_SOURCE)
+        self.label = label
         self.channels = min(MAX_CHANNELS, self.device.channels)
         self.sample_rate = _choose_sample_rate(self.device, self.channels, sample_rate, preferred_rate)
         self._block_frames = max(1, round(self.sample_rate * block_seconds))
@@ -205,7 +228,7 @@ class MicrophoneSource:
     @property
     def name(self) -> str:
         """What the stream is, for the hello message and the terminal view."""
-        return f"microphone: {self.device.name} ({self.sample_rate} Hz, {self.channels} ch)"
+        return f"{self.label}: {self.device.name} ({self.sample_rate} Hz, {self.channels} ch)"
 
     @property
     def dropped_frames(self) -> int:
@@ -228,7 +251,8 @@ class MicrophoneSource:
         sd = _sounddevice()
         with _PORTAUDIO_LOCK:
             if self._stream is None and not self._closed:
-                self._stream = self._open_stream(sd)
+                with _environment(self.environment):
+                    self._stream = self._open_stream(sd)
                 _open_inputs += 1
 
     def _open_stream(self, sd: ModuleType) -> Any:

@@ -36,14 +36,21 @@ LOOP_PREFIX = "loop:"
 def open_source(spec: str, realtime: bool = False, device: str | int | None = None,
                 sample_rate: int | None = None) -> Iterable[AudioChunk]:
     """The source a user names: ``demo`` (a synthesised loop), ``mic`` or ``mic:DEVICE``
-    (an input device; a context manager that releases it), or an audio file path (write
-    ``./mic`` for a file named mic). ``realtime`` paces files like a live source;
+    (an input device; a context manager that releases it), ``system`` (what this computer
+    plays: sources.system; also ``mic`` with device ``system``), or an audio file path
+    (write ``./mic`` for a file named mic). ``realtime`` paces files like a live source;
     ``sample_rate`` (the engine's model rate, ``engine.spec.sample_rate``) is what a
     device records at when it can, sparing a resampler."""
     if spec == "demo":
         from genrescope.stream.sources.demo import DemoSource
 
         return DemoSource(realtime=True)
+    if spec == "system" or (spec == "mic" and device == "system"):
+        from genrescope.stream.sources.reconnect import ReconnectingMicrophone
+        from genrescope.stream.sources.system import open_system_audio
+
+        # found again at every (re)open: follows the output the user switched to
+        return ReconnectingMicrophone("system", open_source=partial(open_system_audio, preferred_rate=sample_rate))
     if spec == "mic" or spec.startswith("mic:"):
         from genrescope.stream.sources.capture import MicrophoneSource
         from genrescope.stream.sources.reconnect import ReconnectingMicrophone
@@ -63,15 +70,15 @@ class SourceSpecError(ValueError):
 @dataclass(frozen=True)
 class NamedSource:
     name: str
-    spec: str  # demo | mic[:DEVICE] | http(s)://URL | PATH
+    spec: str  # demo | mic[:DEVICE] | system | http(s)://URL | PATH
     loop: bool = False  # files only: start over at the end
 
     @property
     def kind(self) -> str:
         if self.spec == "demo":
             return "demo"
-        if self.spec == "mic" or self.spec.startswith("mic:"):
-            return "mic"
+        if self.spec in ("mic", "system") or self.spec.startswith("mic:"):
+            return "mic"  # an input device (system: the default output's monitor)
         return "network" if is_network_url(self.spec) else "file"
 
 

@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedOK
 from websockets.frames import CloseCode
 
-from harness import genrescope, receive, receive_until_end
+from harness import first_updates, genrescope, receive, receive_until_end
 from support import run_cli
 
 
@@ -39,6 +39,23 @@ def test_a_signal_closes_the_streams_and_exits_without_a_traceback(
     assert status == 0
     assert "Traceback" not in stderr
     assert "server stopped" in stderr and "updates" in stderr  # the run summary
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_named_streams_stop_with_one_line_and_nothing_left_behind(
+    signum: signal.Signals, test_model_path: Path, music_clips: list[Path]
+) -> None:
+    """The batched server's reading threads are joined on stop: left running, they held the
+    engines' soxr resamplers (44.1 kHz MP3s) into interpreter exit, and nanobind printed a
+    leak report."""
+    with genrescope("serve", "--source", f"a={music_clips[0]}", "--source", f"b={music_clips[1]}",
+                    "--model", str(test_model_path)) as server:
+        asyncio.run(first_updates(f"{server.ws_url}?stream=a", 2))
+        server.process.send_signal(signum)
+        status = server.process.wait(60)
+        stderr = server.process.stderr.read()
+    assert stderr.splitlines() == ["genrescope: server stopped"]
+    assert status == 0
 
 
 def test_exit_at_end_sends_the_end_and_exits(test_model_path: Path, short_music_file: Path) -> None:

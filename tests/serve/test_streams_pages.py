@@ -5,9 +5,11 @@ one stream, and the OBS overlay."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from harness import genrescope
@@ -84,3 +86,73 @@ def test_overview_detail_and_overlay(chromium, test_model_path: Path, music_file
 
     with genrescope("serve", *sources, "--model", str(test_model_path)) as server:
         asyncio.run(scenario(server.page_url))
+
+
+def test_the_overlay_names_no_genre_when_the_engine_is_unsure(chromium, test_model_path: Path, music_file: Path,
+                                                              tmp_path: Path) -> None:
+    """The overlay says "unsure (X?)" exactly when the update it shows is uncertain, as the
+    overview and the dashboard do. The random-weights test model is never confident, so
+    every update it sends is uncertain; the frames the page received are the reference."""
+
+    async def scenario(base: str) -> None:
+        async with chromium() as browser:
+            page = await (await browser.new_context(viewport={"width": 640, "height": 360})).new_page()
+            updates: dict[int, dict] = {}
+            page.on("websocket", lambda socket: socket.on("framereceived", lambda frame: _keep_updates(frame, updates)))
+            await page.goto(base + "overlay?stream=music")
+            await page.wait_for_function("() => Number(document.querySelector('#overlay').dataset.column) > 4",
+                                         timeout=WAIT_MS)
+            shown = await page.evaluate("() => { const o = document.querySelector('#overlay'); return "
+                                        "[Number(o.dataset.column), o.dataset.unsure, "
+                                        "document.querySelector('#genre').textContent]; }")
+            await page.screenshot(path=tmp_path / "overlay-unsure.png", omit_background=True)
+        column, unsure, genre = shown
+        update = updates[column]
+        assert update["uncertain"]  # the premise: the test model is unsure
+        assert (unsure, genre) == ("true", f"unsure ({update['top']}?)")
+
+    with genrescope("serve", "--source", f"music=loop:{music_file}", "--model", str(test_model_path)) as server:
+        asyncio.run(scenario(server.page_url))
+
+
+def _keep_updates(frame: str | bytes, updates: dict[int, dict]) -> None:
+    """Each update of a received frame (an update, or a history of them), by column."""
+    message = json.loads(frame)
+    for update in message.get("updates", [message] if message.get("type") == "update" else []):
+        updates[update["column"]] = update
+
+
+@pytest.mark.parametrize("source", ["{file}", "music=loop:{file}"], ids=["single-stream-v1", "named-stream-v2"])
+def test_the_dashboard_draws_the_segment_band_under_the_timeline(chromium, source: str, test_model_path: Path,
+                                                                 music_file: Path, tmp_path: Path) -> None:
+    """The server's `segments` snapshots reach the dashboard, which draws them as a band
+    under the timeline in the genres' colours, the running segment named as sent."""
+
+    async def scenario(url: str) -> None:
+        async with chromium() as browser:
+            page = await (await browser.new_context(**DESKTOP)).new_page()
+            snapshots: list[dict] = []
+            page.on("websocket", lambda socket: socket.on(
+                "framereceived", lambda frame: snapshots.extend(
+                    [m] if (m := json.loads(frame)).get("type") == "segments" else [])))
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(url)
+            await page.wait_for_function("() => Number(document.querySelector('#segments').dataset.segments) > 0",
+                                         timeout=WAIT_MS)
+            band = await page.evaluate("""() => { const c = document.querySelector('#segments');
+              return {open: c.dataset.open, hidden: c.hidden, label: c.getAttribute('aria-label'),
+                      below: c.getBoundingClientRect().top >= document.querySelector('#timeline')
+                                                                  .getBoundingClientRect().bottom}; }""")
+            painted = await page.evaluate(PAINTED_PIXELS, "segments")
+            await page.screenshot(path=tmp_path / "dashboard-segments.png", full_page=True)
+        assert errors == [] and snapshots
+        newest = snapshots[-1]
+        assert newest["v"] == (2 if "=" in source else 1) and ("stream" in newest) == ("=" in source)
+        assert not band["hidden"] and band["below"]
+        assert band["open"] == newest["open"]["genre"] and newest["open"]["genre"] in band["label"]
+        assert painted > 0.005  # ≥ 3 s of a 10-minute band, drawn
+
+    query = "index.html?stream=music" if "=" in source else ""
+    with genrescope("serve", "--source", source.format(file=music_file), "--model", str(test_model_path)) as server:
+        asyncio.run(scenario(server.page_url + query))

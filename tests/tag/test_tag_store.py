@@ -62,6 +62,24 @@ def test_resume_skips_done_and_retries_failed_only_when_asked(test_model_path, l
     assert stored[str(library / "tone0.flac")].size == FileKey.of(library / "tone0.flac").size
 
 
+def test_a_rerun_writes_every_named_file_to_jsonl_the_stored_ones_marked(test_model_path, library, tmp_path):
+    """A second `tag DIR --jsonl OUT` wrote an empty OUT (every file already in the store):
+    the stored results go there too, marked "from_store", equal to the first run's lines."""
+    db, first_out, again_out = tmp_path / "tags.sqlite", tmp_path / "first.jsonl", tmp_path / "again.jsonl"
+    tag(test_model_path, db, str(library), "--jsonl", str(first_out))
+    (library / "tone2.flac").unlink()
+    write_tone(library / "tone2.flac", 2.0, frequency=660.0)  # changed since: tagged anew
+    again = tag(test_model_path, db, str(library), "--jsonl", str(again_out))
+    assert again.returncode == 1 and "Traceback" not in again.stderr  # broken.mp3 failed before
+    first = {line["path"]: line for line in map(json.loads, first_out.read_text().splitlines())}
+    lines = {line["path"]: line for line in map(json.loads, again_out.read_text().splitlines())}
+    assert sorted(lines) == sorted(str(path) for path in library.iterdir())
+    assert {path for path, line in lines.items() if not line["from_store"]} == {str(library / "tone2.flac")}
+    for path in ("tone0.flac", "tone1.flac", "broken.mp3"):
+        assert lines[str(library / path)] == {**first[str(library / path)], "from_store": True}
+    assert lines[str(library / "broken.mp3")]["error"]
+
+
 def test_exports(test_model_path, library, tmp_path):
     db = tmp_path / "tags.sqlite"
     assert tag(test_model_path, db, str(library)).returncode == 1

@@ -20,10 +20,11 @@ MAX_LINES = 400
 STREAM_ALLOWED = {
     "sources": set(),
     "engine": {"sources"},
-    "serve": {"sources", "engine"},
-    "tag": {"sources", "engine"},
+    "segments": {"sources", "engine"},
+    "serve": {"sources", "engine", "segments"},
+    "tag": {"sources", "engine", "segments"},
     "cover": {"sources", "engine"},
-    "cli": {"sources", "engine", "serve", "tag", "cover"},
+    "cli": {"sources", "engine", "segments", "serve", "tag", "cover"},
 }
 
 

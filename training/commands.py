@@ -19,7 +19,7 @@ from pathlib import Path
 
 from genrescope.model.cover.cover import DEFAULT_MODEL as DEFAULT_COVER_MODEL
 from genrescope.model.session import DEFAULT_GENRE_MODEL, MODEL_DIR
-from genrescope.stream.cli.checks import COUNT, SEED, Number, output_file, output_folder
+from genrescope.stream.checks import COUNT, SEED, Number, output_file, output_folder
 from genrescope.training.genre.config import DEFAULT_DATA_ROOT, TrainConfig
 from genrescope.training.genre.config import add_arguments as add_train_arguments
 from genrescope.training.cover.cover_config import COVER_RANGES, FUSION_RANGES, CoverTrainConfig, FusionFitConfig

@@ -45,7 +45,7 @@ class ConfigError(ValueError):
 
 
 def check_ranges(settings: Any, ranges: dict[str, Any]) -> None:
-    """Refuse a setting outside its range (``ranges``: name → stream/cli/checks.py ``Number``)."""
+    """Refuse a setting outside its range (``ranges``: name → stream/checks.py ``Number``)."""
     for name, check in ranges.items():
         value = getattr(settings, name)
         if not check.admits(value):
@@ -56,7 +56,7 @@ def add_setting_arguments(parser: argparse.ArgumentParser, cls: type,
                           ranges: dict[str, Callable[[str], Any]] | None = None) -> None:
     """One flag per setting, defaults left unset so that YAML values are not overridden;
     ``ranges`` gives a setting (or each element of a tuple setting) a checking type
-    (stream/cli/checks.py ``Number``)."""
+    (stream/checks.py ``Number``)."""
     parser.add_argument("--config", type=Path, help="YAML file with any of the settings below")
     for f in settings_of(cls):
         flag = "--" + f.name.replace("_", "-")

@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from genrescope.stream.cli.checks import PORT, SECONDS, CliParser, Number, OutputError, image_file, output_file
+from genrescope.stream.checks import PORT, SECONDS, CliParser, Number, OutputError, image_file, output_file
 from genrescope.stream.cli.command_groups import CommandListFormatter, group_commands
 from genrescope.stream.cli.cover import add_cover_arguments, run_cover
 from genrescope.stream.cli.streaming import UserError, run_devices, run_file, run_live, run_serve

@@ -17,7 +17,7 @@ from PIL import Image
 
 from genrescope.model.cover.cover import CoverModel
 from genrescope.stream.cover.artwork import IMAGE_ERRORS, ArtworkError, extract_artwork, open_rgb
-from genrescope.stream.cli.checks import COUNT
+from genrescope.stream.checks import COUNT
 from genrescope.stream.engine.events import ranked
 
 

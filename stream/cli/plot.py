@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from genrescope.stream.engine.timeline import Timeline  # noqa: E402
-from genrescope.stream.cli.palette import genre_colours  # noqa: E402
+from genrescope.stream.palette import genre_colours  # noqa: E402
 
 
 def plot_timeline(timeline: Timeline, path: Path, title: str) -> None:

@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterable, Iterator
 
-from genrescope.stream.cli.checks import open_jsonl
+from genrescope.stream.checks import open_jsonl
 from genrescope.stream.cover.cover_link import CoverLink, link_cover
 from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.engine.events import PROTOCOL_VERSION, GenreUpdate

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
 
-from genrescope.stream.cli.checks import COUNT, SHARE, open_jsonl, output_file
+from genrescope.stream.checks import COUNT, SHARE, open_jsonl, output_file
 from genrescope.stream.tag.store import FAILED, FileKey, TagStore
 from genrescope.stream.tag.tags import FileTags, RunStopped
 

@@ -6,7 +6,9 @@ segments come from a hidden Markov model over the calibrated probabilities inste
 (``viterbi``): a switching cost and a minimum duration, decoded with Viterbi, offline over a
 whole recording (``segment``) or online with a bounded decision delay for live streams
 (``OnlineSegmenter``). ``SegmentConfig`` holds every default, chosen on the medley bench
-(bench/segments.py).
+(bench/segments.py). The airplay log of live streams and its reports live here too.
+
+May import stream.sources, stream.engine and genrescope.model; never serve, tag or cli.
 """
 
 from genrescope.stream.segments.config import SegmentConfig

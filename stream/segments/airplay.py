@@ -27,7 +27,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from genrescope.stream.cli.checks import output_file
+from genrescope.stream.checks import output_file
 from genrescope.stream.engine.events import GenreUpdate
 from genrescope.stream.engine.multi import Event, StreamEnd, StreamUpdate
 from genrescope.stream.segments.airplay_log import CHECKPOINT_SECONDS, GAP_SECONDS, AirplayLog

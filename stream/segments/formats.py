@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from genrescope.stream.cli.checks import output_file
+from genrescope.stream.checks import output_file
 from genrescope.stream.segments.audacity import write_audacity
 from genrescope.stream.segments.config import SegmentConfig
 from genrescope.stream.segments.cue import write_cue

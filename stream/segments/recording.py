@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from genrescope.stream.cli.checks import OutputError
+from genrescope.stream.checks import OutputError
 from genrescope.stream.engine.events import GenreUpdate
 from genrescope.stream.segments.config import SegmentConfig
 from genrescope.stream.segments.formats import write_segments

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from genrescope.stream.cli.checks import output_file
+from genrescope.stream.checks import output_file
 from genrescope.stream.segments.airplay_log import AirplayLog, AirplayLogError
 from genrescope.stream.segments.report import hourly_shares, parse_since, totals, write_csv
 

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-from genrescope.stream.cli.palette import genre_colours  # noqa: E402
+from genrescope.stream.palette import genre_colours  # noqa: E402
 from genrescope.stream.segments.airplay_log import LoggedSegment  # noqa: E402
 from genrescope.stream.segments.report import HourShare, clock, duration  # noqa: E402
 

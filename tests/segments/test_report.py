@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from genrescope.stream.cli.palette import genre_colours
+from genrescope.stream.palette import genre_colours
 from genrescope.stream.segments import Segment
 from genrescope.stream.segments.airplay_log import AirplayLog
 from genrescope.stream.segments.report import hourly_shares

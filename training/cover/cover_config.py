@@ -13,7 +13,7 @@ from genrescope.model.session import DEFAULT_GENRE_MODEL
 from genrescope.training.genre.config import DEFAULT_DATA_ROOT
 from genrescope.training.cover.covers import SplitConfig
 from genrescope.training.settings import setting
-from genrescope.stream.cli.checks import COUNT, POSITIVE, SEED, Number
+from genrescope.stream.checks import COUNT, POSITIVE, SEED, Number
 
 
 @dataclass

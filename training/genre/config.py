@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from genrescope.stream.cli.checks import COUNT, NON_NEGATIVE, POSITIVE, SECONDS, SEED, SHARE, Number
+from genrescope.stream.checks import COUNT, NON_NEGATIVE, POSITIVE, SECONDS, SEED, SHARE, Number
 from genrescope.training.settings import (ConfigError, add_setting_arguments, check_ranges, load_settings,
                                          setting, settings_from_arguments)
 

@@ -53,6 +53,12 @@ def _scoring_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=COUNT, default=2, help="onnxruntime threads")
 
 
+def _out_of_fma_record(parser: argparse.ArgumentParser) -> None:
+    """--record: where the 4Q commands keep what they measured."""
+    parser.add_argument("--record", type=Path, default=None,
+                        help="merge the report into this metrics file's out_of_fma block (e.g. model/metrics.json)")
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     add_genre_commands(commands)
     add_cover_commands(commands)
@@ -161,8 +167,7 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
     fourq_eval.add_argument("--model", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX model (default: the shipped one)")
     fourq_eval.add_argument("--fourq", type=Path, default=None, help="the built set (default as fourq-build's --out)")
     fourq_eval.add_argument("--threads", type=COUNT, default=2, help="onnxruntime threads")
-    fourq_eval.add_argument("--record", type=Path, default=None, help="merge the report into this metrics file's "
-                                                                      "out_of_fma block")
+    _out_of_fma_record(fourq_eval)
     fourq_eval.add_argument("--as", dest="as_name", default="previous_model",
                             help="the report's name in that block (default previous_model)")
     fourq_eval.add_argument("--choose-unsure", action="store_true",
@@ -185,8 +190,7 @@ def add_genre_commands(commands: argparse._SubParsersAction) -> None:
     domain.add_argument("--batches", type=COUNT, default=60, help="training batches to draw (default 60)")
     domain.add_argument("--seed", type=SEED, default=0, help="seed of the draw (default 0)")
     domain.add_argument("--data-root", type=Path, default=None, help=f"folder holding fma_small/ (default {DEFAULT_DATA_ROOT})")
-    domain.add_argument("--record", type=Path, default=None, help="merge the report into this metrics file's "
-                                                                  "out_of_fma block")
+    _out_of_fma_record(domain)
     domain.set_defaults(handler=runs("genrescope.training.genre.domain_check", "run_domain_check"))
 
     phases = command(

@@ -15,6 +15,7 @@ from genrescope.stream.cli.checks import PORT, SECONDS, CliParser, Number, Outpu
 from genrescope.stream.cli.command_groups import CommandListFormatter, group_commands
 from genrescope.stream.cli.cover import add_cover_arguments, run_cover
 from genrescope.stream.cli.streaming import UserError, run_devices, run_file, run_live, run_serve
+from genrescope.stream.segments.formats import FORMATS_HELP, segments_file
 from genrescope.stream.cli.tag import add_tag_arguments, run_tag
 from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.serve.server import ServerConfig, ServerError
@@ -29,6 +30,7 @@ examples:
   genrescope file song.mp3                  stream a file as fast as possible, live view in the terminal
   genrescope file song.flac --realtime      pace it like a live source
   genrescope file song.mp3 --jsonl out.jsonl --plot timeline.png
+  genrescope file mix.mp3 --segments mix.cue    its genre segments as a CUE sheet (also .json, .csv, .txt: Audacity)
   genrescope tag ~/Music                    tag a whole library into a resumable store, all cores (--write, --export)
   genrescope live                           the default microphone / line-in
   genrescope devices                        list input devices
@@ -55,8 +57,11 @@ def _engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cpu", action="store_true", help="never use the GPU, even when there is one")
 
 
-def _output_arguments(parser: argparse.ArgumentParser) -> None:
+def _output_arguments(parser: argparse.ArgumentParser, segments: bool = False) -> None:
     group = parser.add_argument_group("output")
+    if segments:
+        group.add_argument("--segments", type=segments_file, metavar="OUT",
+                           help=f"write the genre segments (from 0:00 to 3:10 it was Rock...) as {FORMATS_HELP}")
     group.add_argument("--jsonl", type=output_file, metavar="OUT",
                        help="write one JSON object per update ('-' for stdout)")
     group.add_argument("--plot", type=image_file, metavar="OUT.png",
@@ -100,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     file_parser.add_argument("path", type=Path, help="the audio file")
     file_parser.add_argument("--realtime", action="store_true", help="pace the file at 1× like a live source")
     _engine_arguments(file_parser)
-    _output_arguments(file_parser)
+    _output_arguments(file_parser, segments=True)
     _server_arguments(file_parser, switch=True)
     file_parser.set_defaults(handler=run_file)
 

@@ -20,6 +20,7 @@ from genrescope.stream.cover.cover_link import CoverLink, link_cover
 from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.engine.events import GenreUpdate
 from genrescope.stream.engine.timeline import Timeline
+from genrescope.stream.segments.recording import SegmentRecorder
 from genrescope.stream.serve.server import ServerConfig, run_server
 from genrescope.stream.sources.chunk import AudioChunk
 from genrescope.stream.sources.factory import open_source
@@ -71,12 +72,14 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
     timeline = Timeline() if args.plot else None  # fixed memory, however long the stream
     newest: deque[GenreUpdate] = deque(maxlen=1)  # for the final line; nothing else is kept
     interrupted, engine_error = False, None
+    recorder = SegmentRecorder(engine.labels, engine.spec.column_seconds) if getattr(args, "segments", None) else None
     with ExitStack() as stack:
         jsonl = open_jsonl(args.jsonl, stack)
         view = None
         if not args.quiet and sys.stderr.isatty():
             view = stack.enter_context(TerminalView(source_name))
-        outputs = _with_outputs(_engine_updates(engine, source, cover), newest, timeline, jsonl, view)
+        updates = _engine_updates(engine, source, cover)
+        outputs = _with_outputs(recorder.watch(updates) if recorder else updates, newest, timeline, jsonl, view)
         try:
             if server_config is not None:
                 engine_error = serve_stream(engine, outputs, source_name, server_config, cover)
@@ -88,6 +91,8 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
     _print_summary(engine, newest[0] if newest else None, interrupted)
     if timeline is not None and len(timeline):
         _plot(timeline, args.plot, source_name)
+    if recorder is not None:
+        recorder.write(args.segments, str(args.path), engine.model_version, engine.audio_seconds)
     return 130 if interrupted else exit_status(engine_error)
 
 

@@ -121,11 +121,12 @@ class OnlineSegmenter:
             builder.add(time_s, values, genre)
         return builder.segment(builder.last_time_s)
 
-    def flush(self) -> list[Segment]:
-        """End of the stream: every remaining segment, the last one ending at the last update."""
+    def flush(self, end_s: float | None = None) -> list[Segment]:
+        """End of the stream: every remaining segment, the last one ending at ``end_s`` (the
+        audio's end, when the caller knows it) or else at the last update."""
         final = self._decide(self._decoder.flush())
         if self._builder.updates:
-            final.append(self._builder.segment(self._builder.last_time_s))
+            final.append(self._builder.segment(max(self._builder.last_time_s, end_s or 0.0)))
         self._builder = _SegmentBuilder(self.labels, self.config, self.start_s)
         return final
 

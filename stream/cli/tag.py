@@ -63,8 +63,8 @@ def add_tag_arguments(parser: argparse.ArgumentParser) -> None:
                              "e.g. ~/.local/share/genrescope; or $GENRESCOPE_TAG_DB)")
     parser.add_argument("--retry-failed", action="store_true", help="tag files that failed in an earlier run again")
     parser.add_argument("--export", type=output_file, metavar="OUT",
-                        help="write the whole store to OUT.jsonl, OUT.csv or OUT.parquet (after tagging, if "
-                             "paths are given)")
+                        help="write the whole store to OUT.jsonl, OUT.csv (the segments of long files in "
+                             "OUT-segments.csv) or OUT.parquet (after tagging, if paths are given)")
     parser.add_argument("--jsonl", type=output_file, metavar="OUT",
                         help="also write this run's results, one JSON object per file ('-' for stdout)")
     write = parser.add_argument_group("writing tags into the files (mutagen; the audio is never rewritten)")

@@ -151,10 +151,12 @@ def segment(
     labels: Sequence[str],
     config: SegmentConfig = SegmentConfig(),
     start_s: float = 0.0,
+    end_s: float | None = None,
 ) -> list[Segment]:
     """The segments of a whole recording: exact Viterbi over every update [T, G] at once.
 
-    The update interval is the median step of ``times_s`` (the engine's is steady).
+    The update interval is the median step of ``times_s`` (the engine's is steady); the
+    last segment ends at ``end_s`` when given (the audio's end), else at the last update.
     """
     times = np.asarray(times_s, dtype=np.float64)
     if len(times) != len(probabilities):
@@ -166,4 +168,4 @@ def segment(
     segments = []
     for time_s, values in zip(times, probabilities):
         segments += segmenter.push(time_s, values)
-    return segments + segmenter.flush()
+    return segments + segmenter.flush(end_s)

@@ -36,6 +36,7 @@ from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.engine.framing import ColumnFeatures, ColumnFramer
 from genrescope.stream.sources.chunk import AudioChunk
 from genrescope.stream.tag.tags import FileTags
+from genrescope.stream.segments.tagging import file_segments
 
 # Decoding in blocks this long: fewer, larger concatenations than the live path's 0.1 s.
 DECODE_BLOCK_SECONDS = 5.0
@@ -122,6 +123,12 @@ class BatchTagger:
     def probabilities(self, columns_db: np.ndarray) -> np.ndarray | None:
         """Mean calibrated probabilities over the windows of a file's columns; None when
         the file is shorter than the engine's first update."""
+        windows = self.window_probabilities(columns_db)
+        return None if windows is None else windows[1].mean(axis=0)
+
+    def window_probabilities(self, columns_db: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Each window's time (that of the engine update at its last column, in seconds)
+        and calibrated probabilities [W, G]; None when the file is too short."""
         if len(columns_db) < self.min_columns:
             return None
         length = min(len(columns_db), self.spec.context_columns)
@@ -131,19 +138,24 @@ class BatchTagger:
                                                       self.spec.floor_db))
             for i in range(0, len(starts), self.plan.batch)
         ]
-        return np.concatenate(probabilities).mean(axis=0)
+        times = np.array([self.spec.column_center(int(s) + length - 1) for s in starts]) / self.spec.sample_rate
+        return times, np.concatenate(probabilities)
 
     def tag(self, path: str | Path) -> FileTags:
-        """The estimate of the file at ``path`` (or the reason there is none)."""
+        """The estimate of the file at ``path`` (or the reason there is none); a long file
+        also gets its genre segments (stream.segments.tagging)."""
         try:
             columns_db, columns_chroma, seconds = file_columns(self.frontend,
                                                                decode_blocks(path, DECODE_BLOCK_SECONDS))
         except AudioFileError as error:
             return FileTags(str(path), error=str(error))
-        mean = self.probabilities(columns_db)
-        if mean is None:
+        windows = self.window_probabilities(columns_db)
+        if windows is None:
             return FileTags(str(path), seconds)
-        return FileTags.from_mean(str(path), seconds, self.labels, mean, file_key(columns_chroma))
+        times, probabilities = windows
+        return FileTags.from_mean(str(path), seconds, self.labels, probabilities.mean(axis=0),
+                                  file_key(columns_chroma),
+                                  file_segments(times, probabilities, self.labels, seconds))
 
 
 def load_batch_tagger(model_path: Path | None = None, plan: WindowPlan = WindowPlan(),

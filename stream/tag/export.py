@@ -1,9 +1,13 @@
 """``genrescope tag --export``: the store written out as JSON lines, CSV or Parquet.
 
 JSON lines are the stable interchange: every line carries ``format`` (bumped when a
-field changes meaning), the model version, the model's labels in order, the top genre
-and the probabilities. CSV has one column per label (of every model in the store) for
-spreadsheets; Parquet, the same table typed, needs pyarrow (``genrescope[parquet]``).
+field changes meaning), the model version, the model's labels in order, the top genre,
+the probabilities and the segments (a list, empty for files shorter than
+stream.segments.tagging's threshold). CSV has one column per label (of every model in the
+store) for spreadsheets, and the segments in a second CSV beside it, OUT-segments.csv,
+one row per segment keyed by path and model version (a list does not fit a spreadsheet
+cell); Parquet, the same table typed with the segments as a list column, needs pyarrow
+(``genrescope[parquet]``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ ROW_FIELDS = ("path", "model_version", "size", "mtime_ns", "status", "audio_seco
 # The whole-file key as `tag --jsonl` gives it: 'A minor', its tag form 'Am', the fit.
 KEY_FIELDS = ("key", "key_tag", "key_confidence")
 FIXED_COLUMNS = (*ROW_FIELDS, *KEY_FIELDS)
+SEGMENT_FIELDS = ("start_s", "end_s", "genre", "mean_probability", "unsure")
 
 
 class ExportError(ValueError):
@@ -56,7 +61,7 @@ def _records(store: TagStore) -> Iterator[dict]:
 def _record(row: StoredTags, labels: list[str]) -> dict:
     return {"format": EXPORT_FORMAT, **{name: getattr(row, name) for name in ROW_FIELDS},
             "key": row.key.name, "key_tag": row.musical_key, "key_confidence": row.key_confidence,
-            "labels": labels, "probabilities": row.probabilities}
+            "labels": labels, "probabilities": row.probabilities, "segments": [s.to_json() for s in row.segments]}
 
 
 def _write_jsonl(records: list[dict], path: Path) -> None:
@@ -73,8 +78,19 @@ def _flat(records: list[dict]) -> tuple[list[str], list[dict]]:
     return [*FIXED_COLUMNS, *labels], rows
 
 
+def segments_csv_path(path: Path) -> Path:
+    """Where the CSV export puts the segments: OUT-segments.csv beside OUT.csv."""
+    return path.with_name(f"{path.stem}-segments{path.suffix}")
+
+
 def _write_csv(records: list[dict], path: Path) -> None:
     columns, rows = _flat(records)
+    _write_table(path, columns, rows)
+    segments = [{"path": r["path"], "model_version": r["model_version"], **s} for r in records for s in r["segments"]]
+    _write_table(segments_csv_path(path), ["path", "model_version", *SEGMENT_FIELDS], segments)
+
+
+def _write_table(path: Path, columns: list[str], rows: list[dict]) -> None:
     with open(path, "w", newline="") as out:
         writer = csv.DictWriter(out, columns)
         writer.writeheader()
@@ -85,6 +101,9 @@ def _write_parquet(records: list[dict], path: Path) -> None:
     pa, parquet = _pyarrow()
     columns, rows = _flat(records)
     table = pa.Table.from_pylist(rows) if rows else pa.table({name: [] for name in columns})
+    segment = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("genre", pa.string()),
+                         ("mean_probability", pa.float64()), ("unsure", pa.bool_())])
+    table = table.append_column("segments", pa.array([r["segments"] for r in records], type=pa.list_(segment)))
     parquet.write_table(table, path)
 
 

@@ -26,6 +26,7 @@ from genrescope.stream.tag.batch_tagger import load_batch_tagger
 from genrescope.stream.engine.engine import EngineConfig, GenreEngine, load_engine, numpy_on_one_thread
 from genrescope.stream.sources.filesource import FileSource
 from genrescope.stream.tag.tags import FileTags
+from genrescope.stream.segments.tagging import file_segments
 
 # What a folder walk picks up; files named explicitly are tried whatever their suffix.
 AUDIO_SUFFIXES = frozenset({".mp3", ".flac", ".ogg", ".oga", ".opus", ".wav", ".m4a", ".aac", ".wma",
@@ -54,9 +55,10 @@ def tag_file(engine: GenreEngine, path: Path) -> FileTags:
     seconds = engine.audio_seconds
     if not updates:
         return FileTags(str(path), seconds)
-    mean = np.mean([update.raw_probabilities for update in updates], axis=0)
+    raw = np.array([update.raw_probabilities for update in updates])
     key = file_key(np.array([update.chroma for update in updates if update.chroma]))
-    return FileTags.from_mean(str(path), seconds, engine.labels, mean, key)
+    segments = file_segments([update.time for update in updates], raw, engine.labels, seconds)
+    return FileTags.from_mean(str(path), seconds, engine.labels, raw.mean(axis=0), key, segments)
 
 
 _WORKER_TAG: Callable[[Path], FileTags] | None = None

@@ -21,6 +21,7 @@ from typing import Any
 
 from genrescope.model.frontend.pitch import KeyEstimate
 from genrescope.stream.tag.tags import FileTags, RunStopped
+from genrescope.stream.segments.smoother import Segment
 
 ACTOR_CPUS = 0.8
 # Files are dealt only once every actor is up (model loaded), so that a short run is
@@ -47,7 +48,8 @@ class RayTaggerActor:
                 "probabilities": [json.dumps(tags.probabilities) for tags in rows],
                 "error": [tags.error or "" for tags in rows], "node": [self.node] * len(rows),
                 "key": [tags.key.tag or "" for tags in rows],
-                "key_confidence": [tags.key.confidence for tags in rows]}
+                "key_confidence": [tags.key.confidence for tags in rows],
+                "segments": [json.dumps([s.to_json() for s in tags.segments]) for tags in rows]}
 
 
 def ray_results(paths: list[Path], model_path: Path | None = None, address: str | None = None,
@@ -76,8 +78,9 @@ def ray_results(paths: list[Path], model_path: Path | None = None, address: str 
     try:
         for row in tagged.iter_rows():
             key = KeyEstimate.from_tag(row["key"], float(row["key_confidence"]))
+            segments = tuple(Segment.from_json(s) for s in json.loads(row["segments"]))
             yield (FileTags(row["path"], float(row["audio_seconds"]), json.loads(row["probabilities"]),
-                            row["error"] or None, key), row["node"])
+                            row["error"] or None, key, segments), row["node"])
     except ray.exceptions.RayError as error:
         raise RunStopped(f"the Ray run stopped: {str(error).splitlines()[0]}") from error
 

@@ -7,6 +7,11 @@ changed. Each result is committed as it arrives, so Ctrl-C, a crash or a power c
 loses at most the files in flight. SQLite ships with Python and one file is easy to
 copy, query or delete; WAL mode lets a reader (``--export``, a user's own sqlite3)
 look while a run writes.
+
+A long file's genre segments (stream.segments.tagging) are rows of their own table, keyed
+like the file's row plus the segment's start. A store written before segments existed
+gains the table and a ``segmented`` column when opened; its long files (``segmented`` NULL)
+are tagged again on the next run so that they get their segments.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from pathlib import Path
 
 from genrescope.model.frontend.pitch import KeyEstimate
 from genrescope.stream.tag.tags import FileTags
+from genrescope.stream.segments.smoother import Segment
+from genrescope.stream.segments.tagging import SEGMENTS_FROM_SECONDS
 
 DONE, FAILED = "done", "failed"
 
@@ -39,15 +46,27 @@ CREATE TABLE IF NOT EXISTS tags (
     tagged_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
     PRIMARY KEY (path, model_version)
 );
+CREATE TABLE IF NOT EXISTS segments (
+    path TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    start_s REAL NOT NULL,
+    end_s REAL NOT NULL,
+    genre TEXT NOT NULL,
+    mean_probability REAL NOT NULL,
+    unsure INTEGER NOT NULL,  -- 1 when the mean probability is below the unsure threshold
+    PRIMARY KEY (path, model_version, start_s)
+);
 CREATE TABLE IF NOT EXISTS models (
     model_version TEXT PRIMARY KEY,
     labels TEXT NOT NULL  -- JSON list, the model's label order
 );
 """
 # Columns added since the first stores were written: (name, SQL type), added on open.
-LATER_COLUMNS = (("musical_key", "TEXT"), ("key_confidence", "REAL"))
+# ``segmented``: 1 when the row was written by a tagger that keeps segments.
+LATER_COLUMNS = (("musical_key", "TEXT"), ("key_confidence", "REAL"), ("segmented", "INTEGER"))
 ROW_COLUMNS = ("path, model_version, size, mtime_ns, status, audio_seconds, genre, probabilities, error, "
                "tagged_at, musical_key, key_confidence")
+SEGMENT_COLUMNS = "start_s, end_s, genre, mean_probability, unsure"
 
 
 def default_db_path() -> Path:
@@ -92,6 +111,7 @@ class StoredTags:
     tagged_at: str
     musical_key: str | None = None  # tag form, 'Am'
     key_confidence: float | None = None
+    segments: tuple[Segment, ...] = ()
 
     @property
     def key(self) -> KeyEstimate:
@@ -100,7 +120,7 @@ class StoredTags:
 
     def file_tags(self) -> FileTags:
         """The row as a tagging result (what a file tagged in an earlier run is worth)."""
-        return FileTags(self.path, self.audio_seconds, self.probabilities, self.error, self.key)
+        return FileTags(self.path, self.audio_seconds, self.probabilities, self.error, self.key, self.segments)
 
 
 class TagStoreError(ValueError):
@@ -148,7 +168,10 @@ class TagStore:
 
     def statuses(self, keys: Iterable[FileKey], version: str) -> dict[FileKey, str]:
         """The stored status of each key that matches a row exactly (size and mtime too)."""
-        rows = self._db.execute("SELECT path, size, mtime_ns, status FROM tags WHERE model_version = ?", (version,))
+        rows = self._db.execute(
+            "SELECT path, size, mtime_ns, status FROM tags WHERE model_version = ? "
+            "AND NOT (status = 'done' AND segmented IS NULL AND audio_seconds >= ?)",  # stored before segments
+            (version, SEGMENTS_FROM_SECONDS))
         stored = {FileKey(path, size, mtime): status for path, size, mtime, status in rows}
         return {key: stored[key] for key in keys if key in stored}
 
@@ -157,10 +180,16 @@ class TagStore:
         with self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO tags (path, model_version, size, mtime_ns, status, audio_seconds, genre, "
-                "probabilities, error, musical_key, key_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "probabilities, error, musical_key, key_confidence, segmented) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                 (key.path, version, key.size, key.mtime_ns, FAILED if tags.error else DONE, tags.audio_seconds,
                  tags.genre, json.dumps(tags.probabilities), tags.error,
                  tags.key.tag, round(tags.key.confidence, 3) if tags.key.key else None))
+            self._db.execute("DELETE FROM segments WHERE path = ? AND model_version = ?", (key.path, version))
+            self._db.executemany(
+                f"INSERT INTO segments (path, model_version, {SEGMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(key.path, version, s.start_s, s.end_s, s.genre, s.mean_probability, int(s.unsure))
+                 for s in tags.segments])
 
     def get(self, key: FileKey, version: str) -> StoredTags | None:
         """The row of ``key`` if it matches the file as it is now (size and mtime)."""
@@ -168,13 +197,22 @@ class TagStore:
         return next((row for row in rows if (row.size, row.mtime_ns) == (key.size, key.mtime_ns)), None)
 
     def rows(self, version: str | None = None, path: str | None = None) -> Iterator[StoredTags]:
-        """Every row (of one model version, of one path), by path."""
+        """Every row (of one model version, of one path), by path, with its segments."""
         where = {"model_version": version, "path": path}
         conditions = [f"{column} = ?" for column, value in where.items() if value is not None]
-        query = (f"SELECT {ROW_COLUMNS} FROM tags" + (" WHERE " + " AND ".join(conditions) if conditions else "")
-                 + " ORDER BY path, model_version")
-        for row in self._db.execute(query, [value for value in where.values() if value is not None]):
-            yield StoredTags(*row[:7], json.loads(row[7]), *row[8:])
+        clause = " WHERE " + " AND ".join(conditions) if conditions else ""
+        values = [value for value in where.values() if value is not None]
+        segments = self._segments(clause, values)
+        for row in self._db.execute(f"SELECT {ROW_COLUMNS} FROM tags{clause} ORDER BY path, model_version", values):
+            yield StoredTags(*row[:7], json.loads(row[7]), *row[8:], segments=segments.get((row[0], row[1]), ()))
+
+    def _segments(self, clause: str, values: list) -> dict[tuple[str, str], tuple[Segment, ...]]:
+        """The segments of the rows ``clause`` selects, by (path, model version), in time order."""
+        found: dict[tuple[str, str], list[Segment]] = {}
+        query = f"SELECT path, model_version, {SEGMENT_COLUMNS} FROM segments{clause} ORDER BY start_s"
+        for path, version, start, end, genre, probability, unsure in self._db.execute(query, values):
+            found.setdefault((path, version), []).append(Segment(start, end, genre, probability, bool(unsure)))
+        return {key: tuple(segments) for key, segments in found.items()}
 
 
 def open_store(path: Path | None) -> TagStore:

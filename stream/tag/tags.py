@@ -8,6 +8,7 @@ import numpy as np
 
 from genrescope.model.frontend.pitch import NO_KEY, KeyEstimate
 from genrescope.stream.engine.events import ranked
+from genrescope.stream.segments.smoother import Segment
 
 
 class RunStopped(RuntimeError):
@@ -23,12 +24,14 @@ class FileTags:
     probabilities: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     key: KeyEstimate = NO_KEY  # the whole file's key (model/frontend/pitch.py)
+    segments: tuple[Segment, ...] = ()  # a long file's genre segments (stream.segments.tagging)
 
     @classmethod
     def from_mean(cls, path: str, audio_seconds: float, labels: tuple[str, ...], mean: np.ndarray,
-                  key: KeyEstimate = NO_KEY) -> "FileTags":
+                  key: KeyEstimate = NO_KEY, segments: tuple[Segment, ...] = ()) -> "FileTags":
         """A whole-file estimate from its mean probabilities (4 decimals, as stored)."""
-        return cls(path, audio_seconds, {g: round(float(p), 4) for g, p in zip(labels, mean, strict=True)}, key=key)
+        return cls(path, audio_seconds, {g: round(float(p), 4) for g, p in zip(labels, mean, strict=True)}, key=key,
+                   segments=segments)
 
     @property
     def genre(self) -> str | None:
@@ -38,7 +41,7 @@ class FileTags:
         """JSON-ready; the key as its name ('A minor'), its tag form ('Am': ID3 TKEY,
         Vorbis KEY) and its confidence."""
         return {**asdict(self), "genre": self.genre, "key": self.key.name, "key_tag": self.key.tag,
-                "key_confidence": round(self.key.confidence, 3)}
+                "key_confidence": round(self.key.confidence, 3), "segments": [s.to_json() for s in self.segments]}
 
     def text(self, top: int = 3) -> str:
         if self.error:

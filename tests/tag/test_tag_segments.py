@@ -107,7 +107,7 @@ def test_every_export_carries_the_segments(tagged, long_mix, suffix):
         lines = {line["path"]: line for line in map(json.loads, out.read_text().splitlines())}
         exported = lines[path]["segments"]
     elif suffix == ".csv":
-        rows = list(csv.DictReader(open(segments_csv_path(out), newline="")))
+        rows = list(csv.DictReader(segments_csv_path(out).read_text().splitlines()))
         exported = [
             {
                 "start_s": float(r["start_s"]),

@@ -90,21 +90,24 @@ class MinDurationViterbi:
     def _forward(self, scores: np.ndarray, emission: np.ndarray) -> tuple[np.ndarray, BackPointers]:
         """One Viterbi step over the chain topology: O(G·D), no transition matrix."""
         last = scores[:, -1]
-        order = np.argsort(-last, kind="stable")
-        best, second = order[0], order[1] if self.n_genres > 1 else order[0]
-        entered_from = np.where(np.arange(self.n_genres) == best, second, best)
-        entry = last[entered_from] - self.switch_cost
-        if self.n_genres == 1:
-            entry = np.full(1, -np.inf)
+        # A new segment of g comes from the best finished segment of another genre: the
+        # best of all, or for that best genre itself the second best.
+        best = int(last.argmax())
+        entered_from = np.full(self.n_genres, best)
+        entry = np.full(self.n_genres, last[best] - self.switch_cost)
+        others = last.copy()
+        others[best] = -np.inf
+        entered_from[best] = int(others.argmax())
+        entry[best] = others[entered_from[best]] - self.switch_cost
         new = np.empty_like(scores)
         if self.min_steps > 1:
             new[:, 1:-1] = scores[:, :-2]
             stayed = last >= scores[:, -2]
-            new[:, -1] = np.where(stayed, last, scores[:, -2])
+            np.maximum(last, scores[:, -2], out=new[:, -1])
             new[:, 0] = entry
         else:
             stayed = last >= entry
-            new[:, 0] = np.where(stayed, last, entry)
+            np.maximum(last, entry, out=new[:, 0])
         new += emission[:, None]
         new -= new.max()  # keep the numbers small over hours; the argmax is unchanged
         return new, BackPointers(entered_from, stayed)

@@ -15,7 +15,7 @@ import pylibcue
 import pytest
 import soundfile
 
-from genrescope.training.fma import GENRES
+from genrescope.training.genre.fma import GENRES
 
 from support import run_cli
 
@@ -112,3 +112,16 @@ def test_a_bad_segments_path_is_one_line_before_any_work(tmp_path, music_clips, 
     assert done.stderr.count("\n") == 1 and message in done.stderr
     assert "audio" not in done.stderr  # no summary: nothing was streamed
     assert list(tmp_path.iterdir()) == []
+
+
+def test_more_than_99_segments_go_to_further_sheets_that_libcue_reads(tmp_path):
+    """A CUE sheet holds 99 tracks (libcue refuses the 100th): 150 segments make two sheets."""
+    from genrescope.stream.segments import Segment, SegmentConfig
+    from genrescope.stream.segments.formats import write_segments
+
+    segments = [Segment(40.0 * i, 40.0 * (i + 1), GENRES[i % 2], 0.7, False) for i in range(150)]
+    write_segments(tmp_path / "day.cue", segments, str(tmp_path / "day.flac"), "v1", SegmentConfig())
+    first, second = (list(pylibcue.parse_file(str(tmp_path / name))) for name in ("day.cue", "day-2.cue"))
+    assert (len(first), len(second)) == (99, 51)
+    assert second[0].start == (66, 0, 0)  # segment 100 starts at 99 × 40 s = 66 min
+    assert [t.cdtext.genre for t in first + second] == [s.genre for s in segments]

@@ -91,12 +91,14 @@ def update_probabilities(model: GenreModel, medley: Medley) -> np.ndarray:
     spec = model.card.frontend
     first = EngineConfig().min_columns(spec.column_seconds) - 1
     context = spec.context_columns
-    rows = [model.probabilities(window_db(medley.columns[None], np.zeros(1, int), end + 1, spec.floor_db))
-            for end in range(first, min(context - 1, len(medley.columns)))]  # the context still growing
+    rows = [
+        model.probabilities(window_db(medley.columns[None], np.zeros(1, int), end + 1, spec.floor_db))
+        for end in range(first, min(context - 1, len(medley.columns)))
+    ]  # the context still growing
     ends = np.arange(max(first, context - 1), len(medley.columns))
     stacked = np.broadcast_to(medley.columns, (WINDOWS_PER_CALL, *medley.columns.shape))
     for batch in range(0, len(ends), WINDOWS_PER_CALL):
-        chunk = ends[batch:batch + WINDOWS_PER_CALL]
+        chunk = ends[batch : batch + WINDOWS_PER_CALL]
         windows = window_db(stacked[: len(chunk)], chunk - (context - 1), context, spec.floor_db)
         rows.append(model.probabilities(windows))
     return np.concatenate(rows)

@@ -33,9 +33,17 @@ class Tally:
     estimated_segments: int = 0
     offsets_s: list[float] = field(default_factory=list)  # estimated − true, of every hit
 
-    def add(self, other: "Tally") -> None:
-        for name in ("true_boundaries", "estimated_boundaries", "hits", "columns", "right_columns", "unsure_columns",
-                     "true_segments", "estimated_segments"):
+    def add(self, other: Tally) -> None:
+        for name in (
+            "true_boundaries",
+            "estimated_boundaries",
+            "hits",
+            "columns",
+            "right_columns",
+            "unsure_columns",
+            "true_segments",
+            "estimated_segments",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.offsets_s += other.offsets_s
 
@@ -66,8 +74,14 @@ def shifted(segments: list[Segment], delay_s: float) -> tuple[np.ndarray, np.nda
     return starts[keep], genres[keep], unsure[keep]
 
 
-def score(segments: list[Segment], delay_s: float, true_intervals: np.ndarray, true_genres: np.ndarray,
-          labels: tuple[str, ...], column_seconds: float) -> Tally:
+def score(
+    segments: list[Segment],
+    delay_s: float,
+    true_intervals: np.ndarray,
+    true_genres: np.ndarray,
+    labels: tuple[str, ...],
+    column_seconds: float,
+) -> Tally:
     """One medley's tally for ``segments`` (found with no boundary delay) moved by ``delay_s``."""
     starts, genres, unsure = shifted(segments, delay_s)
     true_changes, estimated_changes = true_intervals[1:, 0], starts[1:]
@@ -76,6 +90,14 @@ def score(segments: list[Segment], delay_s: float, true_intervals: np.ndarray, t
     estimated = np.searchsorted(starts, centres, side="right") - 1
     truth = np.searchsorted(true_intervals[:, 0], centres, side="right") - 1
     right = np.array([labels.index(g) for g in genres])[estimated] == true_genres[truth]
-    return Tally(len(true_changes), len(estimated_changes), len(matches), len(centres), int(right.sum()),
-                 int(unsure[estimated].sum()), len(true_genres), len(starts),
-                 [float(estimated_changes[j] - true_changes[i]) for i, j in matches])
+    return Tally(
+        len(true_changes),
+        len(estimated_changes),
+        len(matches),
+        len(centres),
+        int(right.sum()),
+        int(unsure[estimated].sum()),
+        len(true_genres),
+        len(starts),
+        [float(estimated_changes[j] - true_changes[i]) for i, j in matches],
+    )

@@ -79,18 +79,29 @@ def medley_runs(model: GenreModel, medleys: list[Medley], cache: Path | None) ->
         probabilities, started = [], time.monotonic()
         for index, medley in enumerate(medleys):
             probabilities.append(update_probabilities(model, medley))
-            print(f"  medley {index + 1}/{len(medleys)}: {len(medley.columns)} columns, "
-                  f"{time.monotonic() - started:.0f} s", file=sys.stderr)
+            print(
+                f"  medley {index + 1}/{len(medleys)}: {len(medley.columns)} columns, "
+                f"{time.monotonic() - started:.0f} s",
+                file=sys.stderr,
+            )
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.savez(cache, **{str(i): p for i, p in enumerate(probabilities)})
     column_seconds = model.card.frontend.column_seconds
-    return [Run(m, update_times(model, len(p), len(m.columns)), p, moving_average(p, column_seconds))
-            for m, p in zip(medleys, probabilities)]
+    return [
+        Run(m, update_times(model, len(p), len(m.columns)), p, moving_average(p, column_seconds))
+        for m, p in zip(medleys, probabilities)
+    ]
 
 
-def decode(runs: list[Run], labels: tuple[str, ...], config: SegmentConfig, smoothed: bool = False,
-           lag: bool = False, column_seconds: float = 0.0) -> list[list[Segment]]:
+def decode(
+    runs: list[Run],
+    labels: tuple[str, ...],
+    config: SegmentConfig,
+    smoothed: bool = False,
+    lag: bool = False,
+    column_seconds: float = 0.0,
+) -> list[list[Segment]]:
     """Each run's segments with no boundary delay (the delay is applied when scoring)."""
     config = replace(config, delay_s=0.0)
     if not lag:
@@ -103,16 +114,18 @@ def decode(runs: list[Run], labels: tuple[str, ...], config: SegmentConfig, smoo
     return found
 
 
-def tally(runs: list[Run], found: list[list[Segment]], delay_s: float, labels: tuple[str, ...],
-          column_seconds: float) -> Tally:
+def tally(
+    runs: list[Run], found: list[list[Segment]], delay_s: float, labels: tuple[str, ...], column_seconds: float
+) -> Tally:
     total = Tally()
     for run, segments in zip(runs, found):
         total.add(score(segments, delay_s, *run.medley.true_intervals(column_seconds), labels, column_seconds))
     return total
 
 
-def best_delay(runs: list[Run], found: list[list[Segment]], labels: tuple[str, ...],
-               column_seconds: float) -> tuple[float, dict]:
+def best_delay(
+    runs: list[Run], found: list[list[Segment]], labels: tuple[str, ...], column_seconds: float
+) -> tuple[float, dict]:
     """The boundary delay with the best F-measure (then time accuracy), and its scores."""
     scored = [(d, tally(runs, found, d, labels, column_seconds).summary()) for d in DELAYS_S]
     delay, summary = max(scored, key=lambda item: (item[1]["boundary_f"], item[1]["time_accuracy"]))
@@ -128,31 +141,49 @@ def tune(runs: list[Run], labels: tuple[str, ...], column_seconds: float) -> dic
             config = SegmentConfig(switch_cost=cost, min_duration_s=minimum)
             delay, summary = best_delay(runs, decode(runs, labels, config), labels, column_seconds)
             grid[cost, minimum] = {"switch_cost": cost, "min_duration_s": minimum, "delay_s": delay, **summary}
-            print(f"  cost {cost:g}, min {minimum:g} s: F {summary['boundary_f']:.3f}, "
-                  f"time {summary['time_accuracy']:.3f} (delay {delay:g} s)", file=sys.stderr)
+            print(
+                f"  cost {cost:g}, min {minimum:g} s: F {summary['boundary_f']:.3f}, "
+                f"time {summary['time_accuracy']:.3f} (delay {delay:g} s)",
+                file=sys.stderr,
+            )
         return grid[cost, minimum]
 
     def best_point(rows: list[dict]) -> dict:
         return max(rows, key=lambda row: (row["boundary_f"], row["time_accuracy"]))
 
     coarse = best_point([point(c, m) for c in SWITCH_COSTS for m in MIN_DURATIONS_S])
-    best = best_point([point(coarse["switch_cost"] * f, round(coarse["min_duration_s"] * g))
-                       for f in (0.5, 1, 2) for g in (1 / 1.5, 1, 1.5)])
-    chosen = SegmentConfig(switch_cost=best["switch_cost"], min_duration_s=best["min_duration_s"],
-                           delay_s=best["delay_s"])
+    best = best_point(
+        [
+            point(coarse["switch_cost"] * f, round(coarse["min_duration_s"] * g))
+            for f in (0.5, 1, 2)
+            for g in (1 / 1.5, 1, 1.5)
+        ]
+    )
+    chosen = SegmentConfig(
+        switch_cost=best["switch_cost"], min_duration_s=best["min_duration_s"], delay_s=best["delay_s"]
+    )
     lags, offline = [], (best["boundary_f"], best["time_accuracy"])
     for lag_s in LAGS_S:
         found = decode(runs, labels, replace(chosen, lag_s=lag_s), lag=True, column_seconds=column_seconds)
         summary = tally(runs, found, chosen.delay_s, labels, column_seconds).summary()
         lags.append({"lag_s": lag_s, **summary})
         print(f"  lag {lag_s} s: F {summary['boundary_f']:.3f}, time {summary['time_accuracy']:.3f}", file=sys.stderr)
-    good = [row for row in lags if offline[0] - row["boundary_f"] <= LAG_TOLERANCE
-            and offline[1] - row["time_accuracy"] <= LAG_TOLERANCE]
+    good = [
+        row
+        for row in lags
+        if offline[0] - row["boundary_f"] <= LAG_TOLERANCE and offline[1] - row["time_accuracy"] <= LAG_TOLERANCE
+    ]
     chosen = replace(chosen, lag_s=float(good[0]["lag_s"] if good else LAGS_S[-1]))
-    naive = {name: best_delay(runs, decode(runs, labels, NAIVE, smoothed=smoothed), labels, column_seconds)[0]
-             for name, smoothed in (("raw", False), ("smoothed", True))}
-    return {"grid": sorted(grid.values(), key=lambda row: (row["switch_cost"], row["min_duration_s"])),
-            "lags": lags, "chosen": chosen, "naive_delay_s": naive}
+    naive = {
+        name: best_delay(runs, decode(runs, labels, NAIVE, smoothed=smoothed), labels, column_seconds)[0]
+        for name, smoothed in (("raw", False), ("smoothed", True))
+    }
+    return {
+        "grid": sorted(grid.values(), key=lambda row: (row["switch_cost"], row["min_duration_s"])),
+        "lags": lags,
+        "chosen": chosen,
+        "naive_delay_s": naive,
+    }
 
 
 def tag_windows(runs: list[Run], context_columns: int) -> list[Run]:
@@ -165,8 +196,7 @@ def tag_windows(runs: list[Run], context_columns: int) -> list[Run]:
     return thinned
 
 
-def report(runs: list[Run], labels: tuple[str, ...], column_seconds: float, tuned: dict,
-           context_columns: int) -> dict:
+def report(runs: list[Run], labels: tuple[str, ...], column_seconds: float, tuned: dict, context_columns: int) -> dict:
     """The held-out half with every setting fixed."""
     chosen: SegmentConfig = tuned["chosen"]
     windows = tag_windows(runs, context_columns)
@@ -177,9 +207,13 @@ def report(runs: list[Run], labels: tuple[str, ...], column_seconds: float, tune
         "naive_raw": (decode(runs, labels, NAIVE), tuned["naive_delay_s"]["raw"]),
         "naive_smoothed": (decode(runs, labels, NAIVE, smoothed=True), tuned["naive_delay_s"]["smoothed"]),
     }
-    results = {name: {"delay_s": delay, **tally(windows if name.endswith("windows") else runs, found, delay, labels,
-                                                 column_seconds).summary()}
-               for name, (found, delay) in methods.items()}
+    results = {
+        name: {
+            "delay_s": delay,
+            **tally(windows if name.endswith("windows") else runs, found, delay, labels, column_seconds).summary(),
+        }
+        for name, (found, delay) in methods.items()
+    }
     for name in ("naive_raw", "naive_smoothed"):
         for method in ("smoother_offline", "smoother_online"):
             ours, naive = results[method], results[name]
@@ -193,11 +227,14 @@ def report(runs: list[Run], labels: tuple[str, ...], column_seconds: float, tune
 
 def describe(runs: list[Run], column_seconds: float) -> dict:
     medleys = [r.medley for r in runs]
-    return {"medleys": len(medleys), "clips": sum(len(m.clip_starts) for m in medleys),
-            "hours": round(sum(len(m.columns) for m in medleys) * column_seconds / 3600, 2),
-            "genre_blocks": sum(len(m.block_genres) for m in medleys),
-            "genre_boundaries": sum(len(m.block_genres) - 1 for m in medleys),
-            "clip_boundaries_within_a_genre": sum(len(m.clip_starts) - len(m.block_genres) for m in medleys)}
+    return {
+        "medleys": len(medleys),
+        "clips": sum(len(m.clip_starts) for m in medleys),
+        "hours": round(sum(len(m.columns) for m in medleys) * column_seconds / 3600, 2),
+        "genre_blocks": sum(len(m.block_genres) for m in medleys),
+        "genre_boundaries": sum(len(m.block_genres) - 1 for m in medleys),
+        "clip_boundaries_within_a_genre": sum(len(m.clip_starts) - len(m.block_genres) for m in medleys),
+    }
 
 
 def main() -> int:
@@ -230,8 +267,12 @@ def main() -> int:
         "command": "python bench/segments.py " + " ".join(sys.argv[1:]),
         "window_s": 7.5,
         "data": {name: describe(r, column_seconds) for name, r in runs.items()},
-        "chosen": {"switch_cost": chosen.switch_cost, "min_duration_s": chosen.min_duration_s,
-                   "delay_s": chosen.delay_s, "lag_s": chosen.lag_s},
+        "chosen": {
+            "switch_cost": chosen.switch_cost,
+            "min_duration_s": chosen.min_duration_s,
+            "delay_s": chosen.delay_s,
+            "lag_s": chosen.lag_s,
+        },
         "tuning": {key: tuned[key] for key in ("grid", "lags", "naive_delay_s")},
         "report": report(runs["report"], labels, column_seconds, tuned, model.card.frontend.context_columns),
     }

@@ -15,6 +15,7 @@ from genrescope.stream.checks import PORT, SECONDS, CliParser, Number, OutputErr
 from genrescope.stream.cli.command_groups import CommandListFormatter, group_commands
 from genrescope.stream.cli.cover import add_cover_arguments, run_cover
 from genrescope.stream.cli.streaming import UserError, run_devices, run_file, run_live, run_serve
+from genrescope.stream.segments.formats import FORMATS_HELP, segments_file
 from genrescope.stream.cli.tag import add_tag_arguments, run_tag
 from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.segments.airplay import add_log_argument

@@ -7,10 +7,16 @@ changed. Each result is committed as it arrives, so Ctrl-C, a crash or a power c
 loses at most the files in flight. SQLite ships with Python and one file is easy to
 copy, query or delete; WAL mode lets a reader (``--export``, a user's own sqlite3)
 look while a run writes.
+
+One tagging run at a time holds a store (``StoreLock``): two would tag the same files,
+and with ``--write`` one would rewrite files after the other had recorded them. The
+lock is the kernel's (``flock`` on a file beside the store), so a run that dies, even
+by SIGKILL, releases it; readers take no lock.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -175,6 +181,37 @@ class TagStore:
                  + " ORDER BY path, model_version")
         for row in self._db.execute(query, [value for value in where.values() if value is not None]):
             yield StoredTags(*row[:7], json.loads(row[7]), *row[8:])
+
+
+class StoreInUseError(TagStoreError):
+    """Another run holds the store: one line, exit 2."""
+
+
+class StoreLock:
+    """The store held by this run until the block ends (``<store>.lock``, module docstring)."""
+
+    def __init__(self, store_path: Path):
+        self.path = Path(f"{store_path}.lock")
+        self._file = None
+
+    def __enter__(self) -> "StoreLock":
+        lock = open(self.path, "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            lock.close()
+            raise StoreInUseError(f"{self.path.with_suffix('')} is in use by another `genrescope tag` run "
+                                  f"(pid {holder}); wait for it to end, or give this run its own --db") from None
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        self._file = lock
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()  # closing releases the lock
 
 
 def open_store(path: Path | None) -> TagStore:

@@ -3,6 +3,7 @@ says so in one line, exit 2, and changes nothing), a reader (--export) still rea
 and every row's key is the file's after its tags were written, so a third run finds
 everything done."""
 
+import signal
 import subprocess
 import sys
 
@@ -39,8 +40,10 @@ def test_a_second_run_on_a_held_store_stops_and_a_third_finds_all_done(test_mode
     command = _tag_command(test_model_path, folder, db)
     first = subprocess.Popen(command, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert first.stdout.readline()  # one file tagged, written and stored: the run is under way
+    first.send_signal(signal.SIGSTOP)  # and stays under way, however fast it is, while the others run
     second = subprocess.run(command, cwd=REPO, text=True, capture_output=True, timeout=300)
     export = run_cli("tag", "--export", str(tmp_path / "now.jsonl"), "--db", str(db))
+    first.send_signal(signal.SIGCONT)
     out, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
     assert second.returncode == 2 and second.stdout == "", second.stderr

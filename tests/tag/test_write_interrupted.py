@@ -57,7 +57,7 @@ def originals(music_clips, tmp_path_factory):
         unit = folder / f"unit{number}.mp3"
         _ffmpeg("-i", str(clip), "-map", "0:a", "-c:a", "libmp3lame", "-b:a", "320k", str(unit))
         loops = MEGABYTES * 2**20 // unit.stat().st_size
-        made.append(folder / f"song{number}.mp3")
+        made.append(folder / f"a-song{number}.mp3")
         _ffmpeg(
             "-stream_loop",
             str(loops),
@@ -73,7 +73,7 @@ def originals(music_clips, tmp_path_factory):
         )
         unit.unlink()
     seconds = MEGABYTES * 2**20 * 8 // 1_411_200 + 1  # FLAC of CD audio: at most 1,411 kb/s
-    made.append(folder / "song.flac")
+    made.append(folder / "b-song.flac")  # written second: the run goes through the files in name order
     _ffmpeg(
         "-stream_loop",
         "-1",

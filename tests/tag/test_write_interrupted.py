@@ -171,13 +171,13 @@ def _check_library(originals, folder, db, decoded):
 
 def _writing_started(process, folder, originals):
     """Wait until the run's first write shows in ``folder`` (or the run ended); the time
-    (of day) it did."""
+    (of day) it did. A busy wait: a write lasts a fraction of a second, and on a loaded
+    machine a sleep may not come back in time."""
     sizes = {name: len(data) for name, (data, _) in originals.items()}
     while process.poll() is None:
         with os.scandir(folder) as entries:
             if any(sizes.get(entry.name) != entry.stat().st_size for entry in entries):
                 break
-        time.sleep(0.0005)
     return time.time()
 
 
@@ -198,7 +198,9 @@ def test_stopped_writes_leave_old_or_whole_files_and_an_agreeing_store(originals
             trial = tmp_path / f"{number.name}-{step}"
             _library(originals, trial, trial.with_suffix(".sqlite"))
             process = _run_write(test_model_path, trial, trial.with_suffix(".sqlite"))
-            time.sleep(max(0.0, delay - (time.time() - _writing_started(process, trial, originals))))
+            late = time.time() - _writing_started(process, trial, originals)
+            if delay > late:
+                time.sleep(delay - late)
             process.send_signal(number)
             out, err = process.communicate(timeout=300)
             # ended by the signal itself (-number) only before the run began: Python still importing

@@ -6,7 +6,7 @@ command shares (the rest of the table)."""
 import pytest
 
 from support import run_cli
-from genrescope.training.config import TrainConfig
+from genrescope.training.genre.config import TrainConfig
 from genrescope.training.settings import ConfigError, load_settings
 
 STREAM = '[[stream]]\nname = "a"\nsource = "demo"\n'

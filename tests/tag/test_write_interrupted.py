@@ -176,8 +176,8 @@ def _writing_started(process, folder, originals):
     sizes = {name: len(data) for name, (data, _) in originals.items()}
     while process.poll() is None:
         with os.scandir(folder) as entries:
-            if any(sizes.get(entry.name) != entry.stat().st_size for entry in entries):
-                break
+            if any(entry.name not in sizes or sizes[entry.name] != entry.stat().st_size for entry in entries):
+                break  # a new file (a copy being written) or one whose size changed
     return time.time()
 
 

@@ -10,7 +10,10 @@ most likely first; an item that already has genres keeps them unless ``force``),
 flexible fields ``genrescope_confidence`` (the top genre's probability),
 ``genrescope_genre`` (the top genre, also when it stays out of ``genres``) and
 ``genrescope_model`` (the model version). Files are written when beets' ``import.write``
-(or ``-w``/``-W``) says so.
+(or ``-w``/``-W``) says so, as ``genrescope tag --write`` writes them: into a copy that
+then replaces the file in one step, with Ctrl-C and SIGTERM held meanwhile (beets itself
+saves in place, and a tag that grows moves the whole audio). beets' ``write`` and
+``after_write`` events name that copy.
 
 config.yaml::
 
@@ -97,5 +100,20 @@ class GenrescopePlugin(BeetsPlugin):
             item.genres = genres
         self._log.info("{}: {} ({:.0%})", item, best[0][0], best[0][1])
         if write:
-            item.try_write()
+            self.write_item(item)
         item.store()
+
+    def write_item(self, item: Item) -> None:
+        """beets' ``item.try_write()``, made all-or-nothing (see the module docstring)."""
+        from beets.library import FileOperationError
+
+        from genrescope.stream.tag.atomic_replace import replaced_atomically
+        from genrescope.stream.tag.stop_signals import stop_signals_held
+
+        try:
+            with stop_signals_held(), replaced_atomically(item.filepath) as copy:
+                item.write(path=str(copy))
+        except (FileOperationError, OSError) as error:
+            self._log.error("{}: cannot write its tags ({})", item.filepath, error)
+            return
+        item.mtime = item.current_mtime()

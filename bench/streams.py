@@ -88,7 +88,7 @@ def _ready(engines: list[GenreEngine], sources: list[PacedLoop], context_seconds
 
 
 def run_batched(model: GenreModel, sources: list[PacedLoop], context: float, max_batch: int
-                ) -> tuple[dict[int, list[int]], list[float], list[int], float]:
+                ) -> tuple[dict[int, list[int]], list[float], float, float]:
     columns: dict[int, list[int]] = {i: [] for i in range(len(sources))}
     lags: list[float] = []
 
@@ -102,11 +102,11 @@ def run_batched(model: GenreModel, sources: list[PacedLoop], context: float, max
     cpu_at_start = _ready([stream.engine for stream in scheduler.streams], sources, context)
     scheduler.start()
     scheduler.wait()
-    return columns, lags, scheduler.batch_sizes, time.process_time() - cpu_at_start
+    return columns, lags, scheduler.batch_sizes.mean, time.process_time() - cpu_at_start
 
 
 def run_separate(model_path: Path | None, sources: list[PacedLoop], context: float
-                 ) -> tuple[dict[int, list[int]], list[float], list[int], float]:
+                 ) -> tuple[dict[int, list[int]], list[float], float, float]:
     columns: dict[int, list[int]] = {i: [] for i in range(len(sources))}
     lags: list[float] = []
     engines = [GenreEngine(GenreModel.load(model_path, threads=1, prefer_gpu=False), CONFIG) for _ in sources]
@@ -124,7 +124,7 @@ def run_separate(model_path: Path | None, sources: list[PacedLoop], context: flo
         thread.start()
     for thread in threads:
         thread.join()
-    return columns, lags, [1], time.process_time() - cpu_at_start
+    return columns, lags, 1.0, time.process_time() - cpu_at_start  # one context per model call
 
 
 def trial(mode: str, count: int, audio: np.ndarray, rate: int, args: argparse.Namespace,
@@ -133,9 +133,9 @@ def trial(mode: str, count: int, audio: np.ndarray, rate: int, args: argparse.Na
     sources = [PacedLoop(audio, rate, i * step, args.seconds) for i in range(count)]
     context = model.card.frontend.context_seconds
     if mode == "batched":
-        columns, lags, batches, cpu_used = run_batched(model, sources, context, args.max_batch)
+        columns, lags, mean_batch, cpu_used = run_batched(model, sources, context, args.max_batch)
     else:
-        columns, lags, batches, cpu_used = run_separate(args.model, sources, context)
+        columns, lags, mean_batch, cpu_used = run_separate(args.model, sources, context)
     finished = time.monotonic()
     # how late the last update came after the last block was due: a backlog, if any, is
     # largest at the end (a thread that reads its own source, as each separate engine
@@ -147,7 +147,7 @@ def trial(mode: str, count: int, audio: np.ndarray, rate: int, args: argparse.Na
     kept_up = complete and lag["p99"] <= args.lag_limit and end_lag_ms <= args.lag_limit
     result = {"mode": mode, "streams": count, "kept_up": kept_up, "every_column": complete,
               "lag_ms": lag, "end_lag_ms": end_lag_ms, "cpu_seconds_per_audio_second": cpu_used / args.seconds,
-              "mean_batch": float(np.mean(batches))}
+              "mean_batch": mean_batch}
     print(f"{mode:>8} {count:4d} streams: {'kept up' if kept_up else 'FELL BEHIND'}; every column: {complete}; "
           f"lag p50 {lag.get('p50', float('nan')):.0f} ms, p99 {lag['p99']:.0f} ms, at the end {end_lag_ms:.0f} ms; "
           f"CPU {result['cpu_seconds_per_audio_second']:.2f} s/s; mean batch {result['mean_batch']:.1f}",

@@ -18,8 +18,14 @@ from typing import Any, TypeVar
 
 import yaml
 
+from genrescope.stream.config_shape import BOOLEAN, INTEGER, NUMBER, STRING, Kind, ShapeError, check_table, list_of
+
 Settings = TypeVar("Settings")
 SCALARS = {"int": int, "float": float, "str": str}
+# What a YAML value of each setting type must be (checked, never coerced: see stream/config_shape.py).
+YAML_KINDS = {"int": INTEGER, "float": NUMBER, "str": STRING, "bool": BOOLEAN,
+              "tuple[int, ...]": list_of(INTEGER), "tuple[float, ...]": list_of(NUMBER),
+              "tuple[str, ...]": list_of(STRING)}
 
 
 def setting(default: Any, help: str) -> Any:
@@ -30,6 +36,26 @@ def setting(default: Any, help: str) -> Any:
 def settings_of(cls: type) -> list[Field]:
     """The fields of ``cls`` that are settings (made with ``setting``)."""
     return [f for f in fields(cls) if "help" in f.metadata]
+
+
+def _type_name(f: Field) -> str:
+    """A field's type as written ("int", "tuple[str, ...]"), with or without postponed annotations."""
+    if isinstance(f.type, str) or "[" in str(f.type):
+        return str(f.type)
+    return f.type.__name__
+
+
+def _yaml_kinds(cls: type) -> dict[str, Kind]:
+    """What each setting of ``cls`` must be in a YAML file."""
+    return {f.name: YAML_KINDS[_type_name(f)] for f in settings_of(cls)}
+
+
+def _line_of(text: str, key: str) -> str:
+    """' (line N)' where ``key`` is set at the top level of a YAML document."""
+    for key_node, value_node in yaml.compose(text).value:
+        if key_node.value == key:
+            return f" (line {value_node.start_mark.line + 1})"
+    return ""
 
 
 def _element_type(f: Field) -> type | None:
@@ -64,13 +90,13 @@ def add_setting_arguments(parser: argparse.ArgumentParser, cls: type,
         text = f"{f.metadata['help']} (default: {'none' if f.default in ('', ()) else shown})"
         element = _element_type(f)
         checked = (ranges or {}).get(f.name)
-        if f.type in ("bool", bool):
+        if _type_name(f) == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif element is not None:
             parser.add_argument(flag, type=checked or element, nargs="+", default=None, metavar=f.name.upper(),
                                 help=text)
         else:
-            parser.add_argument(flag, type=checked or SCALARS.get(str(f.type), str), default=None, help=text)
+            parser.add_argument(flag, type=checked or SCALARS.get(_type_name(f), str), default=None, help=text)
 
 
 def _typed(cls: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -80,9 +106,11 @@ def _typed(cls: type, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_settings(cls: type[Settings], path: Path) -> Settings:
-    """A user's YAML: an unknown setting is a typo, refused; so is YAML that does not parse."""
+    """A user's YAML: an unknown setting is a typo, refused; so is YAML that does not parse,
+    and a value of the wrong type (``epochs: "10"``, ``pretrained: "no"``): never coerced."""
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text()
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -92,6 +120,10 @@ def load_settings(cls: type[Settings], path: Path) -> Settings:
     unknown = set(data) - {f.name for f in settings_of(cls)}
     if unknown:
         raise ConfigError(f"unknown settings in {path}: {sorted(unknown)}")
+    try:
+        check_table(data, _yaml_kinds(cls), "")
+    except ShapeError as error:
+        raise ConfigError(f"{path}: setting {error}{_line_of(text, error.key)}") from error
     return cls(**_typed(cls, data))
 
 

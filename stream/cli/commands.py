@@ -24,6 +24,7 @@ from genrescope.stream.segments.report_cli import add_report_command
 from genrescope.stream.serve.server import ServerConfig, ServerError
 from genrescope.stream.sources.chunk import STALL_SECONDS
 from genrescope.stream.stdout import quiet_broken_pipe
+from genrescope.stream.tag.stop_signals import stop_status
 from genrescope.training.commands import add_commands as add_training_commands
 
 log = logging.getLogger("genrescope")
@@ -198,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     except user_errors() as error:
         print(f"genrescope: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM where a command asked for it (stop_signals)
         print("interrupted", file=sys.stderr)
-        return 130
+        return stop_status(stop)
     except BrokenPipeError:  # stdout's reader left (`| head`)
         return quiet_broken_pipe()
 

@@ -5,8 +5,14 @@ path, size and modification time; failed ones too unless ``--retry-failed``), ta
 rest with the batched tagger on every core (or on a Ray cluster), commit each result
 as it arrives, optionally write the genres into the files, then optionally export the
 store. Exit status: 0 when every file is tagged, 1 when any failed (this run or, not
-retried, an earlier one), 2 for usage errors, 130 after Ctrl-C (everything finished
-so far is kept).
+retried, an earlier one), 2 for usage errors (and for a store another run is using),
+130 after Ctrl-C and 143 after SIGTERM (everything finished so far is kept).
+
+A run holds its store (tag/store.py StoreLock): runs that shared one would tag the same
+files twice and write each other's files. Each result is written into its file and
+recorded in the store with stop signals held (tag/stop_signals.py), so the two agree
+however the run is stopped; the row's key is read from the file after its tags were
+written, so a later run finds it done.
 """
 
 from __future__ import annotations
@@ -15,15 +21,15 @@ import argparse
 import importlib.util
 import json
 import os
-import signal
 import sys
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
 
 from genrescope.stream.checks import COUNT, SHARE, open_jsonl, output_file
-from genrescope.stream.tag.store import FAILED, FileKey, TagStore
+from genrescope.stream.tag.stop_signals import sigterm_stops_cleanly, stop_signals_held, stop_status
+from genrescope.stream.tag.store import FAILED, FileKey, StoreLock, TagStore
 from genrescope.stream.tag.tags import FileTags, RunStopped
 
 DESCRIPTION = """\
@@ -35,9 +41,11 @@ skips files already tagged (unless they changed), so a run stopped with Ctrl-C
 resumes where it stopped; files that failed are tried again only with --retry-failed.
 --write puts the genres into the files' own tags (ID3 TCON, Vorbis GENRE, MP4 ©gen),
 the probabilities and the model version into genrescope's own fields; a genre already
-there is kept unless --force. --export writes the store out.
+there is kept unless --force. --export writes the store out. One run at a time uses a
+store: a second one on the same --db stops at once.
 
-exit status: 0 all tagged, 1 some failed, 2 usage error, 130 stopped by Ctrl-C."""
+exit status: 0 all tagged, 1 some failed, 2 usage error or store in use,
+130 stopped by Ctrl-C, 143 by SIGTERM."""
 
 EXAMPLES = """\
 examples:
@@ -68,7 +76,12 @@ def add_tag_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jsonl", type=output_file, metavar="OUT",
                         help="also write the results, one JSON object per file ('-' for stdout); files the store "
                              "already held are there too, with \"from_store\": true")
-    write = parser.add_argument_group("writing tags into the files (mutagen; the audio is never rewritten)")
+    write = parser.add_argument_group(
+        "writing tags into the files (mutagen)",
+        "The audio is copied as it is, but a tag that outgrows its padding means the whole\n"
+        "file is rewritten. So each file is written as a copy beside it (it needs that much\n"
+        "free space) that then replaces it in one step, keeping its permissions: a stop at\n"
+        "any moment leaves every file either as it was or fully tagged, the store in step.")
     write.add_argument("--write", action="store_true", help="write the genres into the files' tags")
     write.add_argument("--min-confidence", type=SHARE, default=0.3, metavar="P",
                        help="write every genre with at least this probability (default 0.3; none if no genre "
@@ -124,18 +137,22 @@ def run_tag(args: argparse.Namespace) -> int:
     from genrescope.stream.tag.store import open_store
 
     check_arguments(args)
-    with open_store(args.db) as store:
-        counts, interrupted = (_tag_paths(args, store) if args.paths else (RunCounts(), False))
-        if args.export is not None and not interrupted:
+    with sigterm_stops_cleanly(), open_store(args.db) as store, ExitStack() as held:
+        if args.paths:
+            held.enter_context(StoreLock(store.path))
+        counts, stop = (_tag_paths(args, store) if args.paths else (RunCounts(), None))
+        if args.export is not None and stop is None:
             from genrescope.stream.tag.export import export
 
             print(f"exported {export(store, args.export)} rows to {args.export}", file=sys.stderr)
-    if interrupted:
-        return 130
+    if stop is not None:
+        return stop_status(stop)
     return 0 if counts.ok else 1
 
 
-def _tag_paths(args: argparse.Namespace, store: TagStore) -> tuple[RunCounts, bool]:
+def _tag_paths(args: argparse.Namespace, store: TagStore) -> tuple[RunCounts, KeyboardInterrupt | None]:
+    """Tag (and write) what ``args.paths`` holds; the counts, and the stop that ended the
+    run early (Ctrl-C or SIGTERM), if one did."""
     from genrescope.model.session import read_model_card
     from genrescope.stream.tag.library import find_audio
 
@@ -148,61 +165,51 @@ def _tag_paths(args: argparse.Namespace, store: TagStore) -> tuple[RunCounts, bo
     stored = store.statuses(keys.values(), card.version)
     counts = RunCounts()
     todo = []
-    with ExitStack() as stack:
-        jsonl = open_jsonl(args.jsonl, stack)
-        for path in paths:
-            key = keys[str(path)]
-            status = stored.get(key)
-            if status is None or (status == FAILED and args.retry_failed):
-                todo.append(path)
-                continue
-            _write_jsonl(store.get(key, card.version).file_tags(), jsonl, from_store=True)
-            if status == FAILED:
-                counts.skipped_failed += 1
-            else:
-                counts.skipped_done += 1
-                if args.write:
-                    _write_stored(args, store, key, card.version, counts)
-        _say_skipped(counts, store)
-        interrupted = _tag_todo(args, store, todo, keys, card.version, counts, jsonl) if todo else False
-    _say_done(counts, len(paths), interrupted)
-    return counts, interrupted
+    stop = None
+    try:
+        with ExitStack() as stack:
+            jsonl = open_jsonl(args.jsonl, stack)
+            for path in paths:
+                key = keys[str(path)]
+                status = stored.get(key)
+                if status is None or (status == FAILED and args.retry_failed):
+                    todo.append(path)
+                    continue
+                _write_jsonl(store.get(key, card.version).file_tags(), jsonl, from_store=True)
+                if status == FAILED:
+                    counts.skipped_failed += 1
+                else:
+                    counts.skipped_done += 1
+                    if args.write:
+                        with stop_signals_held():  # the file and its row change together
+                            _write_stored(args, store, key, card.version, counts)
+            _say_skipped(counts, store)
+            if todo:
+                _tag_todo(args, store, todo, keys, card.version, counts, jsonl)
+    except KeyboardInterrupt as error:
+        stop = error
+    _say_done(counts, len(paths), stop is not None)
+    return counts, stop
 
 
 def _tag_todo(args: argparse.Namespace, store: TagStore, todo: list[Path], keys: dict[str, FileKey],
-              version: str, counts: RunCounts, jsonl: IO[str] | None) -> bool:
-    """Tag ``todo`` into the store; True when Ctrl-C stopped it."""
+              version: str, counts: RunCounts, jsonl: IO[str] | None) -> None:
+    """Tag ``todo`` into the store (a stop request propagates as KeyboardInterrupt)."""
     from genrescope.stream.tag.progress import TagProgress
 
     results = _results(args, todo)
     try:
         with TagProgress(len(todo)) as progress:
             for tags in results:
-                with _interrupt_after():
+                # held: a stored row is always a shown row too, and a written file its row's
+                with stop_signals_held():
                     _record(args, store, keys[tags.path], version, tags, counts)
                     _show(tags, jsonl)
                 progress.advance(tags.audio_seconds)
-    except KeyboardInterrupt:
-        return True
     except RunStopped as error:
         counts.stopped = str(error)
     finally:
         results.close()
-    return False
-
-
-@contextmanager
-def _interrupt_after() -> Iterator[None]:
-    """Hold Ctrl-C until the block ends, so that a stored row is always a shown row too
-    (an interrupt between the two would keep a result the user never saw)."""
-    held: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: held.append(number))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if held and previous is not signal.SIG_IGN:
-        raise KeyboardInterrupt
 
 
 def _results(args: argparse.Namespace, todo: list[Path]) -> Iterator[FileTags]:
@@ -242,7 +249,7 @@ def _write_stored(args: argparse.Namespace, store: TagStore, key: FileKey, versi
 def _write(args: argparse.Namespace, key: FileKey, probabilities: dict[str, float], version: str,
            counts: RunCounts, musical_key: str | None = None) -> FileKey:
     """Write one file's genres (and its musical key when it has one); the file's store
-    key afterwards."""
+    key afterwards, read from the file as it is now (whoever wrote it last)."""
     from genrescope.stream.tag.writer import TagWriteError, genre_fields, write_fields
 
     try:
@@ -255,7 +262,7 @@ def _write(args: argparse.Namespace, key: FileKey, probabilities: dict[str, floa
     counts.written += result.changed
     if result.kept:
         counts.kept_genre.append(key.path)
-    return FileKey.of(Path(key.path)) if result.changed else key
+    return FileKey.of(Path(key.path))
 
 
 def _show(tags: FileTags, jsonl: IO[str] | None) -> None:

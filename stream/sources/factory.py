@@ -26,11 +26,15 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from genrescope.stream.config_shape import BOOLEAN, STRING, Kind, ShapeError, check_table
 from genrescope.stream.sources.chunk import STALL_SECONDS, AudioChunk
 from genrescope.stream.sources.netsource import NetworkSource, is_network_url
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 LOOP_PREFIX = "loop:"
+# A sources file: [[stream]] tables and nothing else.
+STREAM_KEYS = {"name": STRING, "source": STRING, "loop": BOOLEAN}
+STREAM_LIST = Kind("a list of [[stream]] tables", lambda value: isinstance(value, list))
 
 
 def open_source(spec: str, realtime: bool = False, device: str | int | None = None,
@@ -100,22 +104,29 @@ def load_sources_file(path: Path) -> list[NamedSource]:
         raise SourceSpecError(f"cannot read {path}: {error.strerror or error}") from error
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise SourceSpecError(f"{path}: not valid TOML ({error})") from error
-    entries = document.get("stream")
-    if not isinstance(entries, list) or not entries:
-        raise SourceSpecError(f"{path}: no [[stream]] entries (each needs name and source)")
     sources = []
-    for number, entry in enumerate(entries, 1):
-        if not isinstance(entry.get("name"), str) or not isinstance(entry.get("source"), str):
-            raise SourceSpecError(f"{path}: stream #{number} needs name = \"...\" and source = \"...\"")
-        unknown = set(entry) - {"name", "source", "loop"}
-        if unknown:
-            raise SourceSpecError(f"{path}: stream {entry['name']!r} has unknown keys: {', '.join(sorted(unknown))}")
+    for entry in _stream_entries(document, path):
         spec = entry["source"]
-        source = NamedSource(entry["name"], spec, bool(entry.get("loop", False)))
+        source = NamedSource(entry["name"], spec, entry.get("loop", False))
         if source.kind == "file" and not Path(spec).is_absolute():
             source = NamedSource(source.name, str(path.parent / spec), source.loop)
         sources.append(_checked(source))
     return sources
+
+
+def _stream_entries(document: dict, path: Path) -> list[dict]:
+    """The ``[[stream]]`` tables, each checked for its keys and their types (one line
+    naming the entry and the key otherwise; nothing coerced)."""
+    try:
+        check_table(document, {"stream": STREAM_LIST}, "", required=("stream",))
+        for number, entry in enumerate(document["stream"], 1):
+            check_table(entry, STREAM_KEYS, f"stream #{number}", required=("name", "source"))
+    except ShapeError as error:
+        raise SourceSpecError(f"{path}: {error} (a stream is a [[stream]] table of name, source and loop)"
+                              ) from error
+    if not document["stream"]:
+        raise SourceSpecError(f"{path}: no [[stream]] entries (each needs name and source)")
+    return document["stream"]
 
 
 def check_unique(sources: list[NamedSource]) -> list[NamedSource]:

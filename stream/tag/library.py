@@ -27,6 +27,7 @@ from genrescope.stream.engine.engine import EngineConfig, GenreEngine, load_engi
 from genrescope.stream.sources.filesource import FileSource
 from genrescope.stream.tag.tags import FileTags
 from genrescope.stream.segments.tagging import file_segments
+from genrescope.stream.tag.stop_signals import STOP_SIGNALS
 
 # What a folder walk picks up; files named explicitly are tried whatever their suffix.
 AUDIO_SUFFIXES = frozenset({".mp3", ".flac", ".ogg", ".oga", ".opus", ".wav", ".m4a", ".aac", ".wma",
@@ -79,9 +80,11 @@ def file_tagger(model_path: Path | None, cpu: bool, per_update: bool = False) ->
 
 def start_worker(model_path: Path | None, cpu: bool, per_update: bool = False) -> None:
     """Pool initializer: this worker process's tagger, loaded once, on one core. Ctrl-C
-    is the parent's to handle: a worker finishes its file instead of dying mid-way."""
+    and SIGTERM (to the whole process group) are the parent's to handle: a worker
+    finishes its file instead of dying mid-way, and the parent shuts the pool."""
     global _WORKER_TAG
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
     numpy_on_one_thread()
     _WORKER_TAG = file_tagger(model_path, cpu, per_update)
 

@@ -12,10 +12,16 @@ A long file's genre segments (stream.segments.tagging) are rows of their own tab
 like the file's row plus the segment's start. A store written before segments existed
 gains the table and a ``segmented`` column when opened; its long files (``segmented`` NULL)
 are tagged again on the next run so that they get their segments.
+
+One tagging run at a time holds a store (``StoreLock``): two would tag the same files,
+and with ``--write`` one would rewrite files after the other had recorded them. The
+lock is the kernel's (``flock`` on a file beside the store), so a run that dies, even
+by SIGKILL, releases it; readers take no lock.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -213,6 +219,37 @@ class TagStore:
         for path, version, start, end, genre, probability, unsure in self._db.execute(query, values):
             found.setdefault((path, version), []).append(Segment(start, end, genre, probability, bool(unsure)))
         return {key: tuple(segments) for key, segments in found.items()}
+
+
+class StoreInUseError(TagStoreError):
+    """Another run holds the store: one line, exit 2."""
+
+
+class StoreLock:
+    """The store held by this run until the block ends (``<store>.lock``, module docstring)."""
+
+    def __init__(self, store_path: Path):
+        self.path = Path(f"{store_path}.lock")
+        self._file = None
+
+    def __enter__(self) -> "StoreLock":
+        lock = open(self.path, "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            lock.close()
+            raise StoreInUseError(f"{self.path.with_suffix('')} is in use by another `genrescope tag` run "
+                                  f"(pid {holder}); wait for it to end, or give this run its own --db") from None
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        self._file = lock
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()  # closing releases the lock
 
 
 def open_store(path: Path | None) -> TagStore:

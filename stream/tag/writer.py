@@ -1,4 +1,4 @@
-"""Write results into audio files' own tags with mutagen, never touching the audio.
+"""Write results into audio files' own tags with mutagen, the audio bytes copied as they are.
 
 The writer takes a mapping of *logical* fields (``{"genre": [...], "genrescope_model":
 "..."}``) and knows, per tag format, where each goes:
@@ -14,6 +14,11 @@ The musical key (model/frontend/pitch.py) goes to ID3 TKEY, Vorbis KEY and MP4's
 ``initialkey``, kept like the genre unless ``force``. mutagen rewrites only the tag blocks; the audio frames are copied
 as they are (a test decodes every format before and after). A file is saved only when
 a value actually changes, so re-running ``--write`` leaves files (and mtimes) alone.
+
+A tag that outgrows its padding makes mutagen move every audio byte, so a save is never
+made in the user's file: it goes to a copy beside it that then replaces it in one step
+(stream/tag/atomic_replace.py), with Ctrl-C and SIGTERM held meanwhile (stream/tag/stop_signals.py).
+A file is thus either as it was or fully tagged, whenever a run is stopped.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from mutagen.id3 import ID3, TXXX
 from mutagen.mp4 import MP4FreeForm, MP4Tags
 
 from genrescope.stream.engine.events import ranked
+from genrescope.stream.tag.atomic_replace import replaced_atomically
+from genrescope.stream.tag.stop_signals import stop_signals_held
 
 NAMESPACE = "genrescope"
 MP4_MEAN = "org.genrescope"
@@ -139,11 +146,13 @@ def _set(tags, fmt: str, key: str, values: list[str]) -> None:
 
 
 def _save(audio: mutagen.FileType, fmt: str, path: str | Path) -> None:
+    """Save ``audio``'s tags into a copy of ``path`` that then replaces it (module docstring)."""
     try:
-        if fmt == "id3":
-            # Keep the file's ID3 version (2.3 stays 2.3: old players read nothing newer).
-            audio.save(v2_version=3 if audio.tags.version[1] == 3 else 4)
-        else:
-            audio.save()
+        with stop_signals_held(), replaced_atomically(path) as copy:
+            if fmt == "id3":
+                # Keep the file's ID3 version (2.3 stays 2.3: old players read nothing newer).
+                audio.save(copy, v2_version=3 if audio.tags.version[1] == 3 else 4)
+            else:
+                audio.save(copy)
     except (mutagen.MutagenError, OSError) as error:
         raise TagWriteError(f"{path}: cannot save its tags ({error})") from error

@@ -1,6 +1,7 @@
 """The beets plugin with real beets: a tiny library imported by `beet import`, then
 `beet genrescope`, on import, and the model loaded only when the plugin runs."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -15,10 +16,11 @@ pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg i
 
 
 def beet(home, *args):
-    """`beet ARGS` as a real process with its own config folder (BEETSDIR)."""
-    return subprocess.run([sys.executable, "-m", "beets", *args], env={"BEETSDIR": str(home), "PATH": "/usr/bin:/bin",
-                                                                       "HOME": str(home)},
-                          capture_output=True, text=True, timeout=300)
+    """`beet ARGS` as a real process with its own config folder (BEETSDIR), importing the
+    genrescope under test (PYTHONPATH passed on, as a checkout's environment sets it)."""
+    env = {"BEETSDIR": str(home), "PATH": "/usr/bin:/bin", "HOME": str(home)}
+    env.update({name: os.environ[name] for name in ("PYTHONPATH",) if name in os.environ})
+    return subprocess.run([sys.executable, "-m", "beets", *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def make_home(tmp_path, model, auto=False):
@@ -52,6 +54,8 @@ def test_beet_genrescope_sets_genres_and_custom_fields(test_model_path, tmp_path
     home, songs = make_home(tmp_path, test_model_path), make_songs(tmp_path / "in")
     assert beet(home, "import", "-q", str(songs)).returncode == 0
     assert listing(home)["one"][3] == "$genrescope_model"  # not on import unless auto
+    (songs / "one.mp3").chmod(0o640)
+    before = (songs / "one.mp3").stat()
     result = beet(home, "genrescope")
     assert result.returncode == 0, result.stderr
     rows = listing(home)
@@ -61,6 +65,9 @@ def test_beet_genrescope_sets_genres_and_custom_fields(test_model_path, tmp_path
     assert float(confidence) == pytest.approx(max(expected.probabilities.values()), abs=1e-3)
     assert genres.split("; ")[0] == expected.genre and len(genres.split("; ")) == 8  # min_confidence 0
     assert mutagen.File(str(songs / "one.mp3")).tags["TCON"].text[0] == expected.genre  # written to the file
+    after = (songs / "one.mp3").stat()  # by a copy that replaced it (all-or-nothing), keeping its mode
+    assert after.st_ino != before.st_ino and after.st_mode == before.st_mode
+    assert not [p for p in songs.iterdir() if p.name.startswith(".")]  # no copy left behind
     assert rows["two"][0] == "Jazz"  # kept without --force
     assert beet(home, "genrescope", "-f", "-c", "0.99", "title:two").returncode == 0
     assert listing(home)["two"][0] == "Jazz"  # forced, but no genre reaches 0.99: nothing to set

@@ -1,0 +1,152 @@
+"""Every long-lived structure of the servers and the engine keeps constant memory however
+many updates go through it: each real object is driven with enough updates to fill its
+fixed windows, then with several times as many, and no list, dict, set, deque or array
+it holds (followed through genrescope's own objects) may be larger after the second.
+The engine's windows are made small (16 updates) so that they fill within the few
+seconds of audio a loaded test machine can afford; the model's 30 s context fills in 30 s."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pytest
+
+from genrescope.model.session import GenreModel
+from genrescope.stream.engine.compute_times import ComputeTimes
+from genrescope.stream.sources.demo import DemoSource
+from genrescope.stream.engine import engine as engine_module
+from genrescope.stream.engine.engine import EngineConfig, GenreEngine
+from genrescope.stream.engine.events import GenreUpdate
+from genrescope.stream.serve.hub import Hub
+from genrescope.stream.serve.metrics import StreamMetrics
+from genrescope.stream.engine.multi import BatchScheduler, StreamUpdate
+from genrescope.stream.engine.timeline import Timeline
+
+PATIENCE_SECONDS = 600.0  # guards against a hang on a loaded machine, never a measurement
+FILLED_SECONDS = 35.0  # of audio: past the model's 30 s context, so every fixed buffer is full
+LONGER = 3  # the second run: this many times the audio
+CONTAINERS = (list, dict, set, frozenset, deque)  # text is a value: a longer number is not growth
+
+
+def retained(root: object) -> dict[str, int]:
+    """The size of every container reachable from ``root`` through genrescope's objects
+    (and containers), by path: lengths, and bytes for numpy arrays."""
+    sizes: dict[str, int] = {}
+    seen: set[int] = set()
+
+    def visit(value: object, path: str) -> None:
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        if isinstance(value, np.ndarray):
+            sizes[path] = value.nbytes
+        elif isinstance(value, CONTAINERS):
+            sizes[path] = len(value)
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    visit(item, f"{path}[{key!r}]")
+            else:
+                for index, item in enumerate(value):
+                    visit(item, f"{path}[{index}]")
+        elif type(value).__module__.startswith("genrescope") and hasattr(value, "__dict__"):
+            for name, item in vars(value).items():
+                visit(item, f"{path}.{name}")
+
+    visit(root, "root")
+    return sizes
+
+
+def assert_no_growth(few: dict[str, int], many: dict[str, int]) -> None:
+    grown = {path: (few.get(path, 0), size) for path, size in many.items() if size > few.get(path, 0)}
+    assert not grown, f"{len(grown)} grew with the number of updates (few → many): {dict(list(grown.items())[:8])}"
+
+
+@pytest.fixture(scope="module")
+def model(test_model_path) -> GenreModel:
+    return GenreModel.load(test_model_path, threads=1, prefer_gpu=False)
+
+
+@pytest.fixture
+def small_windows(monkeypatch):
+    monkeypatch.setattr(engine_module, "PERCENTILE_WINDOW", 16)
+    monkeypatch.setattr(engine_module, "RATE_WINDOW", 16)
+
+
+def _scheduled(model: GenreModel, seconds: float) -> BatchScheduler:
+    """A real scheduler run to the end over a demo stream of ``seconds``."""
+    updates = []
+    sources = [("a", DemoSource(realtime=False, seconds=seconds))]
+    scheduler = BatchScheduler(
+        model, sources, [lambda event: updates.append(isinstance(event, StreamUpdate))], EngineConfig()
+    )
+    scheduler.start()
+    assert scheduler.wait(PATIENCE_SECONDS) and sum(updates) > 0
+    return scheduler
+
+
+def test_the_batch_scheduler(model, small_windows):
+    few, many = _scheduled(model, FILLED_SECONDS), _scheduled(model, LONGER * FILLED_SECONDS)
+    assert many.batch_sizes.contexts > (LONGER - 1) * few.batch_sizes.contexts  # really more contexts
+    assert_no_growth(retained(few), retained(many))
+
+
+def test_the_streaming_engine(model, small_windows):
+    def engine_after(seconds: float) -> GenreEngine:
+        engine = GenreEngine(model, EngineConfig())
+        assert list(engine.run(DemoSource(realtime=False, seconds=seconds)))
+        return engine
+
+    assert_no_growth(retained(engine_after(FILLED_SECONDS)), retained(engine_after(LONGER * FILLED_SECONDS)))
+
+
+def _update(labels: tuple[str, ...], column: int) -> GenreUpdate:
+    probabilities = tuple(np.random.default_rng(column).dirichlet(np.ones(len(labels))))
+    return GenreUpdate(
+        time=column * 0.234,
+        column=column,
+        labels=labels,
+        probabilities=probabilities,
+        raw_probabilities=probabilities,
+        context_seconds=30.0,
+        mel_column=(0,) * 8,
+    )
+
+
+def test_the_hub_and_its_subscribers():
+    def hub_after(count: int) -> Hub:
+        hub = Hub('{"type": "hello"}', capacity=16, history=64)
+        staying = [hub.subscribe() for _ in range(3)]  # connected throughout, never reading
+        for number in range(count):
+            passing = hub.subscribe()  # clients come and go
+            hub.publish(f'{{"type": "update", "n": {number}}}')
+            hub.unsubscribe(passing)
+        assert len(hub) == len(staying)
+        return hub
+
+    assert_no_growth(retained(hub_after(100)), retained(hub_after(1000)))
+
+
+def test_the_compute_times_and_the_timeline():
+    labels = ("Rock", "Pop", "Folk")
+    for count in (1_000, 10_000):
+        times, timeline = ComputeTimes(window=256), Timeline(max_points=512)
+        for column in range(count):
+            times.add(float(column % 97))
+            timeline.add(_update(labels, column))
+        if count == 1_000:
+            few = retained(times) | retained(timeline)
+    assert_no_growth(few, retained(times) | retained(timeline))
+
+
+def test_the_metrics_of_many_updates():
+    labels = ("Rock", "Pop", "Folk")
+
+    def exposition(count: int) -> int:
+        metrics = StreamMetrics()
+        metrics.add_streams(["a", "b"])
+        for column in range(count):
+            metrics.sink(StreamUpdate("a" if column % 2 else "b", _update(labels, column), "live", None, 0, 1.0))
+        return len(metrics.text().splitlines())
+
+    assert exposition(100) == exposition(5_000)  # one series per stream and genre, however long it runs

@@ -33,7 +33,7 @@ from websockets.http11 import Request, Response
 
 from genrescope.stream.cli.checks import quiet_broken_pipe
 from genrescope.stream.serve.access import AccessPolicy, generate_token, is_loopback
-from genrescope.stream.engine.events import GenreUpdate, StreamStats, end_message, lag_message
+from genrescope.stream.engine.events import GenreUpdate, StreamStats, end_message
 from genrescope.stream.serve.hub import Hub, Subscriber
 from genrescope.stream.serve.webstatic import StaticSite
 
@@ -289,7 +289,7 @@ class GenreServer:
                 text = await subscriber.get()
                 if subscriber.dropped != reported:
                     reported = subscriber.dropped
-                    await connection.send(to_text(lag_message(reported)))
+                    await connection.send(subscriber.lag_text())
                 await connection.send(text)
         except ConnectionClosed:
             pass  # the reader notices too and ends the handler

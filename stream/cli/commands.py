@@ -23,8 +23,11 @@ from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.engine.events import GenreUpdate
 from genrescope.stream.serve.server import ServerConfig, ServerError, run_server
 from genrescope.stream.cli.tag import add_tag_arguments, run_tag
+from genrescope.stream.sources.redaction import RedactingFormatter, redact
 from genrescope.stream.sources.chunk import STALL_SECONDS, AudioChunk
-from genrescope.stream.sources.factory import open_source
+from genrescope.stream.sources.factory import held, open_source
+from genrescope.stream.sources.spec import (SourceSpec, file_argument, parse_source_spec, refuse_inapplicable,
+                                           with_device)
 from genrescope.stream.engine.timeline import Timeline
 from genrescope.training.commands import add_commands as add_training_commands
 
@@ -119,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     file_parser = commands.add_parser("file", help="stream an audio file (mp3, flac, ogg, wav, anything ffmpeg reads)",
                                       description="Stream an audio file through the real-time engine.")
-    file_parser.add_argument("path", type=Path, help="the audio file")
+    file_parser.add_argument("path", type=file_argument, help="the audio file")
     file_parser.add_argument("--realtime", action="store_true", help="pace the file at 1× like a live source")
     _engine_arguments(file_parser)
     _output_arguments(file_parser)
@@ -151,20 +154,22 @@ def build_parser() -> argparse.ArgumentParser:
                                        description="Run the engine on a source and push every update over "
                                                    "websockets, with the live dashboard on the same port.")
     serve_parser.add_argument("--source", action="append", default=[], metavar="[NAME=]SPEC",
-                              help="'mic' (see --device), 'demo' (a synthesised loop, the default) or an "
-                                   "audio file, paced in real time (write ./mic for a file named mic). "
-                                   "Repeat as NAME=SPEC to monitor several streams at once; SPEC may then "
-                                   "also be mic:DEVICE, an http(s):// radio stream (Icecast, Shoutcast, HLS) "
-                                   "or loop:FILE (see README: Many streams)")
+                              help="'demo' (a synthesised loop, the default), 'mic' or 'mic:DEVICE', an "
+                                   "http(s):// radio stream (Icecast, Shoutcast, HLS; user:pass@ is sent as "
+                                   "basic auth and never shown), 'loop:FILE' or an audio file, paced in real "
+                                   "time (write ./mic for a file named mic). Repeat as NAME=SPEC to monitor "
+                                   "several streams at once (see README: Many streams)")
     serve_parser.add_argument("--sources", type=Path, default=None, metavar="FILE.toml",
                               help="named streams from a TOML file ([[stream]] name = ..., source = ..., "
                                    "loop = true|false)")
     serve_parser.add_argument("--osc", default=None, metavar="HOST:PORT",
                               help="with named streams: send each update as OSC (UDP) to HOST:PORT")
-    serve_parser.add_argument("--stall-seconds", type=SECONDS, default=STALL_SECONDS, metavar="SECONDS",
+    serve_parser.add_argument("--stall-seconds", type=SECONDS, default=None, metavar="SECONDS",
                               help="with radio streams: no data for this long counts as a stall; the stream "
                                    f"reconnects and counts the gap (default {STALL_SECONDS:g})")
-    serve_parser.add_argument("--device", default=None, help="input device for --source mic")
+    serve_parser.add_argument("--device", default=None,
+                              help="input device of a mic source that names none (mic, NAME=mic); "
+                                   "refused where no source is such a mic")
     _engine_arguments(serve_parser)
     _server_arguments(serve_parser, switch=False)
     serve_parser.set_defaults(handler=run_serve)
@@ -283,19 +288,17 @@ def _print_summary(engine: GenreEngine, last: GenreUpdate | None, interrupted: b
 
 
 def run_file(args: argparse.Namespace) -> int:
-    from genrescope.stream.sources.filesource import FileSource
-
     paced = args.realtime or args.serve  # a served file plays at 1× for its watchers
-    source = FileSource(args.path, realtime=paced)
+    source = open_source(SourceSpec("file", str(args.path)), realtime=paced)
     cover = link_cover(source.path) if args.serve else None  # once, before the stream
     return stream_updates(make_engine(args), source, source.name, args, cover)
 
 
 def run_live(args: argparse.Namespace) -> int:
-
     engine = make_engine(args)
     # waits for a lost device to come back; records at the model's rate where it can
-    with open_source("mic", device=args.device, sample_rate=engine.spec.sample_rate) as microphone:
+    spec = SourceSpec("mic", args.device or "")
+    with open_source(spec, sample_rate=engine.spec.sample_rate) as microphone:
         source = _limit(microphone, args.seconds)
         return stream_updates(engine, source, microphone.name, args)
 
@@ -316,17 +319,13 @@ def run_serve(args: argparse.Namespace) -> int:
     config = _server_config(args)
     if _serves_many(args):
         return _serve_named(args, config)
-    args.source = args.source[0] if args.source else "demo"
+    spec = parse_source_spec(args.source[0] if args.source else "demo")
+    refuse_inapplicable([spec], args.device, args.stall_seconds, args.exit_at_end)
     engine = make_engine(args)
-    if args.source == "mic":
-        with open_source("mic", device=args.device, sample_rate=engine.spec.sample_rate) as microphone:
-            error = serve_stream(engine, engine.run(microphone), microphone.name, config)
-    elif args.source == "demo":
-        demo = open_source("demo")
-        error = serve_stream(engine, engine.run(demo), demo.name, config)
-    else:
-        source = open_source(args.source, realtime=True)
-        cover = link_cover(source.path)  # once, before the stream: never on the real-time path
+    source = open_source(with_device(spec, args.device), realtime=True, sample_rate=engine.spec.sample_rate,
+                         stall_seconds=args.stall_seconds or STALL_SECONDS)
+    with held(source):
+        cover = link_cover(source.path) if spec.kind == "file" else None  # once, never on the real-time path
         error = serve_stream(engine, _engine_updates(engine, source, cover), source.name, config, cover)
     print(engine.summary().text(), file=sys.stderr)
     return exit_status(error)
@@ -345,8 +344,10 @@ def _serves_many(args: argparse.Namespace) -> bool:
 def _serve_named(args: argparse.Namespace, config: ServerConfig) -> int:
     from genrescope.stream.serve.serve_many import named_sources, serve_many
 
-    return exit_status(serve_many(named_sources(args.source, args.sources), engine_config(args), config, args.model,
-                                  not args.cpu, args.osc, args.stall_seconds))
+    sources = named_sources(args.source, args.sources, args.device)
+    refuse_inapplicable([source.source for source in sources], args.device, args.stall_seconds, args.exit_at_end)
+    return exit_status(serve_many(sources, engine_config(args), config, args.model, not args.cpu, args.osc,
+                                  args.stall_seconds or STALL_SECONDS))
 
 
 def run_devices(args: argparse.Namespace) -> int:
@@ -372,12 +373,13 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))  # no secret reaches the log
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
         return args.handler(args)
     except user_errors() as error:
-        print(f"genrescope: error: {error}", file=sys.stderr)
+        print(f"genrescope: error: {redact(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -44,6 +44,7 @@ from genrescope.stream.engine.engine import GenreEngine, PendingColumn, numpy_on
 from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.engine.events import GenreUpdate, StreamStats
 from genrescope.stream.engine.framing import ColumnWindows
+from genrescope.stream.sources.redaction import redact
 from genrescope.stream.engine.silence import SilenceGate
 from genrescope.stream.sources.chunk import AudioChunk
 
@@ -168,8 +169,8 @@ class BatchScheduler:
                 if self._stopping.is_set():
                     return
         except Exception as error:  # a source that fails ends its own stream only
-            log.warning("stream %s: the source failed: %s", stream.name, error)
-            stream.error = f"{type(error).__name__}: {error}"
+            stream.error = redact(f"{type(error).__name__}: {error}")  # it may name the source's URL
+            log.warning("stream %s: the source failed: %s", stream.name, stream.error)
         self._inbox.put((stream, _ENDED, time.monotonic()))
 
     # --- the scheduler thread ---------------------------------------------------------

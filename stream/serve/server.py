@@ -35,6 +35,7 @@ from genrescope.stream.cli.checks import quiet_broken_pipe
 from genrescope.stream.serve.access import AccessPolicy, generate_token, is_loopback
 from genrescope.stream.engine.events import GenreUpdate, StreamStats, end_message
 from genrescope.stream.serve.hub import Hub, Subscriber
+from genrescope.stream.sources.redaction import redact
 from genrescope.stream.serve.webstatic import StaticSite
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
@@ -223,7 +224,7 @@ class GenreServer:
             quiet_broken_pipe()
         except Exception as exc:  # the engine failed: tell the clients, keep serving
             log.exception("the engine stopped on an error")
-            error = self._engine_error = f"{type(exc).__name__}: {exc}"
+            error = self._engine_error = redact(f"{type(exc).__name__}: {exc}")  # it may name the source's URL
         finally:
             close = getattr(self._updates, "close", None)
             if close is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from radio_server import DOWN_SECONDS, Play, encode_mp3, hls_segments, radio_station, self_signed_certificate
+from radio_server import DOWN_SECONDS, Play, radio_station, self_signed_certificate
 from genrescope.stream.sources.audio_file import BLOCK_SECONDS
 from genrescope.stream.sources.netsource import BACKOFF_SECONDS, NetworkSource
 
@@ -23,22 +23,6 @@ STALL_SECONDS = 2.0
 TOLERANCE_SECONDS = 2 * BLOCK_SECONDS
 AFTER_SECONDS = 1.0  # audio read after the last break's gap was counted
 PATIENCE_SECONDS = 90.0  # guards against a hang, never a measurement
-
-
-@pytest.fixture(scope="session")
-def station_audio(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[bytes]]:
-    """The demo loop (60 s of synthesised music) as CBR MP3 and as HLS segments."""
-    import numpy as np
-    import soundfile as sf
-
-    from genrescope.stream.demo import RATE, DemoSource
-
-    folder = tmp_path_factory.mktemp("station")
-    wav = folder / "loop.wav"
-    sf.write(wav, np.concatenate([chunk.samples for chunk in DemoSource(realtime=False, seconds=60)]), RATE)
-    segments = folder / "segments"
-    segments.mkdir()
-    return encode_mp3(wav, folder / "loop.mp3"), hls_segments(wav, segments)
 
 
 @dataclass

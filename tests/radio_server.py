@@ -58,24 +58,73 @@ class Play:
 
 def hls_segments(source: Path, folder: Path) -> list[bytes]:
     """``source`` as 1 s AAC segments in MPEG-TS, as an HLS encoder cuts them."""
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(source), "-c:a", "aac", "-b:a", "128k",
-                    "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_list_size", "0",
-                    "-hls_segment_filename", str(folder / "segment-%d.ts"), str(folder / "all.m3u8")], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(source),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-f",
+            "hls",
+            "-hls_time",
+            str(SEGMENT_SECONDS),
+            "-hls_list_size",
+            "0",
+            "-hls_segment_filename",
+            str(folder / "segment-%d.ts"),
+            str(folder / "all.m3u8"),
+        ],
+        check=True,
+    )
     return [path.read_bytes() for path in sorted(folder.glob("segment-*.ts"), key=lambda p: int(p.stem[8:]))]
 
 
 def encode_mp3(source: Path, target: Path) -> Path:
     """``source`` as constant-bitrate MP3 at ``BITRATE``, 44.1 kHz stereo."""
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(source), "-ar", "44100", "-ac", "2",
-                    "-c:a", "libmp3lame", "-b:a", str(BITRATE), str(target)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(source),
+            "-ar",
+            "44100",
+            "-ac",
+            "2",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            str(BITRATE),
+            str(target),
+        ],
+        check=True,
+    )
     return target
 
 
 class RadioStation(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, mp3: Path, script: list[Play], hls_script: list[str | int], segments: list[bytes],
-                 tls: ssl.SSLContext | None, credentials: tuple[str, str] | None, port: int):
+    def __init__(
+        self,
+        mp3: Path,
+        script: list[Play],
+        hls_script: list[str | int],
+        segments: list[bytes],
+        tls: ssl.SSLContext | None,
+        credentials: tuple[str, str] | None,
+        port: int,
+    ):
         super().__init__(("127.0.0.1", port), _Listener)
         self.audio = mp3.read_bytes()
         self.segments = segments
@@ -135,7 +184,7 @@ def _loop_slice(data: bytes, first: int, last: int) -> bytes:
     while offset < last:
         start = offset % size
         take = min(last - offset, size - start)
-        pieces.append(data[start:start + take])
+        pieces.append(data[start : start + take])
         offset += take
     return b"".join(pieces)
 
@@ -209,7 +258,7 @@ class _Listener(http.server.BaseHTTPRequestHandler):
     def _end(self, how: str) -> None:
         if how == "cut":
             data = self.server.live_bytes(self.server.clock(), self.server.clock() + SEND_SECONDS)
-            self.wfile.write(b"%x\r\n%s" % (len(data), data[:len(data) // 2]))  # promised, half delivered
+            self.wfile.write(b"%x\r\n%s" % (len(data), data[: len(data) // 2]))  # promised, half delivered
         elif how == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()  # now, before the server's orderly shutdown could send a FIN
@@ -231,8 +280,12 @@ class _Listener(http.server.BaseHTTPRequestHandler):
         else:
             newest = int(self.server.clock() // SEGMENT_SECONDS)  # segments fully played so far
             first = max(0, newest - PLAYLIST_SEGMENTS)
-            lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{SEGMENT_SECONDS}",
-                     f"#EXT-X-MEDIA-SEQUENCE:{first}"]
+            lines = [
+                "#EXTM3U",
+                "#EXT-X-VERSION:3",
+                f"#EXT-X-TARGETDURATION:{SEGMENT_SECONDS}",
+                f"#EXT-X-MEDIA-SEQUENCE:{first}",
+            ]
             for number in range(first, newest):
                 lines += [f"#EXTINF:{SEGMENT_SECONDS}.0,", f"segment-{number}.ts"]
             body = ("\n".join(lines) + "\n").encode()
@@ -249,16 +302,41 @@ class _Listener(http.server.BaseHTTPRequestHandler):
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 and its key, made by the openssl command."""
     certificate, key = folder / "station.pem", folder / "station.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return certificate, key
 
 
 @contextmanager
-def radio_station(mp3: Path, script: list[Play] = (), hls_script: list[str | int] = (), segments: list[bytes] = (),
-                  certificate: tuple[Path, Path] | None = None, credentials: tuple[str, str] | None = None,
-                  port: int = 0) -> Iterator[RadioStation]:
+def radio_station(
+    mp3: Path,
+    script: list[Play] = (),
+    hls_script: list[str | int] = (),
+    segments: list[bytes] = (),
+    certificate: tuple[Path, Path] | None = None,
+    credentials: tuple[str, str] | None = None,
+    port: int = 0,
+) -> Iterator[RadioStation]:
     """A running station (see the module's docstring), stopped on the way out."""
     tls = None
     if certificate is not None:

@@ -23,45 +23,93 @@ STREAM_NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"}
 def _message(kind: str, required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
     """A closed object schema: ``type`` is ``kind``; every property listed, nothing else."""
     properties = {"type": {"const": kind}, **required, **(optional or {})}
-    return {"type": "object", "properties": properties, "required": ["type", *required],
-            "additionalProperties": False}
+    return {"type": "object", "properties": properties, "required": ["type", *required], "additionalProperties": False}
 
 
-STATS = {"type": "object", "additionalProperties": False,
-         "required": ["updates", "dropped_frames", "dropped_samples", "compute_ms", "compute_ms_p50", "compute_ms_p99",
-                      "provider", "updates_per_second"],
-         "properties": {"updates": COUNT, "dropped_frames": COUNT, "dropped_samples": COUNT, "compute_ms": NUMBER,
-                        "compute_ms_p50": NUMBER, "compute_ms_p99": NUMBER, "provider": STRING,
-                        "updates_per_second": NUMBER}}
-TOTALS = {"type": "object", "additionalProperties": False,
-          "required": [*STATS["required"], "audio_seconds", "wall_seconds", "nonfinite_samples"],
-          "properties": {**STATS["properties"], "audio_seconds": NUMBER, "wall_seconds": NUMBER,
-                         "nonfinite_samples": COUNT}}
-COVER = {"type": "object", "additionalProperties": False, "required": ["image", "labels", "probabilities",
-                                                                        "fusion_weight"],
-         "properties": {"image": STRING, "labels": {"type": "array", "items": STRING}, "probabilities": PROBABILITIES,
-                        "fusion_weight": NUMBER}}
+STATS = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "updates",
+        "dropped_frames",
+        "dropped_samples",
+        "compute_ms",
+        "compute_ms_p50",
+        "compute_ms_p99",
+        "provider",
+        "updates_per_second",
+    ],
+    "properties": {
+        "updates": COUNT,
+        "dropped_frames": COUNT,
+        "dropped_samples": COUNT,
+        "compute_ms": NUMBER,
+        "compute_ms_p50": NUMBER,
+        "compute_ms_p99": NUMBER,
+        "provider": STRING,
+        "updates_per_second": NUMBER,
+    },
+}
+TOTALS = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [*STATS["required"], "audio_seconds", "wall_seconds", "nonfinite_samples"],
+    "properties": {**STATS["properties"], "audio_seconds": NUMBER, "wall_seconds": NUMBER, "nonfinite_samples": COUNT},
+}
+COVER = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["image", "labels", "probabilities", "fusion_weight"],
+    "properties": {
+        "image": STRING,
+        "labels": {"type": "array", "items": STRING},
+        "probabilities": PROBABILITIES,
+        "fusion_weight": NUMBER,
+    },
+}
 
 
 def _v1(version: int) -> dict[str, dict[str, Any]]:
     """The v1 messages, under ``"v": version``."""
     v = {"v": {"const": version}}
-    update = _message("update", {**v, "time": NUMBER, "column": COUNT, "probabilities": PROBABILITIES,
-                                 "raw": PROBABILITIES, "top": STRING, "uncertain": BOOLEAN, "context_seconds": NUMBER,
-                                 "mel": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}},
-                                 "stats": STATS},
-                      {"fused": PROBABILITIES, "chroma": {"type": "array", "items": NUMBER, "minItems": 12,
-                                                          "maxItems": 12},
-                       "key": STRING, "key_confidence": NUMBER})
+    update = _message(
+        "update",
+        {
+            **v,
+            "time": NUMBER,
+            "column": COUNT,
+            "probabilities": PROBABILITIES,
+            "raw": PROBABILITIES,
+            "top": STRING,
+            "uncertain": BOOLEAN,
+            "context_seconds": NUMBER,
+            "mel": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}},
+            "stats": STATS,
+        },
+        {
+            "fused": PROBABILITIES,
+            "chroma": {"type": "array", "items": NUMBER, "minItems": 12, "maxItems": 12},
+            "key": STRING,
+            "key_confidence": NUMBER,
+        },
+    )
     return {
-        "hello": _message("hello", {**v, "source": STRING, "labels": {"type": "array", "items": STRING},
-                                    "model_version": STRING, "frontend": {"type": "object"}, "provider": STRING},
-                          {"cover": COVER}),
+        "hello": _message(
+            "hello",
+            {
+                **v,
+                "source": STRING,
+                "labels": {"type": "array", "items": STRING},
+                "model_version": STRING,
+                "frontend": {"type": "object"},
+                "provider": STRING,
+            },
+            {"cover": COVER},
+        ),
         "update": update,
         "history": _message("history", {**v, "updates": {"type": "array", "items": update}}),
         "lag": _message("lag", {**v, "dropped": COUNT}),
-        "end": _message("end", {**v, "summary": STRING, "totals": TOTALS,
-                                "error": {"type": ["string", "null"]}}),
+        "end": _message("end", {**v, "summary": STRING, "totals": TOTALS, "error": {"type": ["string", "null"]}}),
     }
 
 
@@ -75,8 +123,11 @@ def _v2() -> dict[str, dict[str, Any]]:
         """v1's ``kind`` with more required and optional properties."""
         base = {k: p for k, p in v1[kind]["properties"].items() if k != "type"}
         needed = v1[kind]["required"]
-        return _message(kind, {**{k: p for k, p in base.items() if k in needed}, **required},
-                        {**{k: p for k, p in base.items() if k not in needed}, **(optional or {})})
+        return _message(
+            kind,
+            {**{k: p for k, p in base.items() if k in needed}, **required},
+            {**{k: p for k, p in base.items() if k not in needed}, **(optional or {})},
+        )
 
     stream = {"stream": STREAM_NAME}
     hello = extended("hello", {**stream, **state}, title)

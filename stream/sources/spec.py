@@ -95,14 +95,17 @@ def with_device(spec: SourceSpec, device: str | None) -> SourceSpec:
     return SourceSpec("mic", device) if device is not None and spec.kind == "mic" and not spec.target else spec
 
 
-def refuse_inapplicable(specs: list[SourceSpec], device: str | None, stall_seconds: float | None,
-                        exit_at_end: bool) -> None:
+def refuse_inapplicable(
+    specs: list[SourceSpec], device: str | None, stall_seconds: float | None, exit_at_end: bool
+) -> None:
     """One line for an option that none of ``specs`` can use (it would be ignored)."""
     if device is not None and not any(spec.kind == "mic" and not spec.target for spec in specs):
-        raise SourceSpecError("--device applies to a mic source that names no device (mic, not mic:DEVICE); "
-                              "there is none here")
+        raise SourceSpecError(
+            "--device applies to a mic source that names no device (mic, not mic:DEVICE); there is none here"
+        )
     if stall_seconds is not None and not any(spec.kind == "network" for spec in specs):
         raise SourceSpecError("--stall-seconds applies to radio streams (http:// or https://); there is none here")
     if exit_at_end and all(spec.endless for spec in specs):
-        raise SourceSpecError("--exit-at-end: no source here ends (demo, mic, radio streams and loop: files run "
-                              "until stopped)")
+        raise SourceSpecError(
+            "--exit-at-end: no source here ends (demo, mic, radio streams and loop: files run until stopped)"
+        )

@@ -28,8 +28,9 @@ STREAMS = 64  # × ≈21 updates of the short file ≈ 1.3 MB of updates: past t
 
 def _server(genre_model: GenreModel, music: Path, count: int, **config) -> MultiStreamServer:
     """Every stream reads ``music`` as fast as it decodes, so the streams end soon."""
-    scheduler = BatchScheduler(genre_model, [(f"s{i:02d}", FileSource(music)) for i in range(count)], [],
-                               EngineConfig())
+    scheduler = BatchScheduler(
+        genre_model, [(f"s{i:02d}", FileSource(music)) for i in range(count)], [], EngineConfig()
+    )
     streams = {stream.name: stream for stream in scheduler.streams}
     return MultiStreamServer(scheduler, lambda name: streams[name].engine.hello(name), replace(TEST_CONFIG, **config))
 
@@ -42,8 +43,9 @@ async def _stalled(port: int, path: str) -> ClientConnection:
     return await connect(f"ws://127.0.0.1:{port}{path}", sock=sock, max_queue=1, max_size=None)
 
 
-def test_a_named_streams_lag_and_history_carry_v2_and_the_stream(genre_model: GenreModel,
-                                                                 short_music_file: Path) -> None:
+def test_a_named_streams_lag_and_history_carry_v2_and_the_stream(
+    genre_model: GenreModel, short_music_file: Path
+) -> None:
     async def scenario() -> tuple[list[dict], dict]:
         server = _server(genre_model, short_music_file, 2, queue_size=2)
         async with server:

@@ -45,12 +45,21 @@ def _get(url: str) -> str:
         return response.read().decode()
 
 
-def test_a_named_radio_with_credentials_reconnects_and_never_shows_them(station_audio: tuple[Path, list[bytes]],
-                                                                       test_model_path: Path) -> None:
+def test_a_named_radio_with_credentials_reconnects_and_never_shows_them(
+    station_audio: tuple[Path, list[bytes]], test_model_path: Path
+) -> None:
     script = [Play(3.0, "cut"), Play(status=500), Play()]
     with radio_station(station_audio[0], script, credentials=(USER, PASSWORD)) as station:
-        with genrescope("-v", "serve", "--source", f"radio={_secret_url(station)}", "--stall-seconds", "2",
-                        "--model", str(test_model_path)) as server:
+        with genrescope(
+            "-v",
+            "serve",
+            "--source",
+            f"radio={_secret_url(station)}",
+            "--stall-seconds",
+            "2",
+            "--model",
+            str(test_model_path),
+        ) as server:
             texts = asyncio.run(_texts_until(server.ws_url, lambda m: m["type"] == "update" and m["gaps"] >= 1))
             texts += asyncio.run(_texts_until(server.ws_url + "?stream=radio", lambda m: m["type"] == "update"))
             shown = [_get(f"http://127.0.0.1:{server.port}{path}") for path in ("/metrics", "/", "/streams.html")]

@@ -92,8 +92,9 @@ def test_a_bad_tls_handshake_is_retried(station_audio, tmp_path: Path, monkeypat
     mp3, _ = station_audio
     certificate = self_signed_certificate(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))  # the client trusts the station's own certificate
-    with radio_station(mp3, [Play(2.0), Play(then="bad-tls"), Play(then="bad-tls"), Play()],
-                       certificate=certificate) as station:
+    with radio_station(
+        mp3, [Play(2.0), Play(then="bad-tls"), Play(then="bad-tls"), Play()], certificate=certificate
+    ) as station:
         source = NetworkSource(station.url(), stall_seconds=STALL_SECONDS)
         heard = listen(source, breaks=1)
         assert station.connections == 4

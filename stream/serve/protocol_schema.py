@@ -89,7 +89,7 @@ def _v1(version: int) -> dict[str, dict[str, Any]]:
         {
             "fused": PROBABILITIES,
             "chroma": {"type": "array", "items": NUMBER, "minItems": 12, "maxItems": 12},
-            "key": STRING,
+            "key": {"type": ["string", "null"]},  # null while nothing sounds (README: Pitch and key)
             "key_confidence": NUMBER,
         },
     )

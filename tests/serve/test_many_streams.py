@@ -24,7 +24,7 @@ from genrescope.stream.sources.filesource import FileSource
 from genrescope.stream.engine.multi import BatchScheduler
 from genrescope.stream.serve.multiserver import MultiStreamServer
 from genrescope.stream.serve.osc import OscOutput
-from genrescope.stream.sources.factory import LoopedFile
+from genrescope.stream.sources.filesource import LoopedFile
 from support import run_cli
 
 STREAMS = 16

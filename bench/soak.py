@@ -1,8 +1,11 @@
 """Soak test: does a long-running server stay flat in memory, file handles and rate?
 
 Starts a real `genrescope serve` process on the demo source (paced in real time like a
-live input, endless), and keeps clients on it for a configurable time from this
-process: steady readers, one slow reader (its queue overflows, so it is sent `lag`
+live input, endless) — or, with ``--streams N``, on N named demo streams plus
+``--radio K`` radio streams from a local station that cuts each connection mid-chunk
+every ``--cut-every`` seconds (tests/radio_server.py: real MP3 bytes, real sockets), so
+the reconnect path runs all along — and keeps clients on it for a configurable time
+from this process: steady readers, one slow reader (its queue overflows, so it is sent `lag`
 notices and drops), and one that reconnects over and over (each visit also fetches the
 dashboard page over plain HTTP). Every few seconds it samples the server process's
 resident memory, open file descriptors and threads (from /proc), the update rate a
@@ -11,6 +14,11 @@ wall clock since the first update. At the end it prints the least-squares slope 
 over the run after a warm-up, and writes every sample as JSON.
 
     python bench/soak.py --minutes 60 --json bench/soak-cpu.json
+    python bench/soak.py --minutes 60 --streams 16 --radio 2 --json bench/soak-named-cpu.json
+
+With named streams the steady and reconnecting clients read the overview socket ``/ws``
+(every stream; its history on joining is bounded to 1 MiB), the slow one a stream's own
+socket, and the tally follows the first stream.
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,10 +44,12 @@ from websockets.exceptions import ConnectionClosed
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # the misbehaving radio station of the tests
 
 from bench.clients import cpu_seconds  # noqa: E402
 from bench.common import machine  # noqa: E402
 
+FIRST = "s00"  # the named stream the tally follows
 SLOW_READ_SECONDS = 2.0  # the slow client reads one message this often (the engine sends ≈4.3/s)
 VISIT_UPDATES = 10  # the reconnecting client leaves after this many updates
 
@@ -69,10 +82,11 @@ class Sample:
     server_cpu: float  # fraction of one core over the last interval
 
 
-def start_server(model: Path | None, log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """The server process on a free port; its stderr goes to ``log`` (never a pipe
-    nobody reads, which would stall it once full)."""
-    command = [sys.executable, "-m", "genrescope.stream.cli", "serve", "--source", "demo", "--port", "0"]
+def start_server(model: Path | None, log: Path, sources: list[str]) -> tuple[subprocess.Popen[bytes], int]:
+    """The server process on ``sources`` on a free port; its stderr goes to ``log``
+    (never a pipe nobody reads, which would stall it once full)."""
+    command = [sys.executable, "-m", "genrescope.stream.cli", "serve", "--port", "0"]
+    command += [part for source in sources for part in ("--source", source)]
     if model is not None:
         command += ["--model", str(model)]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
@@ -85,6 +99,28 @@ def start_server(model: Path | None, log: Path) -> tuple[subprocess.Popen[bytes]
     raise SystemExit(f"the server did not start:\n{log.read_text(errors='replace')}")
 
 
+@contextmanager
+def cutting_station(folder: Path, cut_every: float) -> Iterator:
+    """A live station (the demo loop as MP3) whose every connection is cut mid-chunk after
+    ``cut_every`` seconds, for days."""
+    import soundfile as sf
+
+    from genrescope.stream.sources.demo import RATE, DemoSource
+    from radio_server import Play, encode_mp3, radio_station
+
+    sf.write(folder / "loop.wav", np.concatenate([c.samples for c in DemoSource(realtime=False, seconds=60)]), RATE)
+    mp3 = encode_mp3(folder / "loop.wav", folder / "loop.mp3")
+    with radio_station(mp3, [Play(cut_every, "cut")] * 1_000_000) as station:
+        yield station
+
+
+def gap_metrics(port: int) -> str:
+    """The server's own count of each stream's gaps and dropped frames, from /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+        lines = response.read().decode().splitlines()
+    return "\n".join(line for line in lines if line.startswith(("genrescope_source_gaps{", "genrescope_dropped_frames{")))
+
+
 def proc_status(pid: int) -> tuple[float, int, int]:
     """(resident MB, open file descriptors, threads) of a process, from /proc."""
     status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
@@ -93,11 +129,12 @@ def proc_status(pid: int) -> tuple[float, int, int]:
 
 
 async def steady(url: str, tally: Tally | None) -> None:
-    """Read every message; the first steady client keeps the tally."""
+    """Read every message; the first steady client keeps the tally (of the first stream)."""
     async with connect(url) as client:
         async for text in client:
             message = json.loads(text)
-            if tally is not None and message["type"] == "update":
+            followed = message.get("stream") in (None, FIRST)  # the single stream, or the first named one
+            if tally is not None and message["type"] == "update" and followed:
                 now = (time.monotonic(), message["time"])
                 tally.first = tally.first or now
                 tally.newest = now
@@ -163,11 +200,12 @@ async def watch(task: asyncio.Task, name: str, tally: Tally) -> None:
         tally.failures.append(f"{name}: {type(error).__name__}: {error}")
 
 
-async def soak(port: int, pid: int, seconds: float, every: float, steady_clients: int) -> list[Sample]:
+async def soak(port: int, pid: int, seconds: float, every: float, steady_clients: int, named: bool) -> list[Sample]:
     url = f"ws://127.0.0.1:{port}/ws"
     tally = Tally()
     clients = {f"steady{i}": steady(url, tally if i == 0 else None) for i in range(steady_clients)}
-    clients |= {"slow": slow(url, port, tally), "reconnecting": reconnecting(url, port, tally)}
+    slow_url = f"{url}?stream={FIRST}" if named else url
+    clients |= {"slow": slow(slow_url, port, tally), "reconnecting": reconnecting(url, port, tally)}
     tasks = [asyncio.create_task(watch(asyncio.create_task(c), name, tally)) for name, c in clients.items()]
     samples: list[Sample] = []
     started = time.monotonic()
@@ -232,22 +270,36 @@ def main() -> None:
                         help="seconds left out of the slopes while allocators settle (default 300)")
     parser.add_argument("--steady", type=int, default=2, help="steady clients besides the slow and the "
                                                               "reconnecting one (default 2)")
+    parser.add_argument("--streams", type=int, default=0, help="named demo streams (default 0: one unnamed demo)")
+    parser.add_argument("--radio", type=int, default=0, help="with --streams: radio streams from a local station "
+                                                            "that cuts each connection (default 0)")
+    parser.add_argument("--cut-every", type=float, default=30.0, help="seconds of audio per radio connection "
+                                                                       "before its cut (default 30)")
     parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
     parser.add_argument("--json", type=Path, default=None, help="write the samples and the summary here")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        process, port = start_server(args.model, Path(scratch) / "server.log")
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
+        sources = [f"s{i:02d}=demo" for i in range(args.streams)] or ["demo"]
+        if args.radio:
+            station = stack.enter_context(cutting_station(Path(scratch), args.cut_every))
+            sources += [f"r{i:02d}={station.url()}" for i in range(args.radio)]
+        process, port = start_server(args.model, Path(scratch) / "server.log", sources)
         try:
-            print(f"{machine()}; demo source in real time; {args.steady} steady + 1 slow + 1 reconnecting "
-                  f"client(s), {args.minutes:g} min\n", flush=True)
-            samples = asyncio.run(soak(port, process.pid, 60 * args.minutes, args.every, args.steady))
+            print(f"{machine()}; {len(sources)} source(s) in real time ({', '.join(sources)}); {args.steady} steady "
+                  f"+ 1 slow + 1 reconnecting client(s), {args.minutes:g} min\n", flush=True)
+            samples = asyncio.run(soak(port, process.pid, 60 * args.minutes, args.every, args.steady,
+                                       bool(args.streams)))
+            if args.streams:
+                print(gap_metrics(port), flush=True)
         finally:
             process.terminate()
             process.wait()
+        if args.radio:
+            print(f"radio connections served: {station.connections}", flush=True)
     summary = summarise(samples, min(args.warmup, samples[-1].seconds / 2))
     print("\n" + "\n".join(f"{key:>24}: {value}" for key, value in summary.items()))
     if args.json:
-        document = {"machine": machine(), "minutes": args.minutes, "every_seconds": args.every,
+        document = {"machine": machine(), "minutes": args.minutes, "every_seconds": args.every, "sources": sources,
                     "steady_clients": args.steady, "summary": summary, "samples": [asdict(s) for s in samples]}
         args.json.write_text(json.dumps(document, indent=1) + "\n")
 

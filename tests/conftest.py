@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from genrescope.model.genre.card import ModelCard
@@ -15,7 +17,9 @@ from genrescope.model.genre.export import export_genre_model
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.training.genre.fma import GENRES
 
+from genrescope.stream.sources.demo import RATE, DemoSource
 from pulse import PulseServer, serving_this_process, start_pulse, unavailable
+from radio_server import encode_mp3, hls_segments
 from support import MUSIC_DIR
 
 
@@ -84,3 +88,14 @@ def doomed_pulse(
             yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def station_audio(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[bytes]]:
+    """The demo loop (60 s of synthesised music) as CBR MP3 and as HLS segments."""
+    folder = tmp_path_factory.mktemp("station")
+    wav = folder / "loop.wav"
+    sf.write(wav, np.concatenate([chunk.samples for chunk in DemoSource(realtime=False, seconds=60)]), RATE)
+    segments = folder / "segments"
+    segments.mkdir()
+    return encode_mp3(wav, folder / "loop.mp3"), hls_segments(wav, segments)

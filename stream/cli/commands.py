@@ -23,6 +23,8 @@ from genrescope.stream.segments.formats import FORMATS_HELP, segments_file
 from genrescope.stream.segments.report_cli import add_report_command
 from genrescope.stream.serve.server import ServerConfig, ServerError
 from genrescope.stream.sources.chunk import STALL_SECONDS
+from genrescope.stream.sources.redaction import RedactingFormatter, redact
+from genrescope.stream.sources.spec import file_argument
 from genrescope.stream.stdout import quiet_broken_pipe
 from genrescope.stream.tag.stop_signals import stop_status
 from genrescope.training.commands import add_commands as add_training_commands
@@ -107,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     file_parser = commands.add_parser("file", help="stream an audio file (mp3, flac, ogg, wav, anything ffmpeg reads)",
                                       description="Stream an audio file through the real-time engine.")
-    file_parser.add_argument("path", type=Path, help="the audio file")
+    file_parser.add_argument("path", type=file_argument, help="the audio file")
     file_parser.add_argument("--realtime", action="store_true", help="pace the file at 1× like a live source")
     _engine_arguments(file_parser)
     _output_arguments(file_parser, segments=True)
@@ -140,21 +142,22 @@ def build_parser() -> argparse.ArgumentParser:
                                        description="Run the engine on a source and push every update over "
                                                    "websockets, with the live dashboard on the same port.")
     serve_parser.add_argument("--source", action="append", default=[], metavar="[NAME=]SPEC",
-                              help="'mic' (see --device), 'system' (what this computer plays), 'demo' (a "
-                                   "synthesised loop, the default) or an "
-                                   "audio file, paced in real time (write ./mic for a file named mic). "
-                                   "Repeat as NAME=SPEC to monitor several streams at once; SPEC may then "
-                                   "also be mic:DEVICE, an http(s):// radio stream (Icecast, Shoutcast, HLS) "
-                                   "or loop:FILE (see README: Many streams)")
+                              help="'demo' (a synthesised loop, the default), 'mic' or 'mic:DEVICE', 'system' "
+                                   "(what this computer plays), an http(s):// radio stream (Icecast, Shoutcast, "
+                                   "HLS; user:pass@ is sent as basic auth and never shown), 'loop:FILE' or an "
+                                   "audio file, paced in real time (write ./mic for a file named mic). Repeat as "
+                                   "NAME=SPEC to monitor several streams at once (docs/operations.md: Many streams)")
     serve_parser.add_argument("--sources", type=Path, default=None, metavar="FILE.toml",
                               help="named streams from a TOML file ([[stream]] name = ..., source = ..., "
                                    "loop = true|false)")
     serve_parser.add_argument("--osc", default=None, metavar="HOST:PORT",
                               help="with named streams: send each update as OSC (UDP) to HOST:PORT")
-    serve_parser.add_argument("--stall-seconds", type=SECONDS, default=STALL_SECONDS, metavar="SECONDS",
+    serve_parser.add_argument("--stall-seconds", type=SECONDS, default=None, metavar="SECONDS",
                               help="with radio streams: no data for this long counts as a stall; the stream "
                                    f"reconnects and counts the gap (default {STALL_SECONDS:g})")
-    serve_parser.add_argument("--device", default=None, help="input device for --source mic")
+    serve_parser.add_argument("--device", default=None,
+                              help="input device of a mic source that names none (mic, NAME=mic; 'system': what "
+                                   "this computer plays); refused where no source is such a mic")
     add_log_argument(serve_parser)
     _engine_arguments(serve_parser)
     _server_arguments(serve_parser, switch=False)
@@ -192,12 +195,13 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))  # no secret reaches the log
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, handlers=[handler])
     try:
         return args.handler(args)
     except user_errors() as error:
-        print(f"genrescope: error: {error}", file=sys.stderr)
+        print(f"genrescope: error: {redact(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM where a command asked for it (stop_signals)
         print("interrupted", file=sys.stderr)

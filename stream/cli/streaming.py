@@ -24,8 +24,9 @@ from genrescope.stream.segments.airplay import AirplayRecorder, open_recorder
 from genrescope.stream.segments.live import feed_server
 from genrescope.stream.segments.recording import SegmentRecorder
 from genrescope.stream.serve.server import ServerConfig, run_server
-from genrescope.stream.sources.chunk import AudioChunk
-from genrescope.stream.sources.factory import open_source
+from genrescope.stream.sources.chunk import STALL_SECONDS, AudioChunk
+from genrescope.stream.sources.factory import held, open_source
+from genrescope.stream.sources.spec import SourceSpec, parse_source_spec, refuse_inapplicable, with_device
 
 if TYPE_CHECKING:  # the engine (torch) loads only for the commands that run it
     from genrescope.stream.cli.terminal import TerminalView
@@ -155,19 +156,17 @@ def _print_summary(engine: GenreEngine, last: GenreUpdate | None, interrupted: b
 
 
 def run_file(args: argparse.Namespace) -> int:
-    from genrescope.stream.sources.filesource import FileSource
-
     paced = args.realtime or args.serve  # a served file plays at 1× for its watchers
-    source = FileSource(args.path, realtime=paced)
+    source = open_source(SourceSpec("file", str(args.path)), realtime=paced)
     cover = link_cover(source.path) if args.serve else None  # once, before the stream
     return stream_updates(make_engine(args), source, source.name, args, cover)
 
 
 def run_live(args: argparse.Namespace) -> int:
-
     engine = make_engine(args)
     # waits for a lost device to come back; records at the model's rate where it can
-    with open_source("mic", device=args.device, sample_rate=engine.spec.sample_rate) as microphone:
+    spec = SourceSpec("mic", args.device or "")  # --device system: what this computer plays
+    with open_source(spec, sample_rate=engine.spec.sample_rate) as microphone:
         source = _limit(microphone, args.seconds)
         return stream_updates(engine, source, microphone.name, args)
 
@@ -190,14 +189,15 @@ def run_serve(args: argparse.Namespace) -> int:
     config = _server_config(args)
     if serves_many(args.source, args.sources, args.osc):
         return _serve_named(args, config)
-    args.source = args.source[0] if args.source else "demo"
+    spec = parse_source_spec(args.source[0] if args.source else "demo")
+    refuse_inapplicable([spec], args.device, args.stall_seconds, args.exit_at_end)
     engine = make_engine(args)
     with ExitStack() as stack:
         recorder = stack.enter_context(open_recorder(args.log, engine.labels, engine.spec.column_seconds))
-        device = args.source in ("mic", "system")  # entered: the device is released on the way out
-        source = open_source(args.source, realtime=True, device=args.device, sample_rate=engine.spec.sample_rate)
-        source = stack.enter_context(source) if device else source
-        cover = link_cover(source.path) if not device and args.source != "demo" else None  # never on the real-time path
+        source = open_source(with_device(spec, args.device), realtime=True, sample_rate=engine.spec.sample_rate,
+                             stall_seconds=args.stall_seconds or STALL_SECONDS)
+        stack.enter_context(held(source))  # a device is released on the way out
+        cover = link_cover(source.path) if spec.kind == "file" else None  # once, never on the real-time path
         updates = recorder.watch(source.name, _engine_updates(engine, source, cover))
         error = serve_stream(engine, updates, source.name, config, cover, recorder)
     print(engine.summary().text(), file=sys.stderr)
@@ -207,8 +207,10 @@ def run_serve(args: argparse.Namespace) -> int:
 def _serve_named(args: argparse.Namespace, config: ServerConfig) -> int:
     from genrescope.stream.serve.serve_many import named_sources, serve_many
 
-    return exit_status(serve_many(named_sources(args.source, args.sources), engine_config(args), config, args.model,
-                                  not args.cpu, args.osc, args.stall_seconds, args.log))
+    sources = named_sources(args.source, args.sources, args.device)
+    refuse_inapplicable([source.source for source in sources], args.device, args.stall_seconds, args.exit_at_end)
+    return exit_status(serve_many(sources, engine_config(args), config, args.model, not args.cpu, args.osc,
+                                  args.stall_seconds or STALL_SECONDS, args.log))
 
 
 def run_devices(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from genrescope.stream.checks import COUNT, SHARE, open_jsonl, output_file
+from genrescope.stream.sources.spec import file_argument
 from genrescope.stream.tag.stop_signals import sigterm_stops_cleanly, stop_signals_held, stop_status
 from genrescope.stream.tag.store import FAILED, FileKey, StoreLock, TagStore
 from genrescope.stream.tag.tags import FileTags, RunStopped
@@ -64,7 +65,7 @@ class TagUsageError(Exception):
 def add_tag_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description, parser.epilog = DESCRIPTION, EXAMPLES
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("paths", type=Path, nargs="*", metavar="PATH",
+    parser.add_argument("paths", type=file_argument, nargs="*", metavar="PATH",
                         help="audio files and/or folders (searched recursively)")
     parser.add_argument("--db", type=Path, default=None,
                         help="the results store (default: tags.sqlite in the user's data folder, "

@@ -161,15 +161,23 @@ def end_message(summary: str, totals: dict[str, Any], error: str | None = None) 
     return {"type": "end", "v": PROTOCOL_VERSION, "summary": summary, "totals": totals, "error": error}
 
 
-def lag_message(dropped: int) -> dict[str, Any]:
+def lag_message(dropped: int, envelope: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``lag`` message: this client read too slowly and ``dropped`` messages (in
-    total since it connected) were skipped for it, so gaps in ``column`` are explained."""
-    return {"type": "lag", "v": PROTOCOL_VERSION, "dropped": dropped}
+    total since it connected) were skipped for it, so gaps in ``column`` are explained.
+    ``envelope`` is the conversation's version (and, in v2, stream): see ``v1_envelope``."""
+    return {"type": "lag", **(envelope or v1_envelope()), "dropped": dropped}
 
 
-def history_text(updates: Iterable[str], version: int = PROTOCOL_VERSION) -> str:
+def v1_envelope() -> dict[str, Any]:
+    """What every message of a conversation carries besides its type: ``{"v": 1}`` here,
+    ``{"v": 2, "stream": NAME}`` on a named stream (streams_protocol.envelope)."""
+    return {"v": PROTOCOL_VERSION}
+
+
+def history_text(updates: Iterable[str], envelope: dict[str, Any] | None = None) -> str:
     """The ``history`` message, as JSON text: the recent ``update`` messages (already
     serialised, oldest first) for a client that joins mid-stream, so its timeline is
     complete at once. Assembled from the texts, not re-encoded, because the server sends
     one to every client that connects."""
-    return f'{{"type":"history","v":{version},"updates":[{",".join(updates)}]}}'
+    head = json.dumps({"type": "history", **(envelope or v1_envelope())}, separators=(",", ":"))[:-1]
+    return f'{head},"updates":[{",".join(updates)}]}}'

@@ -43,6 +43,7 @@ from genrescope.stream.engine.engine import GenreEngine, PendingColumn, numpy_on
 from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.engine.events import GenreUpdate, StreamStats
 from genrescope.stream.engine.framing import ColumnWindows
+from genrescope.stream.sources.redaction import redact
 from genrescope.stream.engine.silence import SilenceGate
 from genrescope.stream.sources.chunk import AudioChunk
 
@@ -95,13 +96,16 @@ class Stream:
         self.state = "connecting"
         self.error: str | None = None
         self.thread: threading.Thread | None = None
+        # gaps as of the newest block taken: a source counts a gap with the block carrying its
+        # dropped frames, so an update never shows the gap before the engine has its frames
+        self.gaps = 0
 
     @property
     def title(self) -> str | None:
         return getattr(self.source, "title", None)
 
-    @property
-    def gaps(self) -> int:
+    def source_gaps(self) -> int:
+        """The source's gap count now (its reading thread's view, taken with each block)."""
         return getattr(self.source, "gaps", 0)
 
     def status(self) -> StreamStatus:
@@ -150,7 +154,8 @@ class BatchScheduler:
     def start(self) -> None:
         for stream in self.streams:
             if hasattr(stream.source, "on_state"):  # network streams and microphones report their state
-                stream.source.on_state = lambda _, stream=stream: self._inbox.put((stream, _STATUS, 0.0))
+                stream.source.on_state = lambda _, stream=stream: self._inbox.put((stream, _STATUS, 0.0,
+                                                                                     stream.source_gaps()))
             stream.thread = threading.Thread(target=self._read, args=(stream,), name=f"source-{stream.name}",
                                              daemon=True)
             stream.thread.start()
@@ -190,13 +195,13 @@ class BatchScheduler:
     def _read(self, stream: Stream) -> None:
         try:
             for chunk in stream.source:
-                self._inbox.put((stream, chunk, time.monotonic()))
+                self._inbox.put((stream, chunk, time.monotonic(), stream.source_gaps()))
                 if self._stopping.is_set():
                     return
         except Exception as error:  # a source that fails ends its own stream only
-            log.warning("stream %s: the source failed: %s", stream.name, error)
-            stream.error = f"{type(error).__name__}: {error}"
-        self._inbox.put((stream, _ENDED, time.monotonic()))
+            stream.error = redact(f"{type(error).__name__}: {error}")  # it may name the source's URL
+            log.warning("stream %s: the source failed: %s", stream.name, stream.error)
+        self._inbox.put((stream, _ENDED, time.monotonic(), stream.source_gaps()))
 
     # --- the scheduler thread ---------------------------------------------------------
 
@@ -239,9 +244,10 @@ class BatchScheduler:
         ended: list[Stream] = []
         while True:
             try:
-                stream, item, arrived = self._inbox.get_nowait()
+                stream, item, arrived, gaps = self._inbox.get_nowait()
             except queue.Empty:
                 break
+            stream.gaps = gaps
             if item is _STATUS:
                 self._status(stream, stream.source.state)
             elif item is _ENDED:

@@ -23,7 +23,7 @@ from genrescope.stream.serve.hub import Hub
 from genrescope.stream.serve.metrics import CONTENT_TYPE, StreamMetrics
 from genrescope.stream.engine.multi import BatchScheduler, Event, StreamEnd, StreamStatus, StreamUpdate
 from genrescope.stream.serve.server import GenreServer, ServerConfig, log, to_text
-from genrescope.stream.serve.streams_protocol import (PROTOCOL_VERSION, stream_end_message, stream_hello, status_message,
+from genrescope.stream.serve.streams_protocol import (envelope, stream_end_message, stream_hello, status_message,
                                                  streams_message, update_message)
 
 OVERVIEW_PAGE = "/streams.html"  # what / shows when there are several streams
@@ -42,10 +42,10 @@ class MultiStreamServer(GenreServer):
         self._hellos = {name: hello(name) for name in self._names}
         self._states = {stream.name: stream.status() for stream in scheduler.streams}
         queue, history = self.config.queue_size, self.config.history_size
-        self._stream_hubs = {name: Hub(self._hello_text(name), queue, history, PROTOCOL_VERSION) for name in self._names}
+        self._stream_hubs = {name: Hub(self._hello_text(name), queue, history, envelope(name)) for name in self._names}
         every = len(self._names)
         self._all = Hub(self._streams_text(), min(queue * every, ALL_STREAMS_QUEUE_LIMIT),
-                        min(history * every, ALL_STREAMS_QUEUE_LIMIT), PROTOCOL_VERSION)
+                        min(history * every, ALL_STREAMS_QUEUE_LIMIT), envelope())
         self._ended: set[str] = set()
         self.metrics = StreamMetrics()
         self.metrics.add_streams(self._names)

@@ -18,18 +18,20 @@ from genrescope.stream.sources.chunk import STALL_SECONDS
 from genrescope.stream.segments.airplay import open_recorder
 from genrescope.stream.segments.live import feed_server
 from genrescope.stream.serve.streams_protocol import PROTOCOL_VERSION
+from genrescope.stream.sources.spec import with_device
 from genrescope.stream.sources.factory import (NAME, NamedSource, SourceSpecError, check_unique, load_sources_file,
                                        open_named, parse_source_option)
 
 log = logging.getLogger(__name__)
 
 
-def named_sources(options: list[str], sources_file: Path | None) -> list[NamedSource]:
-    """The streams of ``--source NAME=SPEC ...`` and ``--sources FILE``, checked."""
+def named_sources(options: list[str], sources_file: Path | None, device: str | None = None) -> list[NamedSource]:
+    """The streams of ``--source NAME=SPEC ...`` and ``--sources FILE``, checked, with
+    ``--device`` given to each ``mic`` that names none."""
     sources = [parse_source_option(option) for option in options]
     if sources_file is not None:
         sources += load_sources_file(sources_file)
-    return check_unique(sources)
+    return [NamedSource(source.name, with_device(source.source, device)) for source in check_unique(sources)]
 
 
 def serves_many(options: list[str], sources_file: Path | None, osc: str | None) -> bool:

@@ -32,8 +32,9 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from genrescope.stream.serve.access import AccessPolicy, generate_token, is_loopback
-from genrescope.stream.engine.events import GenreUpdate, StreamStats, end_message, lag_message
+from genrescope.stream.engine.events import GenreUpdate, StreamStats, end_message
 from genrescope.stream.serve.hub import Hub, Subscriber
+from genrescope.stream.sources.redaction import redact
 from genrescope.stream.serve.webstatic import StaticSite
 from genrescope.stream.stdout import quiet_broken_pipe
 
@@ -223,7 +224,7 @@ class GenreServer:
             quiet_broken_pipe()
         except Exception as exc:  # the engine failed: tell the clients, keep serving
             log.exception("the engine stopped on an error")
-            error = self._engine_error = f"{type(exc).__name__}: {exc}"
+            error = self._engine_error = redact(f"{type(exc).__name__}: {exc}")  # it may name the source's URL
         finally:
             close = getattr(self._updates, "close", None)
             if close is not None:
@@ -294,7 +295,7 @@ class GenreServer:
                 text = await subscriber.get()
                 if subscriber.dropped != reported:
                     reported = subscriber.dropped
-                    await connection.send(to_text(lag_message(reported)))
+                    await connection.send(subscriber.lag_text())
                 await connection.send(text)
         except ConnectionClosed:
             pass  # the reader notices too and ends the handler

@@ -6,8 +6,10 @@ v2 is v1 with a stream id. Every message a multi-stream server sends carries
 messages are new: ``status`` (a stream's state or title changed: ``connecting``,
 ``live``, ``silence``, ``reconnecting``; sent even while no update flows) and, first
 on the all-streams socket ``/ws``, ``streams`` (every stream's hello). ``/ws?stream=NAME``
-is one stream's v1-shaped conversation (hello, history, updates, end) in v2 form. A
-server started with one unnamed ``--source`` speaks v1 exactly as before.
+is one stream's v1-shaped conversation (hello, history, updates, lag, end) in v2 form,
+each carrying the stream. On ``/ws``, ``history`` and ``lag`` span every stream, so they
+carry ``"v": 2`` and no ``stream`` (each update inside names its own). A server started
+with one unnamed ``--source`` speaks v1 exactly as before.
 """
 
 from __future__ import annotations
@@ -20,9 +22,14 @@ from genrescope.stream.engine.multi import StreamEnd, StreamStatus, StreamUpdate
 PROTOCOL_VERSION = 2
 
 
+def envelope(stream: str | None = None) -> dict[str, Any]:
+    """What a v2 message carries besides its type: the version, and the stream it is about
+    (none on ``/ws``'s own ``history`` and ``lag``, which span every stream)."""
+    return {"v": PROTOCOL_VERSION} if stream is None else {"v": PROTOCOL_VERSION, "stream": stream}
+
+
 def _tagged(message: dict[str, Any], stream: str) -> dict[str, Any]:
-    message["v"] = PROTOCOL_VERSION
-    message["stream"] = stream
+    message.update(envelope(stream))
     return message
 
 

@@ -1,9 +1,9 @@
 """The sources a user names: ``open_source(SPEC)`` for one stream, and named sources for a
 multi-stream server: ``--source NAME=SPEC`` and ``--sources FILE.toml``.
 
-A SPEC is what ``--source`` takes alone (``demo``, ``mic``/``mic:DEVICE``, a file) plus
-``http(s)://`` network streams and ``loop:PATH`` for a file that starts over at its end.
-The NAME is the stream's id in the protocol, the metrics and the OSC addresses, so it is
+A SPEC is what ``--source`` takes alone (spec.py: ``demo``, ``mic``/``mic:DEVICE``,
+``http(s)://`` radio streams, ``loop:PATH``, a file), parsed by the same function. The
+NAME is the stream's id in the protocol, the metrics and the OSC addresses, so it is
 kept to letters, digits, ``-``, ``_`` and ``.``. A sources file lists the same::
 
     [[stream]]
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
@@ -28,72 +28,73 @@ from pathlib import Path
 
 from genrescope.stream.config_shape import BOOLEAN, STRING, Kind, ShapeError, check_table
 from genrescope.stream.sources.chunk import STALL_SECONDS, AudioChunk
-from genrescope.stream.sources.netsource import NetworkSource, is_network_url
+from genrescope.stream.sources.redaction import redact
+from genrescope.stream.sources.spec import SYSTEM_DEVICE, SourceSpec, SourceSpecError, parse_source_spec
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
-LOOP_PREFIX = "loop:"
 # A sources file: [[stream]] tables and nothing else.
 STREAM_KEYS = {"name": STRING, "source": STRING, "loop": BOOLEAN}
 STREAM_LIST = Kind("a list of [[stream]] tables", lambda value: isinstance(value, list))
+__all__ = ["NAME", "NamedSource", "SourceSpecError", "check_unique", "held", "load_sources_file", "open_named",
+           "open_source", "parse_source_option"]
 
 
-def open_source(spec: str, realtime: bool = False, device: str | int | None = None,
-                sample_rate: int | None = None) -> Iterable[AudioChunk]:
-    """The source a user names: ``demo`` (a synthesised loop), ``mic`` or ``mic:DEVICE``
-    (an input device; a context manager that releases it), ``system`` (what this computer
-    plays: sources.system; also ``mic`` with device ``system``), or an audio file path
-    (write ``./mic`` for a file named mic). ``realtime`` paces files like a live source;
-    ``sample_rate`` (the engine's model rate, ``engine.spec.sample_rate``) is what a
-    device records at when it can, sparing a resampler."""
-    if spec == "demo":
+def open_source(spec: SourceSpec, realtime: bool = False, sample_rate: int | None = None,
+                stall_seconds: float = STALL_SECONDS) -> Iterable[AudioChunk]:
+    """The source ``spec`` names (see spec.py), opened: a bad file or device fails
+    here, in one line. ``realtime`` paces a file like a live source (a looped file always
+    is); ``sample_rate`` (the engine's model rate) is what a device records at when it can,
+    sparing a resampler; ``stall_seconds`` is how long a radio stream may send nothing
+    before it reconnects. A microphone is a context manager that releases the device
+    (``held`` gives what to enter for any source)."""
+    if spec.kind == "demo":
         from genrescope.stream.sources.demo import DemoSource
 
         return DemoSource(realtime=True)
-    if spec == "system" or (spec == "mic" and device == "system"):
+    if spec.kind == "mic" and spec.target == SYSTEM_DEVICE:
         from genrescope.stream.sources.reconnect import ReconnectingMicrophone
         from genrescope.stream.sources.system import open_system_audio
 
         # found again at every (re)open: follows the output the user switched to
-        return ReconnectingMicrophone("system", open_source=partial(open_system_audio, preferred_rate=sample_rate))
-    if spec == "mic" or spec.startswith("mic:"):
+        return ReconnectingMicrophone(SYSTEM_DEVICE, open_source=partial(open_system_audio, preferred_rate=sample_rate))
+    if spec.kind == "mic":
         from genrescope.stream.sources.capture import MicrophoneSource
         from genrescope.stream.sources.reconnect import ReconnectingMicrophone
 
         # waits out an unplugged device; captures at the model's rate where the device offers it
-        return ReconnectingMicrophone(spec.partition(":")[2] or device,
-                                      open_source=partial(MicrophoneSource, preferred_rate=sample_rate))
-    from genrescope.stream.sources.filesource import FileSource
+        return ReconnectingMicrophone(spec.target or None, open_source=partial(MicrophoneSource,
+                                                                               preferred_rate=sample_rate))
+    if spec.kind == "network":
+        from genrescope.stream.sources.netsource import NetworkSource
 
-    return FileSource(spec, realtime=realtime)
+        return NetworkSource(spec.target, stall_seconds=stall_seconds)
+    from genrescope.stream.sources.filesource import FileSource, LoopedFile
+
+    return LoopedFile(spec.target) if spec.loop else FileSource(spec.target, realtime=realtime)
 
 
-class SourceSpecError(ValueError):
-    """A source option or sources file a user must fix: one line."""
+def held(source: Iterable[AudioChunk]) -> AbstractContextManager:
+    """What must stay entered while ``source`` is read: a device, or nothing."""
+    return source if isinstance(source, AbstractContextManager) else nullcontext()
 
 
 @dataclass(frozen=True)
 class NamedSource:
     name: str
-    spec: str  # demo | mic[:DEVICE] | system | http(s)://URL | PATH
-    loop: bool = False  # files only: start over at the end
+    source: SourceSpec
 
     @property
     def kind(self) -> str:
-        if self.spec == "demo":
-            return "demo"
-        if self.spec in ("mic", "system") or self.spec.startswith("mic:"):
-            return "mic"  # an input device (system: the default output's monitor)
-        return "network" if is_network_url(self.spec) else "file"
+        return self.source.kind
 
 
 def parse_source_option(text: str) -> NamedSource:
-    """``NAME=SPEC`` (``SPEC`` may start with ``loop:``)."""
+    """``NAME=SPEC``."""
     name, equals, spec = text.partition("=")
     if not equals or not spec:
-        raise SourceSpecError(f"--source {text!r}: name each stream, NAME=SPEC (e.g. radio1=https://...), "
+        raise SourceSpecError(f"--source {redact(text)!r}: name each stream, NAME=SPEC (e.g. radio1=https://...), "
                               "as several sources, --sources and --osc need")
-    loop = spec.startswith(LOOP_PREFIX)
-    return _checked(NamedSource(name, spec.removeprefix(LOOP_PREFIX), loop))
+    return _checked(NamedSource(name, parse_source_spec(spec)))
 
 
 def load_sources_file(path: Path) -> list[NamedSource]:
@@ -106,11 +107,12 @@ def load_sources_file(path: Path) -> list[NamedSource]:
         raise SourceSpecError(f"{path}: not valid TOML ({error})") from error
     sources = []
     for entry in _stream_entries(document, path):
-        spec = entry["source"]
-        source = NamedSource(entry["name"], spec, entry.get("loop", False))
-        if source.kind == "file" and not Path(spec).is_absolute():
-            source = NamedSource(source.name, str(path.parent / spec), source.loop)
-        sources.append(_checked(source))
+        spec = parse_source_spec(entry["source"], base=path.parent)
+        if entry.get("loop", False):
+            if spec.kind != "file":
+                raise SourceSpecError(f"{path}: stream {entry['name']!r}: loop applies to files only")
+            spec = SourceSpec("file", spec.target, loop=True)
+        sources.append(_checked(NamedSource(entry["name"], spec)))
     return sources
 
 
@@ -140,38 +142,14 @@ def check_unique(sources: list[NamedSource]) -> list[NamedSource]:
 
 def _checked(source: NamedSource) -> NamedSource:
     if not NAME.fullmatch(source.name):
-        raise SourceSpecError(f"stream name {source.name!r}: use 1-40 letters, digits, '-', '_' or '.'")
-    if source.loop and source.kind != "file":
-        raise SourceSpecError(f"stream {source.name!r}: loop applies to files only")
+        raise SourceSpecError(f"stream name {redact(source.name)!r}: use 1-40 letters, digits, '-', '_' or '.'")
     return source
-
-
-class LoopedFile:
-    """A file played again and again, paced in real time."""
-
-    def __init__(self, path: str):
-        from genrescope.stream.sources.filesource import FileSource
-
-        self._file = FileSource(path, realtime=True)
-        self.name = self._file.name
-
-    def __iter__(self) -> Iterator[AudioChunk]:
-        while True:
-            yield from self._file
 
 
 def open_named(source: NamedSource, sample_rate: int | None = None, stall_seconds: float = STALL_SECONDS
                ) -> tuple[Iterable[AudioChunk], AbstractContextManager]:
     """The source's blocks (paced in real time) and what must stay entered while they are
-    read (the input device of a microphone). Demo, files and microphones open as
-    ``open_source`` opens them for a single stream, so a named microphone also waits out
-    its device going away and counts the gap; ``sample_rate`` (the model's) is what a
-    microphone records at where it can, ``stall_seconds`` how long a network stream may
-    send nothing before it reconnects. Bad files and devices fail here, before the
-    server starts."""
-    if source.kind == "network":
-        return NetworkSource(source.spec, stall_seconds=stall_seconds), nullcontext()
-    if source.loop:
-        return LoopedFile(source.spec), nullcontext()
-    blocks = open_source(source.spec, realtime=True, sample_rate=sample_rate)
-    return blocks, blocks if source.kind == "mic" else nullcontext()
+    read (the input device of a microphone), opened as a single stream's source is
+    (``open_source``): bad files and devices fail here, before the server starts."""
+    blocks = open_source(source.source, realtime=True, sample_rate=sample_rate, stall_seconds=stall_seconds)
+    return blocks, held(blocks)

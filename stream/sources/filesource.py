@@ -40,3 +40,15 @@ class FileSource:
     def __iter__(self) -> Iterator[AudioChunk]:
         blocks, self._opened = self._opened or decode_blocks(self.path, self.block_seconds), None
         return paced(blocks) if self.realtime else blocks
+
+
+class LoopedFile:
+    """A file played again and again, paced in real time (``loop:PATH``)."""
+
+    def __init__(self, path: str | Path):
+        self._file = FileSource(path, realtime=True)
+        self.path, self.name = self._file.path, self._file.name
+
+    def __iter__(self) -> Iterator[AudioChunk]:
+        while True:
+            yield from self._file

@@ -17,6 +17,7 @@ from genrescope.stream.engine.engine import EngineConfig, GenreEngine
 from genrescope.stream.sources.filesource import FileSource
 from genrescope.stream.engine.multi import BatchScheduler, StreamEnd, StreamStatus, StreamUpdate
 from genrescope.stream.engine.silence import SILENCE_SECONDS
+from genrescope.stream.sources.spec import SourceSpec
 from genrescope.stream.sources.factory import (NamedSource, SourceSpecError, check_unique, load_sources_file,
                                        open_named, parse_source_option)
 
@@ -96,14 +97,15 @@ def test_a_failing_source_ends_only_its_own_stream(model: GenreModel, music_clip
 
 
 def test_source_options_and_files_parse(tmp_path: Path) -> None:
-    assert parse_source_option("radio1=https://x.example/a.mp3") == NamedSource("radio1", "https://x.example/a.mp3")
-    assert parse_source_option("jingles=loop:a b.mp3") == NamedSource("jingles", "a b.mp3", loop=True)
+    assert parse_source_option("radio1=https://x.example/a.mp3") == NamedSource(
+        "radio1", SourceSpec("network", "https://x.example/a.mp3"))
+    assert parse_source_option("jingles=loop:a b.mp3") == NamedSource("jingles", SourceSpec("file", "a b.mp3", True))
     assert parse_source_option("room=mic:USB").kind == "mic"
     sources = tmp_path / "sources.toml"
     sources.write_text('[[stream]]\nname = "a"\nsource = "demo"\n\n'
                        '[[stream]]\nname = "b"\nsource = "songs/x.mp3"\nloop = true\n')
-    assert load_sources_file(sources) == [NamedSource("a", "demo"),
-                                          NamedSource("b", str(tmp_path / "songs/x.mp3"), loop=True)]
+    assert load_sources_file(sources) == [NamedSource("a", SourceSpec("demo")),
+                                          NamedSource("b", SourceSpec("file", str(tmp_path / "songs/x.mp3"), True))]
 
 
 @pytest.mark.parametrize("option, message", [
@@ -116,7 +118,7 @@ def test_bad_source_options_say_what_to_write(option: str, message: str) -> None
 
 def test_stream_names_must_be_unique() -> None:
     with pytest.raises(SourceSpecError, match="two streams are named 'a'"):
-        check_unique([NamedSource("a", "demo"), NamedSource("a", "mic")])
+        check_unique([NamedSource("a", SourceSpec("demo")), NamedSource("a", SourceSpec("mic"))])
 
 
 def test_a_radio_stream_gets_the_stall_time_it_is_given() -> None:

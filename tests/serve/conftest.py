@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import fastjsonschema
 import numpy as np
 import pytest
 import soundfile as sf
+from websockets.asyncio.client import ClientConnection
 
 from harness import Feed
 from genrescope.model.session import GenreModel
@@ -16,6 +19,7 @@ from genrescope.stream.sources.demo import RATE, DemoSource
 from genrescope.stream.engine.engine import EngineConfig, GenreEngine
 from genrescope.stream.engine.events import GenreUpdate
 from genrescope.stream.sources.filesource import FileSource
+from genrescope.stream.serve.protocol_schema import schema_for
 
 MUSIC_SECONDS = 60.0  # long enough that realtime tests never reach its end
 SHORT_SECONDS = 5.0  # for tests that wait for the end in real time
@@ -63,3 +67,26 @@ def make_feed(genre_model: GenreModel, music_file: Path) -> Callable[..., Feed]:
 def _gated(updates: Iterator[GenreUpdate], gate: threading.Event) -> Iterator[GenreUpdate]:
     gate.wait()
     yield from updates
+
+
+@pytest.fixture(autouse=True)
+def every_message_follows_the_protocol(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every text message any real websocket client receives in these tests is checked
+    against the protocol's schema (stream/protocol_schema.py), whichever server sent it."""
+    received = ClientConnection.recv
+    checked: list[str] = []  # the types of the messages checked
+    validators: dict[tuple[int, str], Callable] = {}  # compiled once (≈0.2 ms a message: 100 clients keep up)
+
+    async def recv(self: ClientConnection, *args, **kwargs):
+        data = await received(self, *args, **kwargs)
+        if isinstance(data, str):
+            message = json.loads(data)
+            key = (message["v"], message["type"])
+            if key not in validators:
+                validators[key] = fastjsonschema.compile(schema_for(message))
+            validators[key](message)
+            checked.append(message["type"])
+        return data
+
+    monkeypatch.setattr(ClientConnection, "recv", recv)
+    yield checked

@@ -24,7 +24,7 @@ from genrescope.stream.sources.filesource import FileSource
 from genrescope.stream.engine.multi import BatchScheduler
 from genrescope.stream.serve.multiserver import MultiStreamServer
 from genrescope.stream.serve.osc import OscOutput
-from genrescope.stream.sources.factory import LoopedFile
+from genrescope.stream.sources.filesource import LoopedFile
 from support import run_cli
 
 STREAMS = 16
@@ -87,7 +87,9 @@ def test_metrics_need_the_token_when_one_is_set(genre_model: GenreModel, music_f
             url = f"http://127.0.0.1:{server.port}/metrics"
             with pytest.raises(urllib.error.HTTPError, match="403"):
                 await asyncio.to_thread(_scrape, url)
-            await wait_for(lambda: scheduler.streams[0].engine.summary().updates > 0)
+            # the metrics hear an update after the engine made it: wait for theirs
+            await wait_for(lambda: server.metrics.registry.get_sample_value(
+                "genrescope_updates_total", {"stream": "radio"}))
             metrics = await asyncio.to_thread(_scrape, url, {"Authorization": "Bearer sesame"})
             assert metrics["genrescope_updates_total"][(("stream", "radio"),)] >= 1
             by_query = await asyncio.to_thread(_scrape, url + "?token=sesame")

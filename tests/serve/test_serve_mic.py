@@ -8,6 +8,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from websockets.asyncio.client import connect
 
 from harness import PATIENCE_SECONDS, first_updates, genrescope, receive
@@ -15,19 +16,20 @@ from pulse import PulseServer
 from support import write_tone
 
 
+@pytest.mark.parametrize("spec", ["mic", "mic:pulse"])  # mic:DEVICE once ended in a traceback (no `path`)
 def test_microphone_stream_is_served_and_released_on_sigterm(
-    pulse: PulseServer, test_model_path: Path, tmp_path: Path
+    pulse: PulseServer, test_model_path: Path, tmp_path: Path, spec: str
 ) -> None:
     player = pulse.play(write_tone(tmp_path / "tone.wav", 20.0, frequency=440.0))
     try:
-        with genrescope("serve", "--source", "mic", "--model", str(test_model_path)) as server:
+        with genrescope("serve", "--source", spec, "--model", str(test_model_path)) as server:
             messages = asyncio.run(first_updates(server.ws_url, 3))
             server.process.send_signal(signal.SIGTERM)
             status = server.process.wait(60)
             stderr = server.process.stderr.read()
     finally:
         player.terminate()
-    assert messages[0]["type"] == "hello" and messages[0]["labels"]
+    assert messages[0]["type"] == "hello" and messages[0]["labels"] and messages[0]["source"].startswith("microphone")
     updates = [m for m in messages if m["type"] == "update"]
     assert [u["column"] for u in updates] == sorted(u["column"] for u in updates)
     assert status == 0 and "Traceback" not in stderr

@@ -27,7 +27,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_engine", "open_source", "find_audio", "tag_files", "classify_cover", "EngineConfig"]
+__all__ = ["EngineConfig", "classify_cover", "find_audio", "load_engine", "open_source", "tag_files"]
 
 _EXPORTS = {
     "load_engine": ("genrescope.stream.engine.engine", "load_engine"),

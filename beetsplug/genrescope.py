@@ -50,14 +50,27 @@ class GenrescopePlugin(BeetsPlugin):
 
     def commands(self) -> list[ui.Subcommand]:
         command = ui.Subcommand("genrescope", help="set genres from the audio with genrescope's model")
-        command.parser.add_option("-f", "--force", action="store_true", default=False,
-                                  help="replace genres items already have")
-        command.parser.add_option("-c", "--min-confidence", type=float, default=None,
-                                  help="set every genre with at least this probability (default: config, 0.3)")
-        command.parser.add_option("-w", "--write", dest="write", action="store_true", default=None,
-                                  help="write the genres into the files (default: import.write)")
-        command.parser.add_option("-W", "--nowrite", dest="write", action="store_false",
-                                  help="only change beets' library, not the files")
+        command.parser.add_option(
+            "-f", "--force", action="store_true", default=False, help="replace genres items already have"
+        )
+        command.parser.add_option(
+            "-c",
+            "--min-confidence",
+            type=float,
+            default=None,
+            help="set every genre with at least this probability (default: config, 0.3)",
+        )
+        command.parser.add_option(
+            "-w",
+            "--write",
+            dest="write",
+            action="store_true",
+            default=None,
+            help="write the genres into the files (default: import.write)",
+        )
+        command.parser.add_option(
+            "-W", "--nowrite", dest="write", action="store_false", help="only change beets' library, not the files"
+        )
         command.func = self.command
         return [command]
 
@@ -77,8 +90,7 @@ class GenrescopePlugin(BeetsPlugin):
             self._tagger = load_batch_tagger(model or None)
         return self._tagger
 
-    def tag_items(self, items: Iterable[Item], write: bool, force: bool,
-                  min_confidence: float | None = None) -> None:
+    def tag_items(self, items: Iterable[Item], write: bool, force: bool, min_confidence: float | None = None) -> None:
         threshold = self.config["min_confidence"].as_number() if min_confidence is None else min_confidence
         for item in items:
             self.tag_item(item, write, force, threshold)

@@ -34,17 +34,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, save  # noqa: E402
-from genrescope.model.cover.fusion import AUDIO_GENRES  # noqa: E402
-from genrescope.model.session import GenreModel  # noqa: E402
-from genrescope.stream.sources.audio_file import read_audio  # noqa: E402
-from genrescope.stream.sources.demo import DemoSource  # noqa: E402
-from genrescope.stream.engine.multi import BatchScheduler, Event, StreamUpdate  # noqa: E402
-from genrescope.stream.segments.airplay import AirplayRecorder  # noqa: E402
-from genrescope.stream.segments import Segment, SegmentConfig  # noqa: E402
-from genrescope.stream.segments.airplay_log import AirplayLog  # noqa: E402
-from genrescope.stream.sources.chunk import AudioChunk  # noqa: E402
-from genrescope.training.genre.config import DEFAULT_DATA_ROOT  # noqa: E402
+from bench.common import machine, save
+from genrescope.model.cover.fusion import AUDIO_GENRES
+from genrescope.model.session import GenreModel
+from genrescope.stream.engine.multi import BatchScheduler, Event, StreamUpdate
+from genrescope.stream.segments import Segment, SegmentConfig
+from genrescope.stream.segments.airplay import AirplayRecorder
+from genrescope.stream.segments.airplay_log import AirplayLog
+from genrescope.stream.sources.audio_file import read_audio
+from genrescope.stream.sources.chunk import AudioChunk
+from genrescope.stream.sources.demo import DemoSource
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT
 
 BLOCK_SECONDS = 0.5
 AHEAD_SECONDS = 10.0  # a source waits while this much of its audio has no update yet
@@ -54,7 +54,7 @@ DAY_HOURS = 24.0
 class FastLoop:
     """Blocks of a loop of audio, as fast as the stream's updates follow, for ``hours``."""
 
-    def __init__(self, audio: np.ndarray, rate: int, hours: float, progress: "Progress", name: str):
+    def __init__(self, audio: np.ndarray, rate: int, hours: float, progress: Progress, name: str):
         self.audio, self.rate, self.name = audio, rate, name
         self.total = int(hours * 3600 * rate)
         self._progress = progress

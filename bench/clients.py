@@ -55,13 +55,17 @@ class Result:
     def row(self) -> str:
         rates = sorted(self.rates)
         spread = sorted(self.spread_ms) or [0.0]
-        return (f"| {self.clients:>7} | {self.expected_rate:6.2f} | {rates[0]:6.2f} | {statistics.median(rates):6.2f} "
-                f"| {rates[-1]:6.2f} | {statistics.median(spread):7.1f} | {spread[int(0.99 * (len(spread) - 1))]:7.1f} "
-                f"| {self.skipped:>7} | {100 * self.server_cpu:5.1f} % |")
+        return (
+            f"| {self.clients:>7} | {self.expected_rate:6.2f} | {rates[0]:6.2f} | {statistics.median(rates):6.2f} "
+            f"| {rates[-1]:6.2f} | {statistics.median(spread):7.1f} | {spread[int(0.99 * (len(spread) - 1))]:7.1f} "
+            f"| {self.skipped:>7} | {100 * self.server_cpu:5.1f} % |"
+        )
 
 
-HEADER = ("| clients | engine/s | min/s | median/s | max/s | spread p50 ms | spread p99 ms | skipped | server CPU |\n"
-          "|--------:|-------:|------:|-------:|------:|--------:|--------:|--------:|----------:|")
+HEADER = (
+    "| clients | engine/s | min/s | median/s | max/s | spread p50 ms | spread p99 ms | skipped | server CPU |\n"
+    "|--------:|-------:|------:|-------:|------:|--------:|--------:|--------:|----------:|"
+)
 
 
 def start_server(model: Path | None) -> tuple[subprocess.Popen[str], int]:
@@ -109,8 +113,15 @@ async def measure(port: int, pid: int, clients: int, seconds: float) -> Result:
         await connection.close()
     columns = set.intersection(*(set(view.arrivals) for view in views))
     spread = [1e3 * (max(v.arrivals[c] for v in views) - min(v.arrivals[c] for v in views)) for c in columns]
-    return Result(clients, seconds, 1 / column_seconds, [len(v.arrivals) / seconds for v in views],
-                  spread, sum(v.skipped for v in views), cpu)
+    return Result(
+        clients,
+        seconds,
+        1 / column_seconds,
+        [len(v.arrivals) / seconds for v in views],
+        spread,
+        sum(v.skipped for v in views),
+        cpu,
+    )
 
 
 def main() -> None:

@@ -33,8 +33,13 @@ def machine() -> str:
 
 def percentiles(values: list[float]) -> dict[str, float]:
     array = np.asarray(values)
-    return {"n": int(array.size), "p50": float(np.percentile(array, 50)), "p90": float(np.percentile(array, 90)),
-            "p99": float(np.percentile(array, 99)), "max": float(array.max())}
+    return {
+        "n": int(array.size),
+        "p50": float(np.percentile(array, 50)),
+        "p90": float(np.percentile(array, 90)),
+        "p99": float(np.percentile(array, 99)),
+        "max": float(array.max()),
+    }
 
 
 def save(results: dict, path: Path | None) -> None:

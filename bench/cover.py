@@ -17,13 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from bench.common import machine, percentiles, save  # noqa: E402
-from genrescope.model.cover.cover import CoverModel  # noqa: E402
-from genrescope.model.cover.cover_spec import preprocess  # noqa: E402
-from genrescope.stream.cover.artwork import open_rgb  # noqa: E402
-from genrescope.training.genre.config import DEFAULT_DATA_ROOT  # noqa: E402
+from bench.common import machine, percentiles, save
+from genrescope.model.cover.cover import CoverModel
+from genrescope.model.cover.cover_spec import preprocess
+from genrescope.stream.cover.artwork import open_rgb
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT
 
 
 def cover_files(data: Path, count: int) -> list[Path]:
@@ -48,9 +48,13 @@ def measure(model: CoverModel, files: list[Path]) -> dict:
         t3 = time.perf_counter()
         for key, seconds in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=True):
             stages[key].append(seconds * 1e3)
-    return {"provider": model.provider, "model_version": model.version, "input_size": model.spec.size,
-            **{key: percentiles(values) for key, values in stages.items()},
-            "covers_per_second": 1e3 / float(np.mean(stages["total_ms"]))}
+    return {
+        "provider": model.provider,
+        "model_version": model.version,
+        "input_size": model.spec.size,
+        **{key: percentiles(values) for key, values in stages.items()},
+        "covers_per_second": 1e3 / float(np.mean(stages["total_ms"])),
+    }
 
 
 def main() -> None:

@@ -32,12 +32,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, percentiles, save  # noqa: E402
+from bench.common import machine, percentiles, save
 
 ROOT = Path(__file__).resolve().parents[1]
 MUSIC = ROOT.parent / "shared" / "data" / "music"
-SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
-              "amx_tile")
+SIMD_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+)
 
 
 def cpu_flags() -> list[str]:
@@ -56,10 +66,30 @@ def three_minute_mp3(folder: Path, seconds: float = 180.0) -> Path:
         raise SystemExit(f"no MP3 clips in {MUSIC}")
     inputs = [arg for clip in clips for arg in ("-stream_loop", "-1", "-t", "30", "-i", str(clip))]
     chain = "".join(f"[{i}:a]aresample=44100,aformat=channel_layouts=stereo[a{i}];" for i in range(len(clips)))
-    chain += "".join(f"[a{i}]" for i in range(len(clips))) + f"concat=n={len(clips)}:v=0:a=1,aloop=loop=-1:size=2e9,asetpts=N/SR/TB[out]"
+    chain += (
+        "".join(f"[a{i}]" for i in range(len(clips)))
+        + f"concat=n={len(clips)}:v=0:a=1,aloop=loop=-1:size=2e9,asetpts=N/SR/TB[out]"
+    )
     out = folder / "three_minutes.mp3"
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *inputs, "-filter_complex", chain, "-map", "[out]",
-                    "-t", str(seconds), "-b:a", "192k", str(out)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            *inputs,
+            "-filter_complex",
+            chain,
+            "-map",
+            "[out]",
+            "-t",
+            str(seconds),
+            "-b:a",
+            "192k",
+            str(out),
+        ],
+        check=True,
+    )
     return out
 
 
@@ -96,8 +126,12 @@ def process_cpu_seconds(pid: int) -> float:
 def first_update_seconds(genrescope: Path, song: Path) -> tuple[float, float]:
     """From starting ``genrescope file`` to its first JSONL line on stdout: wall and CPU time."""
     started = time.perf_counter()
-    process = subprocess.Popen([str(genrescope), "file", str(song), "--quiet", "--jsonl", "-"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())
+    process = subprocess.Popen(
+        [str(genrescope), "file", str(song), "--quiet", "--jsonl", "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=tempfile.gettempdir(),
+    )
     line = process.stdout.readline()
     elapsed = time.perf_counter() - started
     cpu = process_cpu_seconds(process.pid)
@@ -116,9 +150,25 @@ def peak_rss(genrescope: Path, song: Path, folder: Path) -> dict[str, float]:
     child's ``ru_maxrss``; ``time`` is small when it forks.
     """
     report = folder / "time.txt"
-    subprocess.run(["/usr/bin/time", "-o", str(report), "-f", "%M %e %U %S", str(genrescope), "file", str(song),
-                    "--quiet", "--jsonl", os.devnull], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   cwd=tempfile.gettempdir(), check=True)
+    subprocess.run(
+        [
+            "/usr/bin/time",
+            "-o",
+            str(report),
+            "-f",
+            "%M %e %U %S",
+            str(genrescope),
+            "file",
+            str(song),
+            "--quiet",
+            "--jsonl",
+            os.devnull,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tempfile.gettempdir(),
+        check=True,
+    )
     kib, wall, user, system = map(float, report.read_text().split()[-4:])
     return {"peak_rss_mb": round(kib / 1024, 1), "wall_seconds": wall, "cpu_seconds": round(user + system, 2)}
 
@@ -154,6 +204,7 @@ def frontend_compute(song: Path, rounds: int) -> dict:
 
     for _ in range(rounds):
         for name, frontend in frontends.items():
+
             def timed_run(pending: list, name: str = name) -> list:
                 updates = []
                 for column in pending:
@@ -174,8 +225,10 @@ def frontend_compute(song: Path, rounds: int) -> dict:
     result = {"provider": engine.provider, "model": engine.model_version, "threads": 1, "rounds": rounds}
     for clock, times in (("wall_ms", wall), ("cpu_ms", cpu)):
         stats = {name: percentiles(values) for name, values in times.items()}
-        result[clock] = {**stats, "torch_over_numpy": {p: stats["torch_cpu"][p] / stats["numpy"][p]
-                                                       for p in ("p50", "p90", "p99")}}
+        result[clock] = {
+            **stats,
+            "torch_over_numpy": {p: stats["torch_cpu"][p] / stats["numpy"][p] for p in ("p50", "p90", "p99")},
+        }
     return result
 
 
@@ -194,11 +247,16 @@ def main() -> None:
         help_wall, help_cpu = help_seconds(genrescope, args.help_runs)
         first = [first_update_seconds(genrescope, song) for _ in range(args.first_update_runs)]
         results = {
-            "machine": machine(), "cpu_flags": cpu_flags(), "load_average_at_start": os.getloadavg(),
-            "runtime_venv_bytes": size, "runtime_venv_mb": round(size / 1e6, 1),
+            "machine": machine(),
+            "cpu_flags": cpu_flags(),
+            "load_average_at_start": os.getloadavg(),
+            "runtime_venv_bytes": size,
+            "runtime_venv_mb": round(size / 1e6, 1),
             "help": {"wall_seconds": percentiles(help_wall), "cpu_seconds": percentiles(help_cpu)},
-            "first_update": {"wall_seconds": percentiles([w for w, _ in first]),
-                             "cpu_seconds": percentiles([c for _, c in first])},
+            "first_update": {
+                "wall_seconds": percentiles([w for w, _ in first]),
+                "cpu_seconds": percentiles([c for _, c in first]),
+            },
             "song": {"seconds": 180.0, "made_from": sorted(p.name for p in MUSIC.glob("*.mp3"))},
             "file_3min": peak_rss(genrescope, song, folder),
             "per_update_compute": frontend_compute(song, args.rounds),

@@ -22,20 +22,21 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, percentiles, save  # noqa: E402
-from genrescope.model.session import cuda_present  # noqa: E402
-from genrescope.stream.sources.demo import DemoSource  # noqa: E402
-from genrescope.stream.engine.engine import EngineConfig, GenreEngine, load_engine  # noqa: E402
-from genrescope.stream.engine.events import GenreUpdate  # noqa: E402
+from bench.common import machine, percentiles, save
+from genrescope.model.session import cuda_present
+from genrescope.stream.engine.engine import EngineConfig, GenreEngine, load_engine
+from genrescope.stream.engine.events import GenreUpdate
+from genrescope.stream.sources.demo import DemoSource
 
 
 def measure(model_path: Path | None, seconds: float, gpu: bool) -> dict:
     config = EngineConfig(frontend_device="cuda" if gpu else "cpu")
-    engines = {"with_pitch": load_engine(model_path, config, prefer_gpu=gpu),
-               "without_pitch": load_engine(model_path, replace(config, pitch=False), prefer_gpu=gpu)}
+    engines = {
+        "with_pitch": load_engine(model_path, config, prefer_gpu=gpu),
+        "without_pitch": load_engine(model_path, replace(config, pitch=False), prefer_gpu=gpu),
+    }
     updates: dict[str, list] = {name: [] for name in engines}
     cpu_ms: dict[str, list[float]] = {name: [] for name in engines}  # per block that made one update
     for index, chunk in enumerate(DemoSource(realtime=False, seconds=seconds)):
@@ -46,17 +47,24 @@ def measure(model_path: Path | None, seconds: float, gpu: bool) -> dict:
                 cpu_ms[name].append((time.thread_time() - started) * 1e3)
             updates[name].extend(made)
     engine = engines["with_pitch"]
-    results = {"provider": engine.provider, "frontend_device": str(engine.frontend.device),
-               "updates_per_second_of_audio": 1 / engine.spec.column_seconds}
+    results = {
+        "provider": engine.provider,
+        "frontend_device": str(engine.frontend.device),
+        "updates_per_second_of_audio": 1 / engine.spec.column_seconds,
+    }
     for name in engines:
         results[name] = {
             "steady_state_ms": percentiles([u.stats.compute_ms for u in updates[name] if _full(engine, u)]),
             "ramp_up_ms": percentiles([u.stats.compute_ms for u in updates[name] if not _full(engine, u)]),
             "steady_state_thread_cpu_ms": percentiles(cpu_ms[name]),
         }
-    results["pitch_adds_ms"] = percentiles([a.stats.compute_ms - b.stats.compute_ms
-                                            for a, b in zip(updates["with_pitch"], updates["without_pitch"], strict=True)
-                                            if _full(engine, a)])
+    results["pitch_adds_ms"] = percentiles(
+        [
+            a.stats.compute_ms - b.stats.compute_ms
+            for a, b in zip(updates["with_pitch"], updates["without_pitch"], strict=True)
+            if _full(engine, a)
+        ]
+    )
     return results
 
 

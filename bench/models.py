@@ -25,11 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, percentiles, save  # noqa: E402
-from genrescope.stream.engine.engine import EngineConfig, load_engine, numpy_on_one_thread  # noqa: E402
-from genrescope.stream.sources.demo import DemoSource  # noqa: E402
-from genrescope.stream.tag.library import file_tagger  # noqa: E402
-from genrescope.training.genre.config import DEFAULT_DATA_ROOT  # noqa: E402
+from bench.common import machine, percentiles, save
+from genrescope.stream.engine.engine import EngineConfig, load_engine, numpy_on_one_thread
+from genrescope.stream.sources.demo import DemoSource
+from genrescope.stream.tag.library import file_tagger
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT
 
 MODELS = ("old", "new")
 
@@ -42,7 +42,7 @@ def latency(paths: dict[str, Path], seconds: float) -> dict:
     context = next(iter(engines.values())).spec.context_seconds - 0.01
     for index, chunk in enumerate(DemoSource(realtime=False, seconds=seconds)):
         made, spent = {}, {}
-        for name in (MODELS if index % 2 == 0 else MODELS[::-1]):
+        for name in MODELS if index % 2 == 0 else MODELS[::-1]:
             started = time.thread_time()
             made[name] = engines[name].process(chunk)
             spent[name] = (time.thread_time() - started) * 1e3
@@ -50,10 +50,12 @@ def latency(paths: dict[str, Path], seconds: float) -> dict:
             for name in MODELS:
                 steady[name].append(made[name][0].stats.compute_ms)
                 cpu_ms[name].append(spent[name])
-    return {**{f"{name}_steady_state_ms": percentiles(steady[name]) for name in MODELS},
-            **{f"{name}_steady_state_thread_cpu_ms": percentiles(cpu_ms[name]) for name in MODELS},
-            "ratio_new_over_old_wall": percentiles((np.array(steady["new"]) / np.array(steady["old"])).tolist()),
-            "ratio_new_over_old_thread_cpu": percentiles((np.array(cpu_ms["new"]) / np.array(cpu_ms["old"])).tolist())}
+    return {
+        **{f"{name}_steady_state_ms": percentiles(steady[name]) for name in MODELS},
+        **{f"{name}_steady_state_thread_cpu_ms": percentiles(cpu_ms[name]) for name in MODELS},
+        "ratio_new_over_old_wall": percentiles((np.array(steady["new"]) / np.array(steady["old"])).tolist()),
+        "ratio_new_over_old_thread_cpu": percentiles((np.array(cpu_ms["new"]) / np.array(cpu_ms["old"])).tolist()),
+    }
 
 
 def tagging(paths: dict[str, Path], files: list[Path], repeat: int) -> dict:
@@ -62,10 +64,10 @@ def tagging(paths: dict[str, Path], files: list[Path], repeat: int) -> dict:
     taggers = {name: file_tagger(path, cpu=True) for name, path in paths.items()}
     for name in MODELS:
         taggers[name](files[0])  # warm-up
-    audio = {name: 0.0 for name in MODELS}
-    wall = {name: 0.0 for name in MODELS}
+    audio = dict.fromkeys(MODELS, 0.0)
+    wall = dict.fromkeys(MODELS, 0.0)
     for round_ in range(repeat):
-        for name in (MODELS if round_ % 2 == 0 else MODELS[::-1]):
+        for name in MODELS if round_ % 2 == 0 else MODELS[::-1]:
             for path in files:
                 started = time.perf_counter()
                 tags = taggers[name](path)
@@ -74,9 +76,12 @@ def tagging(paths: dict[str, Path], files: list[Path], repeat: int) -> dict:
                     raise SystemExit(tags.error)
                 audio[name] += tags.audio_seconds
     factors = {name: audio[name] / wall[name] for name in MODELS}
-    return {**{f"{name}_realtime_factor": round(factors[name], 1) for name in MODELS},
-            "ratio_new_over_old_throughput": round(factors["new"] / factors["old"], 3),
-            "files": len(files), "repeat": repeat}
+    return {
+        **{f"{name}_realtime_factor": round(factors[name], 1) for name in MODELS},
+        "ratio_new_over_old_throughput": round(factors["new"] / factors["old"], 3),
+        "files": len(files),
+        "repeat": repeat,
+    }
 
 
 def main() -> None:
@@ -92,9 +97,13 @@ def main() -> None:
         raise SystemExit(f"no MP3 clips under {DEFAULT_DATA_ROOT / 'music'}")
     paths = {"old": args.old, "new": args.new}
     cpu_flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    results = {"machine": machine(), "avx512_vnni": "avx512_vnni" in cpu_flags,
-               "models": {name: str(path) for name, path in paths.items()},
-               "latency": latency(paths, args.seconds), "tagging": tagging(paths, files, args.repeat)}
+    results = {
+        "machine": machine(),
+        "avx512_vnni": "avx512_vnni" in cpu_flags,
+        "models": {name: str(path) for name, path in paths.items()},
+        "latency": latency(paths, args.seconds),
+        "tagging": tagging(paths, files, args.repeat),
+    }
     save(results, args.json)
 
 

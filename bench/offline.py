@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, percentiles, save  # noqa: E402
-from genrescope.stream.tag.library import start_worker, tag_file, tag_in_worker, tagging_engine  # noqa: E402
-from genrescope.stream.tag.tags import FileTags  # noqa: E402
+from bench.common import machine, percentiles, save
+from genrescope.stream.tag.library import start_worker, tag_file, tag_in_worker, tagging_engine
+from genrescope.stream.tag.tags import FileTags
 
 
 def run_file(path: str, model_path: Path | None) -> tuple[float, float]:
@@ -62,14 +62,17 @@ def main() -> None:
         started = time.perf_counter()
         results = [_checked(tags) for tags in pool.map(tag_in_worker, jobs)]
         wall = time.perf_counter() - started
-    save({
-        "machine": machine(),
-        "model": str(args.model or "shipped"),
-        "files": [Path(p).name for p in args.files],
-        "single_file_realtime_factor": percentiles(factors),
-        "parallel_library_realtime_factor": sum(tags.audio_seconds for tags in results) / wall,
-        "parallel_workers": cores,
-    }, args.json)
+    save(
+        {
+            "machine": machine(),
+            "model": str(args.model or "shipped"),
+            "files": [Path(p).name for p in args.files],
+            "single_file_realtime_factor": percentiles(factors),
+            "parallel_library_realtime_factor": sum(tags.audio_seconds for tags in results) / wall,
+            "parallel_workers": cores,
+        },
+        args.json,
+    )
 
 
 if __name__ == "__main__":

@@ -29,14 +29,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, save  # noqa: E402
-from bench.segment_medleys import Medley, build_medleys, split_artists, update_probabilities, update_times  # noqa: E402
-from bench.segment_scores import Tally, score  # noqa: E402
-from genrescope.model.session import GenreModel  # noqa: E402
-from genrescope.stream.engine.config import EngineConfig  # noqa: E402
-from genrescope.stream.segments import OnlineSegmenter, Segment, SegmentConfig, segment  # noqa: E402
-from genrescope.training.genre.config import DEFAULT_DATA_ROOT  # noqa: E402
-from genrescope.training.genre.fma import read_small_split  # noqa: E402
+from bench.common import machine, save
+from bench.segment_medleys import Medley, build_medleys, split_artists, update_probabilities, update_times
+from bench.segment_scores import Tally, score
+from genrescope.model.session import GenreModel
+from genrescope.stream.engine.config import EngineConfig
+from genrescope.stream.segments import OnlineSegmenter, Segment, SegmentConfig, segment
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT
+from genrescope.training.genre.fma import read_small_split
 
 # A coarse grid, then a finer one around its best point (cost ×/÷ 2, duration ×/÷ 1.5).
 SWITCH_COSTS = (2, 8, 32, 128)  # nat-seconds
@@ -90,7 +90,7 @@ def medley_runs(model: GenreModel, medleys: list[Medley], cache: Path | None) ->
     column_seconds = model.card.frontend.column_seconds
     return [
         Run(m, update_times(model, len(p), len(m.columns)), p, moving_average(p, column_seconds))
-        for m, p in zip(medleys, probabilities)
+        for m, p in zip(medleys, probabilities, strict=True)
     ]
 
 
@@ -109,7 +109,7 @@ def decode(
     found = []
     for run in runs:
         segmenter = OnlineSegmenter(labels, config, update_seconds=column_seconds)
-        segments = [s for t, p in zip(run.times, run.raw) for s in segmenter.push(t, p)]
+        segments = [s for t, p in zip(run.times, run.raw, strict=True) for s in segmenter.push(t, p)]
         found.append(segments + segmenter.flush())
     return found
 
@@ -118,7 +118,7 @@ def tally(
     runs: list[Run], found: list[list[Segment]], delay_s: float, labels: tuple[str, ...], column_seconds: float
 ) -> Tally:
     total = Tally()
-    for run, segments in zip(runs, found):
+    for run, segments in zip(runs, found, strict=True):
         total.add(score(segments, delay_s, *run.medley.true_intervals(column_seconds), labels, column_seconds))
     return total
 
@@ -249,7 +249,7 @@ def main() -> int:
     model = GenreModel.load(None, threads=1, prefer_gpu=False)
     labels, column_seconds = tuple(model.labels), model.card.frontend.column_seconds
     validation = [t for t in read_small_split(fma / "tracks_small.csv") if t.split == "validation"]
-    halves = dict(zip(("tune", "report"), split_artists(validation, args.seed)))
+    halves = dict(zip(("tune", "report"), split_artists(validation, args.seed), strict=True))
     runs: dict[str, list[Run]] = {}
     for name, tracks in halves.items():
         runs[name] = []

@@ -104,9 +104,9 @@ def cutting_station(folder: Path, cut_every: float) -> Iterator:
     """A live station (the demo loop as MP3) whose every connection is cut mid-chunk after
     ``cut_every`` seconds, for days."""
     import soundfile as sf
+    from radio_server import Play, encode_mp3, radio_station
 
     from genrescope.stream.sources.demo import RATE, DemoSource
-    from radio_server import Play, encode_mp3, radio_station
 
     sf.write(folder / "loop.wav", np.concatenate([c.samples for c in DemoSource(realtime=False, seconds=60)]), RATE)
     mp3 = encode_mp3(folder / "loop.wav", folder / "loop.mp3")
@@ -118,7 +118,9 @@ def gap_metrics(port: int) -> str:
     """The server's own count of each stream's gaps and dropped frames, from /metrics."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
         lines = response.read().decode().splitlines()
-    return "\n".join(line for line in lines if line.startswith(("genrescope_source_gaps{", "genrescope_dropped_frames{")))
+    return "\n".join(
+        line for line in lines if line.startswith(("genrescope_source_gaps{", "genrescope_dropped_frames{"))
+    )
 
 
 def proc_status(pid: int) -> tuple[float, int, int]:
@@ -218,13 +220,25 @@ async def soak(port: int, pid: int, seconds: float, every: float, steady_clients
             lag = 0.0
             if tally.first and tally.newest:
                 lag = (tally.newest[0] - tally.first[0]) - (tally.newest[1] - tally.first[1])
-            sample = Sample(round(now - started, 1), round(rss, 2), fds, threads,
-                            round((tally.updates - last_updates) / (now - last_time), 3), round(lag, 3),
-                            tally.slow_dropped, tally.slow_closed, tally.visits, round((cpu - last_cpu) / (now - last_time), 4))
+            sample = Sample(
+                round(now - started, 1),
+                round(rss, 2),
+                fds,
+                threads,
+                round((tally.updates - last_updates) / (now - last_time), 3),
+                round(lag, 3),
+                tally.slow_dropped,
+                tally.slow_closed,
+                tally.visits,
+                round((cpu - last_cpu) / (now - last_time), 4),
+            )
             samples.append(sample)
-            print(f"{sample.seconds:8.0f} s  rss {sample.rss_mb:7.1f} MB  fds {fds:3d}  threads {threads:3d}  "
-                  f"{sample.update_rate:5.2f} updates/s  lag {sample.lag_s:+6.2f} s  slow dropped "
-                  f"{sample.slow_dropped:6d}  closed {sample.slow_closed:3d}  visits {sample.visits:5d}", flush=True)
+            print(
+                f"{sample.seconds:8.0f} s  rss {sample.rss_mb:7.1f} MB  fds {fds:3d}  threads {threads:3d}  "
+                f"{sample.update_rate:5.2f} updates/s  lag {sample.lag_s:+6.2f} s  slow dropped "
+                f"{sample.slow_dropped:6d}  closed {sample.slow_closed:3d}  visits {sample.visits:5d}",
+                flush=True,
+            )
             last_updates, last_cpu, last_time = tally.updates, cpu, now
             if tally.failures:
                 raise SystemExit("a client failed: " + "; ".join(tally.failures))
@@ -249,16 +263,22 @@ def summarise(samples: list[Sample], warmup: float) -> dict[str, float]:
     return {
         "warmup_seconds": warmup,
         "samples": len(kept),
-        "rss_mb_start": kept[0].rss_mb, "rss_mb_end": kept[-1].rss_mb,
+        "rss_mb_start": kept[0].rss_mb,
+        "rss_mb_end": kept[-1].rss_mb,
         "rss_mb_per_hour": round(slope_per_hour(kept, "rss_mb"), 3),
-        "fds_start": kept[0].fds, "fds_end": kept[-1].fds,
+        "fds_start": kept[0].fds,
+        "fds_end": kept[-1].fds,
         "fds_per_hour": round(slope_per_hour(kept, "fds"), 3),
         "threads_per_hour": round(slope_per_hour(kept, "threads"), 3),
-        "update_rate_mean": round(float(np.mean(rates)), 3), "update_rate_min": min(rates),
+        "update_rate_mean": round(float(np.mean(rates)), 3),
+        "update_rate_min": min(rates),
         "update_rate_per_hour": round(slope_per_hour(kept, "update_rate"), 4),
-        "lag_s_end": kept[-1].lag_s, "lag_s_per_hour": round(slope_per_hour(kept, "lag_s"), 3),
+        "lag_s_end": kept[-1].lag_s,
+        "lag_s_per_hour": round(slope_per_hour(kept, "lag_s"), 3),
         "server_cpu_mean": round(float(np.mean([s.server_cpu for s in kept])), 4),
-        "slow_client_dropped": kept[-1].slow_dropped, "slow_client_closed": kept[-1].slow_closed, "reconnecting_visits": kept[-1].visits,
+        "slow_client_dropped": kept[-1].slow_dropped,
+        "slow_client_closed": kept[-1].slow_closed,
+        "reconnecting_visits": kept[-1].visits,
     }
 
 
@@ -266,15 +286,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=60.0, help="how long the clients stay on (default 60)")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between samples (default 10)")
-    parser.add_argument("--warmup", type=float, default=300.0,
-                        help="seconds left out of the slopes while allocators settle (default 300)")
-    parser.add_argument("--steady", type=int, default=2, help="steady clients besides the slow and the "
-                                                              "reconnecting one (default 2)")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=300.0,
+        help="seconds left out of the slopes while allocators settle (default 300)",
+    )
+    parser.add_argument(
+        "--steady", type=int, default=2, help="steady clients besides the slow and the reconnecting one (default 2)"
+    )
     parser.add_argument("--streams", type=int, default=0, help="named demo streams (default 0: one unnamed demo)")
-    parser.add_argument("--radio", type=int, default=0, help="with --streams: radio streams from a local station "
-                                                            "that cuts each connection (default 0)")
-    parser.add_argument("--cut-every", type=float, default=30.0, help="seconds of audio per radio connection "
-                                                                       "before its cut (default 30)")
+    parser.add_argument(
+        "--radio",
+        type=int,
+        default=0,
+        help="with --streams: radio streams from a local station that cuts each connection (default 0)",
+    )
+    parser.add_argument(
+        "--cut-every",
+        type=float,
+        default=30.0,
+        help="seconds of audio per radio connection before its cut (default 30)",
+    )
     parser.add_argument("--model", type=Path, default=None, help="ONNX model (default: the shipped one)")
     parser.add_argument("--json", type=Path, default=None, help="write the samples and the summary here")
     args = parser.parse_args()
@@ -285,10 +318,14 @@ def main() -> None:
             sources += [f"r{i:02d}={station.url()}" for i in range(args.radio)]
         process, port = start_server(args.model, Path(scratch) / "server.log", sources)
         try:
-            print(f"{machine()}; {len(sources)} source(s) in real time ({', '.join(sources)}); {args.steady} steady "
-                  f"+ 1 slow + 1 reconnecting client(s), {args.minutes:g} min\n", flush=True)
-            samples = asyncio.run(soak(port, process.pid, 60 * args.minutes, args.every, args.steady,
-                                       bool(args.streams)))
+            print(
+                f"{machine()}; {len(sources)} source(s) in real time ({', '.join(sources)}); {args.steady} steady "
+                f"+ 1 slow + 1 reconnecting client(s), {args.minutes:g} min\n",
+                flush=True,
+            )
+            samples = asyncio.run(
+                soak(port, process.pid, 60 * args.minutes, args.every, args.steady, bool(args.streams))
+            )
             if args.streams:
                 print(gap_metrics(port), flush=True)
         finally:
@@ -299,8 +336,15 @@ def main() -> None:
     summary = summarise(samples, min(args.warmup, samples[-1].seconds / 2))
     print("\n" + "\n".join(f"{key:>24}: {value}" for key, value in summary.items()))
     if args.json:
-        document = {"machine": machine(), "minutes": args.minutes, "every_seconds": args.every, "sources": sources,
-                    "steady_clients": args.steady, "summary": summary, "samples": [asdict(s) for s in samples]}
+        document = {
+            "machine": machine(),
+            "minutes": args.minutes,
+            "every_seconds": args.every,
+            "sources": sources,
+            "steady_clients": args.steady,
+            "summary": summary,
+            "samples": [asdict(s) for s in samples],
+        }
         args.json.write_text(json.dumps(document, indent=1) + "\n")
 
 

@@ -31,13 +31,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, percentiles, save  # noqa: E402
-from genrescope.model.session import GenreModel  # noqa: E402
-from genrescope.stream.sources.audio_file import read_audio  # noqa: E402
-from genrescope.stream.engine.engine import EngineConfig, GenreEngine  # noqa: E402
-from genrescope.stream.engine.multi import MAX_BATCH, BatchScheduler, StreamUpdate  # noqa: E402
-from genrescope.stream.sources.chunk import AudioChunk  # noqa: E402
-from genrescope.training.genre.config import DEFAULT_DATA_ROOT  # noqa: E402
+from bench.common import machine, percentiles, save
+from genrescope.model.session import GenreModel
+from genrescope.stream.engine.engine import EngineConfig, GenreEngine
+from genrescope.stream.engine.multi import MAX_BATCH, BatchScheduler, StreamUpdate
+from genrescope.stream.sources.audio_file import read_audio
+from genrescope.stream.sources.chunk import AudioChunk
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT
 
 BLOCK_SECONDS = 0.1
 COUNTS = (8, 16, 24, 32, 48, 64, 80, 96, 128, 144, 160, 192, 256, 320, 384, 416, 448, 512)
@@ -62,8 +62,8 @@ class PacedLoop:
         engine it feeds."""
         at %= len(self.audio)
         if at + count <= len(self.audio):
-            return self.audio[at:at + count, None]
-        return np.concatenate([self.audio[at:], self.audio[:at + count - len(self.audio)]])[:, None]
+            return self.audio[at : at + count, None]
+        return np.concatenate([self.audio[at:], self.audio[: at + count - len(self.audio)]])[:, None]
 
     def __iter__(self) -> Iterator[AudioChunk]:
         block = int(BLOCK_SECONDS * self.rate)
@@ -87,8 +87,9 @@ def _ready(engines: list[GenreEngine], sources: list[PacedLoop], context_seconds
     return time.process_time()
 
 
-def run_batched(model: GenreModel, sources: list[PacedLoop], context: float, max_batch: int
-                ) -> tuple[dict[int, list[int]], list[float], float, float]:
+def run_batched(
+    model: GenreModel, sources: list[PacedLoop], context: float, max_batch: int
+) -> tuple[dict[int, list[int]], list[float], float, float]:
     columns: dict[int, list[int]] = {i: [] for i in range(len(sources))}
     lags: list[float] = []
 
@@ -97,16 +98,16 @@ def run_batched(model: GenreModel, sources: list[PacedLoop], context: float, max
             columns[int(event.stream)].append(event.update.column)
             lags.append(event.lag_ms)
 
-    scheduler = BatchScheduler(model, [(str(i), s) for i, s in enumerate(sources)], [sink], CONFIG,
-                               max_batch=max_batch)
+    scheduler = BatchScheduler(model, [(str(i), s) for i, s in enumerate(sources)], [sink], CONFIG, max_batch=max_batch)
     cpu_at_start = _ready([stream.engine for stream in scheduler.streams], sources, context)
     scheduler.start()
     scheduler.wait()
     return columns, lags, scheduler.batch_sizes.mean, time.process_time() - cpu_at_start
 
 
-def run_separate(model_path: Path | None, sources: list[PacedLoop], context: float
-                 ) -> tuple[dict[int, list[int]], list[float], float, float]:
+def run_separate(
+    model_path: Path | None, sources: list[PacedLoop], context: float
+) -> tuple[dict[int, list[int]], list[float], float, float]:
     columns: dict[int, list[int]] = {i: [] for i in range(len(sources))}
     lags: list[float] = []
     engines = [GenreEngine(GenreModel.load(model_path, threads=1, prefer_gpu=False), CONFIG) for _ in sources]
@@ -127,8 +128,7 @@ def run_separate(model_path: Path | None, sources: list[PacedLoop], context: flo
     return columns, lags, 1.0, time.process_time() - cpu_at_start  # one context per model call
 
 
-def trial(mode: str, count: int, audio: np.ndarray, rate: int, args: argparse.Namespace,
-          model: GenreModel) -> dict:
+def trial(mode: str, count: int, audio: np.ndarray, rate: int, args: argparse.Namespace, model: GenreModel) -> dict:
     step = len(audio) // max(count, 1)
     sources = [PacedLoop(audio, rate, i * step, args.seconds) for i in range(count)]
     context = model.card.frontend.context_seconds
@@ -145,13 +145,23 @@ def trial(mode: str, count: int, audio: np.ndarray, rate: int, args: argparse.Na
     complete = all(len(c) >= expected and c == list(range(c[0], c[0] + len(c))) for c in columns.values())
     lag = percentiles(lags) if lags else {"p99": float("inf")}
     kept_up = complete and lag["p99"] <= args.lag_limit and end_lag_ms <= args.lag_limit
-    result = {"mode": mode, "streams": count, "kept_up": kept_up, "every_column": complete,
-              "lag_ms": lag, "end_lag_ms": end_lag_ms, "cpu_seconds_per_audio_second": cpu_used / args.seconds,
-              "mean_batch": mean_batch}
-    print(f"{mode:>8} {count:4d} streams: {'kept up' if kept_up else 'FELL BEHIND'}; every column: {complete}; "
-          f"lag p50 {lag.get('p50', float('nan')):.0f} ms, p99 {lag['p99']:.0f} ms, at the end {end_lag_ms:.0f} ms; "
-          f"CPU {result['cpu_seconds_per_audio_second']:.2f} s/s; mean batch {result['mean_batch']:.1f}",
-          file=sys.stderr, flush=True)
+    result = {
+        "mode": mode,
+        "streams": count,
+        "kept_up": kept_up,
+        "every_column": complete,
+        "lag_ms": lag,
+        "end_lag_ms": end_lag_ms,
+        "cpu_seconds_per_audio_second": cpu_used / args.seconds,
+        "mean_batch": mean_batch,
+    }
+    print(
+        f"{mode:>8} {count:4d} streams: {'kept up' if kept_up else 'FELL BEHIND'}; every column: {complete}; "
+        f"lag p50 {lag.get('p50', float('nan')):.0f} ms, p99 {lag['p99']:.0f} ms, at the end {end_lag_ms:.0f} ms; "
+        f"CPU {result['cpu_seconds_per_audio_second']:.2f} s/s; mean batch {result['mean_batch']:.1f}",
+        file=sys.stderr,
+        flush=True,
+    )
     return result
 
 
@@ -190,9 +200,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--seconds", type=float, default=20.0, help="audio per stream per trial (default 20 s)")
-    parser.add_argument("--lag-limit", type=float, default=1000.0, metavar="MS",
-                        help="p99 lag from a block's arrival to its update that still counts as keeping up "
-                             "(default 1000: ≈4 columns; a backlog that grows passes it within seconds)")
+    parser.add_argument(
+        "--lag-limit",
+        type=float,
+        default=1000.0,
+        metavar="MS",
+        help="p99 lag from a block's arrival to its update that still counts as keeping up "
+        "(default 1000: ≈4 columns; a backlog that grows passes it within seconds)",
+    )
     parser.add_argument("--max-batch", type=int, default=MAX_BATCH)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -202,9 +217,14 @@ def main() -> None:
     model = GenreModel.load(args.model, threads=1, prefer_gpu=False)
     rate = model.card.frontend.sample_rate
     audio = np.concatenate([read_audio(clip, rate) for clip in clips])
-    results = {"machine": machine(), "load_average_at_start": os.getloadavg(), "seconds_per_trial": args.seconds,
-               "lag_limit_ms": args.lag_limit, "max_batch": args.max_batch,
-               "model_cpu_ms_per_context": model_cost(model, args.max_batch)}
+    results = {
+        "machine": machine(),
+        "load_average_at_start": os.getloadavg(),
+        "seconds_per_trial": args.seconds,
+        "lag_limit_ms": args.lag_limit,
+        "max_batch": args.max_batch,
+        "model_cpu_ms_per_context": model_cost(model, args.max_batch),
+    }
     for mode in ("batched", "separate"):
         best, trials = largest(mode, lambda n, mode=mode: trial(mode, n, audio, rate, args, model))
         results[mode] = {"largest_kept_up": best, "trials": trials}

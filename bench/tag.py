@@ -31,12 +31,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, save  # noqa: E402
-from genrescope.stream.sources.audio_file import read_audio  # noqa: E402
-from genrescope.stream.tag.batch_tagger import DECODE_BLOCK_SECONDS  # noqa: E402
-from genrescope.stream.engine.engine import numpy_on_one_thread  # noqa: E402
-from genrescope.stream.tag.library import file_tagger  # noqa: E402
-from genrescope.training.genre.config import DEFAULT_DATA_ROOT  # noqa: E402
+from bench.common import machine, save
+from genrescope.stream.engine.engine import numpy_on_one_thread
+from genrescope.stream.sources.audio_file import read_audio
+from genrescope.stream.tag.batch_tagger import DECODE_BLOCK_SECONDS
+from genrescope.stream.tag.library import file_tagger
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT
 
 MODES = ("decode", "batched", "per_update")
 RATE = 44_100
@@ -88,9 +88,15 @@ def all_cores(files: list[Path], repeat: int, model: Path | None, cores: int) ->
 
 
 def _factors(audio: dict, wall: dict) -> dict:
-    result = {mode: {"audio_seconds": round(audio[mode], 1), "wall_seconds": round(wall[mode], 3),
-                     "realtime_factor": round(audio[mode] / wall[mode], 1),
-                     "time_vs_decode_only": round(wall[mode] / wall["decode"], 2)} for mode in MODES}
+    result = {
+        mode: {
+            "audio_seconds": round(audio[mode], 1),
+            "wall_seconds": round(wall[mode], 3),
+            "realtime_factor": round(audio[mode] / wall[mode], 1),
+            "time_vs_decode_only": round(wall[mode] / wall["decode"], 2),
+        }
+        for mode in MODES
+    }
     result["batched_speedup_over_per_update"] = round(wall["per_update"] / wall["batched"], 1)
     return result
 
@@ -115,8 +121,14 @@ def on_ray(files: list[Path], repeat: int, model: Path | None, cores: int) -> di
         ray.shutdown()
         cluster.shutdown()
     audio = sum(tags.audio_seconds for tags in results)
-    return {"nodes": 2, "actors": cores, "audio_seconds": round(audio, 1), "wall_seconds": round(wall, 3),
-            "realtime_factor": round(audio / wall, 1), "failed": sum(tags.error is not None for tags in results)}
+    return {
+        "nodes": 2,
+        "actors": cores,
+        "audio_seconds": round(audio, 1),
+        "wall_seconds": round(wall, 3),
+        "realtime_factor": round(audio / wall, 1),
+        "failed": sum(tags.error is not None for tags in results),
+    }
 
 
 def make_files(folder: Path, clips: list[Path], long_seconds: float) -> list[Path]:
@@ -124,8 +136,26 @@ def make_files(folder: Path, clips: list[Path], long_seconds: float) -> list[Pat
     made = []
     for clip in clips:
         long = folder / f"long-{clip.stem}.mp3"
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(clip), "-t", str(long_seconds),
-                        "-c:a", "libmp3lame", "-b:a", "192k", str(long)], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-y",
+                "-stream_loop",
+                "-1",
+                "-i",
+                str(clip),
+                "-t",
+                str(long_seconds),
+                "-c:a",
+                "libmp3lame",
+                "-b:a",
+                "192k",
+                str(long),
+            ],
+            check=True,
+        )
         made.append(long)
     return clips + made
 
@@ -157,7 +187,8 @@ def main() -> None:
         if args.ray:
             results["ray_two_nodes"] = ray = on_ray(files, args.repeat, args.model, cores)
             ray["overhead_vs_local_all_cores"] = round(
-                ray["wall_seconds"] / results["all_cores"]["batched"]["wall_seconds"], 2)
+                ray["wall_seconds"] / results["all_cores"]["batched"]["wall_seconds"], 2
+            )
     save(results, args.json)
 
 

@@ -34,11 +34,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, save  # noqa: E402
-from genrescope.stream.sources.audio_file import decode_blocks  # noqa: E402
-from genrescope.stream.tag.batch_tagger import BatchTagger, file_columns, load_batch_tagger  # noqa: E402
-from genrescope.stream.tag.library import tag_file, tagging_engine  # noqa: E402
-from genrescope.training.genre.config import DEFAULT_DATA_ROOT  # noqa: E402
+from bench.common import machine, save
+from genrescope.stream.sources.audio_file import decode_blocks
+from genrescope.stream.tag.batch_tagger import BatchTagger, file_columns, load_batch_tagger
+from genrescope.stream.tag.library import tag_file, tagging_engine
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT
 
 
 def per_update_mean(tagger: BatchTagger, columns_db: np.ndarray) -> np.ndarray:
@@ -46,7 +46,7 @@ def per_update_mean(tagger: BatchTagger, columns_db: np.ndarray) -> np.ndarray:
     spec, model = tagger.spec, tagger.model
     runs = []
     for end in range(tagger.min_columns, len(columns_db) + 1):
-        context = columns_db[max(0, end - spec.context_columns):end]
+        context = columns_db[max(0, end - spec.context_columns) : end]
         relative = np.maximum(context - context.max(), spec.floor_db)
         runs.append(model.probabilities(relative[None])[0])
     return np.mean(runs, axis=0)
@@ -60,10 +60,20 @@ def real_clips(tagger: BatchTagger, clips: list[Path]) -> dict:
         replay = per_update_mean(tagger, file_columns(tagger.frontend, decode_blocks(clip))[0])
         replay_diff = max(replay_diff, float(np.abs(replay - list(streamed.probabilities.values())).max()))
         difference = np.subtract(list(streamed.probabilities.values()), list(batched.probabilities.values()))
-        rows.append({"file": clip.name, "seconds": round(batched.audio_seconds, 1), "per_update": streamed.genre,
-                     "batched": batched.genre, "max_abs_probability_diff": float(np.abs(difference).max())})
-    return {"files": rows, "agreement": float(np.mean([r["per_update"] == r["batched"] for r in rows])),
-            "replay_max_abs_diff": replay_diff}
+        rows.append(
+            {
+                "file": clip.name,
+                "seconds": round(batched.audio_seconds, 1),
+                "per_update": streamed.genre,
+                "batched": batched.genre,
+                "max_abs_probability_diff": float(np.abs(difference).max()),
+            }
+        )
+    return {
+        "files": rows,
+        "agreement": float(np.mean([r["per_update"] == r["batched"] for r in rows])),
+        "replay_max_abs_diff": replay_diff,
+    }
 
 
 def validation_columns(tagger: BatchTagger, data_root: Path, limit: int | None) -> tuple[list[np.ndarray], np.ndarray]:
@@ -83,9 +93,12 @@ def compare(tagger: BatchTagger, files: list[np.ndarray], truth: np.ndarray) -> 
     """Top genre of both estimates on each file's columns: agreement, and accuracy of each."""
     per_update = np.array([per_update_mean(tagger, columns).argmax() for columns in files])
     batched = np.array([tagger.probabilities(columns).argmax() for columns in files])
-    return {"files": len(files), "agreement": float(np.mean(per_update == batched)),
-            "accuracy_per_update": float(np.mean(per_update == truth)),
-            "accuracy_batched": float(np.mean(batched == truth))}
+    return {
+        "files": len(files),
+        "agreement": float(np.mean(per_update == batched)),
+        "accuracy_per_update": float(np.mean(per_update == truth)),
+        "accuracy_batched": float(np.mean(batched == truth)),
+    }
 
 
 def medleys(columns: list[np.ndarray], truth: np.ndarray, clips: int) -> tuple[list[np.ndarray], np.ndarray]:
@@ -95,7 +108,7 @@ def medleys(columns: list[np.ndarray], truth: np.ndarray, clips: int) -> tuple[l
     for genre in np.unique(truth):
         members = np.flatnonzero(truth == genre)
         for first in range(0, len(members) - clips + 1, clips):
-            files.append(np.concatenate([columns[i] for i in members[first:first + clips]]))
+            files.append(np.concatenate([columns[i] for i in members[first : first + clips]]))
             genres.append(genre)
     return files, np.array(genres)
 
@@ -109,16 +122,21 @@ def main() -> None:
     args = parser.parse_args()
     tagger = load_batch_tagger()
     columns, truth = validation_columns(tagger, args.data_root, args.limit)
-    save({
-        "machine": machine(),
-        "model_version": tagger.model_version,
-        "window": {"columns": tagger.spec.context_columns, "hop_columns": tagger.plan.hop},
-        "real_clips": real_clips(tagger, sorted((args.data_root / "music").glob("*.mp3"))),
-        "fma_thumbnails": {"split": "validation", **compare(tagger, columns, truth)},
-        "fma_medleys": {"clips_per_file": args.medley_clips,
-                        "seconds_per_file": round(args.medley_clips * 30.0),
-                        **compare(tagger, *medleys(columns, truth, args.medley_clips))},
-    }, args.json)
+    save(
+        {
+            "machine": machine(),
+            "model_version": tagger.model_version,
+            "window": {"columns": tagger.spec.context_columns, "hop_columns": tagger.plan.hop},
+            "real_clips": real_clips(tagger, sorted((args.data_root / "music").glob("*.mp3"))),
+            "fma_thumbnails": {"split": "validation", **compare(tagger, columns, truth)},
+            "fma_medleys": {
+                "clips_per_file": args.medley_clips,
+                "seconds_per_file": round(args.medley_clips * 30.0),
+                **compare(tagger, *medleys(columns, truth, args.medley_clips)),
+            },
+        },
+        args.json,
+    )
 
 
 if __name__ == "__main__":

@@ -19,19 +19,38 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine, save  # noqa: E402
-from genrescope.training.genre.config import DEFAULT_DATA_ROOT  # noqa: E402
+from bench.common import machine, save
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT
 
 GENRESCOPE = Path(sys.executable).with_name("genrescope")
 
 
 def looped(clip: Path, minutes: float, out: Path) -> Path:
     """``clip`` repeated end to end until it lasts at least ``minutes``."""
-    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
-                            str(clip)], capture_output=True, text=True, check=True)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(clip)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     loops = int(minutes * 60 / float(probe.stdout)) + 1
-    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-stream_loop", str(loops - 1),
-                    "-i", str(clip), "-c", "copy", str(out)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-stream_loop",
+            str(loops - 1),
+            "-i",
+            str(clip),
+            "-c",
+            "copy",
+            str(out),
+        ],
+        check=True,
+    )
     return out
 
 
@@ -39,10 +58,17 @@ def tag_once(path: Path, folder: Path) -> dict:
     """One ``genrescope tag`` of ``path`` in a fresh store, in a child process of its own
     (RUSAGE_CHILDREN keeps the largest child's peak, so the long file runs last)."""
     started = time.perf_counter()
-    subprocess.run([str(GENRESCOPE), "tag", str(path), "--jobs", "1", "--db", str(folder / f"{path.stem}.sqlite")],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return {"file": path.name, "wall_seconds": round(time.perf_counter() - started, 2),
-            "peak_rss_mb_so_far": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)}
+    subprocess.run(
+        [str(GENRESCOPE), "tag", str(path), "--jobs", "1", "--db", str(folder / f"{path.stem}.sqlite")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return {
+        "file": path.name,
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "peak_rss_mb_so_far": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+    }
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """Print genrescope's live genre estimates: python examples/client.py [WS_URL]"""
+
 import asyncio
 import json
 import sys
+
 from websockets.asyncio.client import connect
 
 
@@ -16,5 +18,6 @@ async def main(url: str) -> None:
             elif message["type"] == "end":
                 print(message["summary"])
                 break
+
 
 asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "ws://127.0.0.1:8765/ws"))

@@ -95,7 +95,7 @@ class GenreModel:
     path: str
 
     @classmethod
-    def load(cls, path: str | Path | None = None, threads: int = 1, prefer_gpu: bool = True) -> "GenreModel":
+    def load(cls, path: str | Path | None = None, threads: int = 1, prefer_gpu: bool = True) -> GenreModel:
         path = Path(path) if path is not None else DEFAULT_GENRE_MODEL
         if not path.is_file():
             raise FileNotFoundError(f"model file not found: {path}")
@@ -116,7 +116,7 @@ class GenreModel:
     def logits(self, mel_db: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"mel_db": np.ascontiguousarray(mel_db, dtype=np.float32)})[0]
 
-    def logits_bound(self, mel_db: "torch.Tensor") -> np.ndarray:
+    def logits_bound(self, mel_db: torch.Tensor) -> np.ndarray:
         """Logits for a torch tensor through IO binding: no host round trip when the
         frontend's output already lives on the GPU the CUDA provider runs on."""
         tensor = mel_db.detach().float().contiguous()
@@ -124,8 +124,9 @@ class GenreModel:
             tensor = tensor.cpu()
         binding = self.session.io_binding()
         device = "cuda" if tensor.is_cuda else "cpu"
-        binding.bind_input("mel_db", device, tensor.device.index or 0, np.float32, tuple(tensor.shape),
-                           tensor.data_ptr())
+        binding.bind_input(
+            "mel_db", device, tensor.device.index or 0, np.float32, tuple(tensor.shape), tensor.data_ptr()
+        )
         binding.bind_output("logits", "cpu")
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]

@@ -50,13 +50,20 @@ class Number:
         return value
 
     def admits(self, value: float) -> bool:
-        return ((self.low is None or value >= self.low) and (self.high is None or value <= self.high)
-                and (self.above is None or value > self.above) and (self.below is None or value < self.below))
+        return (
+            (self.low is None or value >= self.low)
+            and (self.high is None or value <= self.high)
+            and (self.above is None or value > self.above)
+            and (self.below is None or value < self.below)
+        )
 
     def describe(self) -> str:
         """The range in words, e.g. 'an integer ≥ 0 and ≤ 65535', 'a number > 0'."""
-        bounds = [f"{sign} {bound:g}" for sign, bound in
-                  (("≥", self.low), (">", self.above), ("≤", self.high), ("<", self.below)) if bound is not None]
+        bounds = [
+            f"{sign} {bound:g}"
+            for sign, bound in (("≥", self.low), (">", self.above), ("≤", self.high), ("<", self.below))
+            if bound is not None
+        ]
         return f"{self._noun()} {' and '.join(bounds)}".strip()
 
     def _noun(self) -> str:

@@ -10,16 +10,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from radio_server import encode_mp3, hls_segments
 
+from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.model.genre.card import ModelCard
 from genrescope.model.genre.crnn import CRNNConfig, GenreCRNN
 from genrescope.model.genre.export import export_genre_model
-from genrescope.model.frontend.spec import FrontendSpec
-from genrescope.training.genre.fma import GENRES
-
 from genrescope.stream.sources.demo import RATE, DemoSource
+from genrescope.training.genre.fma import GENRES
 from pulse import PulseServer, serving_this_process, start_pulse, unavailable
-from radio_server import encode_mp3, hls_segments
 from support import MUSIC_DIR
 
 
@@ -68,19 +67,14 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
         with serving_this_process(server):
             names = {device.name for device in list_input_devices()}
             if "pulse" not in names:
-                unavailable(
-                    f"PortAudio sees no 'pulse' input (only {sorted(names)}); "
-                    "is libasound2-plugins installed?"
-                )
+                unavailable(f"PortAudio sees no 'pulse' input (only {sorted(names)}); is libasound2-plugins installed?")
             yield server
     finally:
         server.stop()
 
 
 @pytest.fixture
-def doomed_pulse(
-    pulse: PulseServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PulseServer]:
+def doomed_pulse(pulse: PulseServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
     """A second private daemon for a test to kill; this process uses it meanwhile."""
     server = start_pulse(tmp_path_factory.mktemp("doomed"))
     try:

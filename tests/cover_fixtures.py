@@ -26,9 +26,11 @@ def write_tiny_cover_model(path: Path) -> CoverSpec:
     weights[0, spec.labels.index("Rock")] = 4.0  # red channel → Rock
     weights[2, spec.labels.index("Jazz")] = 4.0  # blue channel → Jazz
     graph = helper.make_graph(
-        [helper.make_node("ReduceMean", ["image"], ["mean"], axes=[2, 3], keepdims=0),
-         helper.make_node("MatMul", ["mean", "w"], ["logits"]),
-         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1)],
+        [
+            helper.make_node("ReduceMean", ["image"], ["mean"], axes=[2, 3], keepdims=0),
+            helper.make_node("MatMul", ["mean", "w"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
+        ],
         "tiny_cover",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, SIZE, SIZE])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", len(spec.labels)])],
@@ -36,8 +38,11 @@ def write_tiny_cover_model(path: Path) -> CoverSpec:
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    for key, value in {"cover_spec": spec.to_json(), "version": "tiny-test",
-                       "metrics": json.dumps({"val": {}})}.items():
+    for key, value in {
+        "cover_spec": spec.to_json(),
+        "version": "tiny-test",
+        "metrics": json.dumps({"val": {}}),
+    }.items():
         model.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))

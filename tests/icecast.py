@@ -122,8 +122,27 @@ def _wait_listening(port: int, process: subprocess.Popen) -> None:
 def feeder(audio: Path, icecast: Icecast, mount: str) -> subprocess.Popen:
     """``ffmpeg -re`` playing ``audio`` (looped) to ``mount`` as MP3, as a station's encoder does."""
     return subprocess.Popen(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(audio),
-         "-vn", "-c:a", "libmp3lame", "-b:a", "128k", "-content_type", "audio/mpeg",
-         "-f", "mp3", icecast.source_url(mount)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-re",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(audio),
+            "-vn",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+            "-content_type",
+            "audio/mpeg",
+            "-f",
+            "mp3",
+            icecast.source_url(mount),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )

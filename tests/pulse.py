@@ -62,9 +62,7 @@ class PulseServer:
     env: dict[str, str]
 
     def pactl(self, *args: str) -> str:
-        result = subprocess.run(
-            ["pactl", *args], env=self.env, capture_output=True, text=True, check=True
-        )
+        result = subprocess.run(["pactl", *args], env=self.env, capture_output=True, text=True, check=True)
         return result.stdout.strip()
 
     def play(self, wav: Path) -> subprocess.Popen[bytes]:

@@ -21,8 +21,9 @@ DATA_ROOT = Path(os.environ.get("GENRESCOPE_DATA", DEFAULT_DATA_ROOT))
 MUSIC_DIR = DATA_ROOT / "music"
 
 
-def write_tone(path: Path, seconds: float, rate: int = 44_100, channels: int = 1, frequency: float = 440.0,
-               amplitude: float = 0.5) -> Path:
+def write_tone(
+    path: Path, seconds: float, rate: int = 44_100, channels: int = 1, frequency: float = 440.0, amplitude: float = 0.5
+) -> Path:
     """A sine tone file, for tests that need audio of a known shape."""
     t = np.arange(int(seconds * rate)) / rate
     tone = (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
@@ -32,8 +33,13 @@ def write_tone(path: Path, seconds: float, rate: int = 44_100, channels: int = 1
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """``genrescope ARGS`` as a real process from the repository root, output captured."""
-    return subprocess.run([sys.executable, "-m", "genrescope.stream.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "genrescope.stream.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def silence(path: Path, **kwargs) -> Path:

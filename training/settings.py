@@ -11,9 +11,9 @@ side (training/cover/train_cover.py, training/cover/fit_fusion.py) both build on
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import Field, field, fields, replace
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import yaml
@@ -23,9 +23,15 @@ from genrescope.stream.config_shape import BOOLEAN, INTEGER, NUMBER, STRING, Kin
 Settings = TypeVar("Settings")
 SCALARS = {"int": int, "float": float, "str": str}
 # What a YAML value of each setting type must be (checked, never coerced: see stream/config_shape.py).
-YAML_KINDS = {"int": INTEGER, "float": NUMBER, "str": STRING, "bool": BOOLEAN,
-              "tuple[int, ...]": list_of(INTEGER), "tuple[float, ...]": list_of(NUMBER),
-              "tuple[str, ...]": list_of(STRING)}
+YAML_KINDS = {
+    "int": INTEGER,
+    "float": NUMBER,
+    "str": STRING,
+    "bool": BOOLEAN,
+    "tuple[int, ...]": list_of(INTEGER),
+    "tuple[float, ...]": list_of(NUMBER),
+    "tuple[str, ...]": list_of(STRING),
+}
 
 
 def setting(default: Any, help: str) -> Any:
@@ -62,7 +68,7 @@ def _element_type(f: Field) -> type | None:
     """``int``/``float`` for a ``tuple[int, ...]``/``tuple[float, ...]`` setting, else None."""
     kind = str(f.type)
     if kind.startswith("tuple["):
-        return SCALARS[kind[len("tuple["):].split(",")[0].strip()]
+        return SCALARS[kind[len("tuple[") :].split(",")[0].strip()]
     return None
 
 
@@ -78,8 +84,9 @@ def check_ranges(settings: Any, ranges: dict[str, Any]) -> None:
             raise ConfigError(f"setting {name} must be {check.describe()}, got {value!r}")
 
 
-def add_setting_arguments(parser: argparse.ArgumentParser, cls: type,
-                          ranges: dict[str, Callable[[str], Any]] | None = None) -> None:
+def add_setting_arguments(
+    parser: argparse.ArgumentParser, cls: type, ranges: dict[str, Callable[[str], Any]] | None = None
+) -> None:
     """One flag per setting, defaults left unset so that YAML values are not overridden;
     ``ranges`` gives a setting (or each element of a tuple setting) a checking type
     (stream/checks.py ``Number``)."""
@@ -93,8 +100,9 @@ def add_setting_arguments(parser: argparse.ArgumentParser, cls: type,
         if _type_name(f) == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif element is not None:
-            parser.add_argument(flag, type=checked or element, nargs="+", default=None, metavar=f.name.upper(),
-                                help=text)
+            parser.add_argument(
+                flag, type=checked or element, nargs="+", default=None, metavar=f.name.upper(), help=text
+            )
         else:
             parser.add_argument(flag, type=checked or SCALARS.get(_type_name(f), str), default=None, help=text)
 
@@ -132,4 +140,3 @@ def settings_from_arguments(args: argparse.Namespace, cls: type[Settings]) -> Se
     base = load_settings(cls, args.config) if getattr(args, "config", None) else cls()
     given = {f.name: getattr(args, f.name) for f in settings_of(cls) if getattr(args, f.name, None) is not None}
     return replace(base, **_typed(cls, given))
-

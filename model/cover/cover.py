@@ -36,7 +36,7 @@ class CoverModel:
     metadata: dict[str, str]
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "CoverModel":
+    def load(cls, path: str | Path | None = None) -> CoverModel:
         """Open a cover model file (default: the one shipped in model/)."""
         path = Path(path) if path is not None else DEFAULT_MODEL
         if not path.exists():

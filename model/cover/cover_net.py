@@ -51,8 +51,13 @@ def load_backbone(image_size: int, pretrained: bool = True) -> nn.Module:
 class CoverNet(nn.Module):
     """Frozen multi-scale descriptor + standardisation + linear head over ``n_classes``."""
 
-    def __init__(self, n_classes: int, scales: tuple[int, ...] = SCALES,
-                 taps: tuple[int, ...] = TAP_BLOCKS, pretrained: bool = True):
+    def __init__(
+        self,
+        n_classes: int,
+        scales: tuple[int, ...] = SCALES,
+        taps: tuple[int, ...] = TAP_BLOCKS,
+        pretrained: bool = True,
+    ):
         super().__init__()
         net = load_backbone(scales[0], pretrained)
         self.scales, self.taps = tuple(scales), tuple(taps)
@@ -70,8 +75,9 @@ class CoverNet(nn.Module):
         """Preprocessed images [B, 3, S, S] (S = scales[0]) → descriptors [B, feature_dim]."""
         parts = []
         for size in self.scales:
-            view = x if size == x.shape[-1] else F.interpolate(
-                x, size=(size, size), mode="bilinear", align_corners=False)
+            view = (
+                x if size == x.shape[-1] else F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+            )
             parts.extend(self._one_scale(view))
         return torch.cat(parts, dim=1)
 

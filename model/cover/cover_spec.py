@@ -51,7 +51,7 @@ class CoverSpec:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "CoverSpec":
+    def from_json(cls, text: str) -> CoverSpec:
         raw = json.loads(text)
         return cls(
             size=int(raw["size"]),

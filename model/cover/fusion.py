@@ -26,10 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-AUDIO_GENRES = ("Electronic", "Experimental", "Folk", "Hip-Hop", "Instrumental",
-                "International", "Pop", "Rock")
-COVER_TO_AUDIO = {"Electronic": "Electronic", "HipHop": "Hip-Hop", "Pop": "Pop",
-                  "Rock": "Rock", "Metal": "Rock"}
+AUDIO_GENRES = ("Electronic", "Experimental", "Folk", "Hip-Hop", "Instrumental", "International", "Pop", "Rock")
+COVER_TO_AUDIO = {"Electronic": "Electronic", "HipHop": "Hip-Hop", "Pop": "Pop", "Rock": "Rock", "Metal": "Rock"}
 SHARED = tuple(sorted(set(COVER_TO_AUDIO.values())))
 FUSION_FILE = Path(__file__).resolve().parents[1] / "fusion.json"
 EPS = 1e-6  # floor on probabilities before taking logs: one confident model never vetoes
@@ -37,7 +35,7 @@ EPS = 1e-6  # floor on probabilities before taking logs: one confident model nev
 
 def cover_on_shared(cover: dict[str, float]) -> dict[str, float]:
     """Cover probabilities mapped onto the shared genres and renormalised over them."""
-    mass = {g: 0.0 for g in SHARED}
+    mass = dict.fromkeys(SHARED, 0.0)
     for label, p in cover.items():
         if label in COVER_TO_AUDIO:
             mass[COVER_TO_AUDIO[label]] += p
@@ -59,8 +57,9 @@ def log_pool(audio: np.ndarray, cover: np.ndarray, weight: float) -> np.ndarray:
 def pool(audio_shared: dict[str, float], cover_shared: dict[str, float], weight: float) -> dict[str, float]:
     """Weighted log-linear pool of two distributions over the same genres."""
     genres = list(audio_shared)
-    fused = np.exp(log_pool(np.array([audio_shared[g] for g in genres]),
-                            np.array([cover_shared[g] for g in genres]), weight))
+    fused = np.exp(
+        log_pool(np.array([audio_shared[g] for g in genres]), np.array([cover_shared[g] for g in genres]), weight)
+    )
     return {g: float(p) for g, p in zip(genres, fused, strict=True)}
 
 

@@ -49,8 +49,9 @@ def mel_to_hz(mel: np.ndarray, scale: str) -> np.ndarray:
     if scale != "slaney":
         raise ValueError(f"unknown mel scale {scale!r}: use 'slaney' or 'htk'")
     break_mel = SLANEY_BREAK_HZ / SLANEY_HZ_PER_MEL
-    return np.where(mel >= break_mel, SLANEY_BREAK_HZ * np.exp(SLANEY_LOG_STEP * (mel - break_mel)),
-                    SLANEY_HZ_PER_MEL * mel)
+    return np.where(
+        mel >= break_mel, SLANEY_BREAK_HZ * np.exp(SLANEY_LOG_STEP * (mel - break_mel)), SLANEY_HZ_PER_MEL * mel
+    )
 
 
 def mel_filterbank(spec: FrontendSpec) -> np.ndarray:
@@ -61,8 +62,10 @@ def mel_filterbank(spec: FrontendSpec) -> np.ndarray:
     level does not grow with its width.
     """
     bins_hz = np.linspace(0.0, spec.sample_rate / 2, spec.n_freqs)
-    edges = mel_to_hz(np.linspace(hz_to_mel(spec.f_min, spec.mel_scale), hz_to_mel(spec.f_max, spec.mel_scale),
-                                  spec.n_mels + 2), spec.mel_scale)
+    edges = mel_to_hz(
+        np.linspace(hz_to_mel(spec.f_min, spec.mel_scale), hz_to_mel(spec.f_max, spec.mel_scale), spec.n_mels + 2),
+        spec.mel_scale,
+    )
     widths = np.diff(edges)
     offsets = edges[None, :] - bins_hz[:, None]  # [n_freqs, n_mels + 2]
     rising = -offsets[:, :-2] / widths[:-1]
@@ -159,7 +162,7 @@ def frame_windows(audio: np.ndarray, centers: np.ndarray, n_fft: int) -> np.ndar
         # slicing those is 5× faster than indexing a sliding view; a file's many are not.
         audio = np.asarray(audio, dtype=np.float32)
         if len(centers) <= 4:
-            return np.array([audio[c - half:c - half + n_fft] for c in centers]).reshape(-1, n_fft)
+            return np.array([audio[c - half : c - half + n_fft] for c in centers]).reshape(-1, n_fft)
         return sliding_window_view(audio, n_fft)[centers - half]
     padded = np.pad(np.asarray(audio, dtype=np.float32), (half, half))
     index = centers[:, None] + np.arange(n_fft)[None, :]

@@ -63,11 +63,15 @@ MINOR_TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
 # Key profiles, tonic first, one weight per semitone above it.
 PROFILES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     # Krumhansl & Kessler (1982), probe-tone ratings: (major, minor).
-    "krumhansl": ((6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88),
-                  (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)),
+    "krumhansl": (
+        (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88),
+        (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17),
+    ),
     # Temperley (1999), "What's key for key?": the probe-tone profiles revised by hand.
-    "temperley": ((5.0, 2.0, 3.5, 2.0, 4.5, 4.0, 2.0, 4.5, 2.0, 3.5, 1.5, 4.0),
-                  (5.0, 2.0, 3.5, 4.5, 2.0, 4.0, 2.0, 4.5, 3.5, 2.0, 1.5, 4.0)),
+    "temperley": (
+        (5.0, 2.0, 3.5, 2.0, 4.5, 4.0, 2.0, 4.5, 2.0, 3.5, 1.5, 4.0),
+        (5.0, 2.0, 3.5, 4.5, 2.0, 4.0, 2.0, 4.5, 3.5, 2.0, 1.5, 4.0),
+    ),
 }
 DEFAULT_PROFILE = "krumhansl"
 
@@ -95,7 +99,7 @@ class Key:
         return self.tonic_name + ("m" if self.minor else "")
 
     @classmethod
-    def from_tag(cls, tag: str) -> "Key":
+    def from_tag(cls, tag: str) -> Key:
         """The key a ``tag`` string names (its inverse; how the tag store keeps keys)."""
         minor = tag.endswith("m")
         tonics = MINOR_TONICS if minor else MAJOR_TONICS
@@ -105,7 +109,7 @@ class Key:
         return cls(tonics.index(tonic), minor)
 
     @property
-    def relative(self) -> "Key":
+    def relative(self) -> Key:
         """The key with the same scale tones: A minor ↔ C major."""
         return Key((self.tonic + (3 if self.minor else -3)) % SEMITONES, not self.minor)
 
@@ -127,7 +131,7 @@ class KeyEstimate:
         return self.key.tag if self.key else None
 
     @classmethod
-    def from_tag(cls, tag: str | None, confidence: float) -> "KeyEstimate":
+    def from_tag(cls, tag: str | None, confidence: float) -> KeyEstimate:
         """The estimate a stored tag form and confidence stand for (no key for '' or None)."""
         return cls(Key.from_tag(tag), confidence) if tag else NO_KEY
 
@@ -163,8 +167,8 @@ def chroma(power: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def _peaks(power: np.ndarray, lo: int, hi: int, floor: float) -> tuple[np.ndarray, np.ndarray]:
     """(row, bin) of the local maxima in bins lo…hi that pass both thresholds."""
-    band = power[:, lo:hi + 1]
-    is_peak = (band > power[:, lo - 1:hi]) & (band >= power[:, lo + 1:hi + 2])
+    band = power[:, lo : hi + 1]
+    is_peak = (band > power[:, lo - 1 : hi]) & (band >= power[:, lo + 1 : hi + 2])
     strongest = np.max(np.where(is_peak, band, 0.0), axis=1, keepdims=True)
     is_peak &= (band > floor) & (band >= strongest * 10 ** (-PEAK_RANGE_DB / 10))
     frame, peak = np.nonzero(is_peak)

@@ -87,13 +87,12 @@ class FrontendSpec:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "FrontendSpec":
+    def from_json(cls, text: str) -> FrontendSpec:
         """Parse a spec, refusing unknown or missing keys (a model from elsewhere)."""
         data = json.loads(text)
         names = {f.name for f in fields(cls)}
         if set(data) != names:
             raise ValueError(
-                f"frontend spec keys differ: missing {sorted(names - set(data))}, "
-                f"unknown {sorted(set(data) - names)}"
+                f"frontend spec keys differ: missing {sorted(names - set(data))}, unknown {sorted(set(data) - names)}"
             )
         return cls(**data)

@@ -47,8 +47,8 @@ class ModelCard:
         return {PREFIX + k: v for k, v in values.items()}
 
     @classmethod
-    def from_metadata(cls, metadata: dict[str, str], source: str = "model") -> "ModelCard":
-        values = {k[len(PREFIX):]: v for k, v in metadata.items() if k.startswith(PREFIX)}
+    def from_metadata(cls, metadata: dict[str, str], source: str = "model") -> ModelCard:
+        values = {k[len(PREFIX) :]: v for k, v in metadata.items() if k.startswith(PREFIX)}
         missing = [k for k in REQUIRED if k not in values]
         if missing:
             raise ModelCardError(
@@ -86,6 +86,7 @@ def update_metadata(path: Path, entries: dict[str, str], drop_prefix: str | None
 def replace_metadata(model: onnx.ModelProto, entries: dict[str, str], drop_prefix: str | None = None) -> None:
     """Set ``entries`` in ``model``'s metadata, replacing those keys and, with
     ``drop_prefix``, every key that starts with it (entries a card no longer has)."""
+
     def dropped(key: str) -> bool:
         return key in entries or (drop_prefix is not None and key.startswith(drop_prefix))
 

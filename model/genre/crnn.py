@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
-from genrescope.model.genre.efficientnet_lite import FREQ_STRIDE, OUT_CHANNELS, EfficientNetLite0Features
 from genrescope.model.frontend.frontend import first_band_above
 from genrescope.model.frontend.spec import FrontendSpec
+from genrescope.model.genre.efficientnet_lite import FREQ_STRIDE, OUT_CHANNELS, EfficientNetLite0Features
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class CRNNConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, recorded: dict) -> "CRNNConfig":
+    def from_dict(cls, recorded: dict) -> CRNNConfig:
         """The config a checkpoint recorded; keys it no longer has (``n_mels`` and
         ``floor_db``, now the frontend spec's) are ignored."""
         names = {f.name for f in fields(cls)}
@@ -72,8 +72,9 @@ class GenreCRNN(nn.Module):
         width = 2 * config.gru_hidden
         self.attention = nn.Linear(width, 1)
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(width, config.n_classes))
-        kept = torch.arange(spec.n_mels) < (first_band_above(config.band_limit_hz, spec)
-                                            if config.band_limit_hz > 0 else spec.n_mels)
+        kept = torch.arange(spec.n_mels) < (
+            first_band_above(config.band_limit_hz, spec) if config.band_limit_hz > 0 else spec.n_mels
+        )
         self.register_buffer("kept_bands", kept, persistent=False)
 
     @property

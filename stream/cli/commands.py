@@ -15,7 +15,6 @@ from genrescope.stream.checks import PORT, SECONDS, CliParser, Number, OutputErr
 from genrescope.stream.cli.command_groups import CommandListFormatter, group_commands
 from genrescope.stream.cli.cover import add_cover_arguments, run_cover
 from genrescope.stream.cli.streaming import UserError, run_devices, run_file, run_live, run_serve
-from genrescope.stream.segments.formats import FORMATS_HELP, segments_file
 from genrescope.stream.cli.tag import add_tag_arguments, run_tag
 from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.segments.airplay import add_log_argument
@@ -55,24 +54,39 @@ def _engine_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = EngineConfig()
     group = parser.add_argument_group("engine")
     group.add_argument("--model", type=Path, default=None, help="ONNX genre model (default: the shipped one)")
-    group.add_argument("--smoothing", type=Number(float, low=0), default=defaults.smoothing_seconds, metavar="SECONDS",
-                       help=f"EMA time constant of the probabilities, 0 = off (default {defaults.smoothing_seconds})")
-    group.add_argument("--context", type=Number(float, low=defaults.min_context_seconds),
-                       default=defaults.context_seconds, metavar="SECONDS",
-                       help=f"longest context the model sees, from {defaults.min_context_seconds:g} s (the first "
-                            f"update's) to the model's maximum (default {defaults.context_seconds:g})")
+    group.add_argument(
+        "--smoothing",
+        type=Number(float, low=0),
+        default=defaults.smoothing_seconds,
+        metavar="SECONDS",
+        help=f"EMA time constant of the probabilities, 0 = off (default {defaults.smoothing_seconds})",
+    )
+    group.add_argument(
+        "--context",
+        type=Number(float, low=defaults.min_context_seconds),
+        default=defaults.context_seconds,
+        metavar="SECONDS",
+        help=f"longest context the model sees, from {defaults.min_context_seconds:g} s (the first "
+        f"update's) to the model's maximum (default {defaults.context_seconds:g})",
+    )
     group.add_argument("--cpu", action="store_true", help="never use the GPU, even when there is one")
 
 
 def _output_arguments(parser: argparse.ArgumentParser, segments: bool = False) -> None:
     group = parser.add_argument_group("output")
     if segments:
-        group.add_argument("--segments", type=segments_file, metavar="OUT",
-                           help=f"write the genre segments (from 0:00 to 3:10 it was Rock...) as {FORMATS_HELP}")
-    group.add_argument("--jsonl", type=output_file, metavar="OUT",
-                       help="write one JSON object per update ('-' for stdout)")
-    group.add_argument("--plot", type=image_file, metavar="OUT.png",
-                       help="draw the genre timeline of the stream (png, pdf, svg...)")
+        group.add_argument(
+            "--segments",
+            type=segments_file,
+            metavar="OUT",
+            help=f"write the genre segments (from 0:00 to 3:10 it was Rock...) as {FORMATS_HELP}",
+        )
+    group.add_argument(
+        "--jsonl", type=output_file, metavar="OUT", help="write one JSON object per update ('-' for stdout)"
+    )
+    group.add_argument(
+        "--plot", type=image_file, metavar="OUT.png", help="draw the genre timeline of the stream (png, pdf, svg...)"
+    )
     group.add_argument("--quiet", action="store_true", help="no live terminal view")
 
 
@@ -81,34 +95,54 @@ def _server_arguments(parser: argparse.ArgumentParser, switch: bool) -> None:
     defaults = ServerConfig()
     group = parser.add_argument_group("web dashboard and websocket server (protocol: docs/protocol.md)")
     if switch:
-        group.add_argument("--serve", action="store_true",
-                           help="also serve the updates and the live dashboard (files are paced in real time)")
-    group.add_argument("--host", default=defaults.host,
-                       help=f"interface to bind (default {defaults.host}; others need --allow-remote)")
-    group.add_argument("--port", type=PORT, default=defaults.port,
-                       help=f"HTTP and websocket port (default {defaults.port}, 0 = any free port)")
-    group.add_argument("--allow-remote", action="store_true",
-                       help="allow binding a non-loopback --host; clients then need the token")
-    group.add_argument("--token", default=None,
-                       help="token clients must send (default: none on loopback, generated otherwise)")
-    group.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                       help="another web origin whose pages may connect (repeatable)")
-    group.add_argument("--exit-at-end", action="store_true",
-                       help="stop when a file ends (default: keep serving its final state)")
+        group.add_argument(
+            "--serve",
+            action="store_true",
+            help="also serve the updates and the live dashboard (files are paced in real time)",
+        )
+    group.add_argument(
+        "--host", default=defaults.host, help=f"interface to bind (default {defaults.host}; others need --allow-remote)"
+    )
+    group.add_argument(
+        "--port",
+        type=PORT,
+        default=defaults.port,
+        help=f"HTTP and websocket port (default {defaults.port}, 0 = any free port)",
+    )
+    group.add_argument(
+        "--allow-remote", action="store_true", help="allow binding a non-loopback --host; clients then need the token"
+    )
+    group.add_argument(
+        "--token", default=None, help="token clients must send (default: none on loopback, generated otherwise)"
+    )
+    group.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="another web origin whose pages may connect (repeatable)",
+    )
+    group.add_argument(
+        "--exit-at-end", action="store_true", help="stop when a file ends (default: keep serving its final state)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = CliParser(
         prog="genrescope",
         description="Real-time music-genre recognition: sound in, rolling genre probabilities out "
-                    "(≈4 updates per second, over up to 30 s of context).",
-        epilog=EXAMPLES, formatter_class=CommandListFormatter,
+        "(≈4 updates per second, over up to 30 s of context).",
+        epilog=EXAMPLES,
+        formatter_class=CommandListFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (model provider, timings)")
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND", required=True)
 
-    file_parser = commands.add_parser("file", help="stream an audio file (mp3, flac, ogg, wav, anything ffmpeg reads)",
-                                      description="Stream an audio file through the real-time engine.")
+    file_parser = commands.add_parser(
+        "file",
+        help="stream an audio file (mp3, flac, ogg, wav, anything ffmpeg reads)",
+        description="Stream an audio file through the real-time engine.",
+    )
     file_parser.add_argument("path", type=file_argument, help="the audio file")
     file_parser.add_argument("--realtime", action="store_true", help="pace the file at 1× like a live source")
     _engine_arguments(file_parser)
@@ -117,18 +151,26 @@ def build_parser() -> argparse.ArgumentParser:
     file_parser.set_defaults(handler=run_file)
 
     tag_parser = commands.add_parser(
-        "tag", help="tag a library: one whole-file genre per file, into a resumable store, optionally into the files")
+        "tag", help="tag a library: one whole-file genre per file, into a resumable store, optionally into the files"
+    )
     add_tag_arguments(tag_parser)
     tag_parser.set_defaults(handler=run_tag)
 
-    live_parser = commands.add_parser("live", help="listen to a microphone or line-in",
-                                      description="Recognise the genre of what an input device hears. If the device goes "
-                                                  "away (unplugged, audio server restarted), the stream waits for it "
-                                                  "(or, with no --device, for the system default) to come back and "
-                                                  "counts the gap as dropped samples.")
-    live_parser.add_argument("--device", default=None, help="input device index or part of its name "
-                                                            "(see `genrescope devices`), or 'system': what "
-                                                            "this computer plays (the default output's monitor)")
+    live_parser = commands.add_parser(
+        "live",
+        help="listen to a microphone or line-in",
+        description="Recognise the genre of what an input device hears. If the device goes "
+        "away (unplugged, audio server restarted), the stream waits for it "
+        "(or, with no --device, for the system default) to come back and "
+        "counts the gap as dropped samples.",
+    )
+    live_parser.add_argument(
+        "--device",
+        default=None,
+        help="input device index or part of its name "
+        "(see `genrescope devices`), or 'system': what "
+        "this computer plays (the default output's monitor)",
+    )
     live_parser.add_argument("--seconds", type=SECONDS, default=None, help="stop after this long (default: Ctrl-C)")
     _engine_arguments(live_parser)
     _output_arguments(live_parser)
@@ -138,59 +180,102 @@ def build_parser() -> argparse.ArgumentParser:
     devices_parser = commands.add_parser("devices", help="list audio input devices")
     devices_parser.set_defaults(handler=run_devices)
 
-    serve_parser = commands.add_parser("serve", help="serve live updates and the web dashboard",
-                                       description="Run the engine on a source and push every update over "
-                                                   "websockets, with the live dashboard on the same port.")
-    serve_parser.add_argument("--source", action="append", default=[], metavar="[NAME=]SPEC",
-                              help="'demo' (a synthesised loop, the default), 'mic' or 'mic:DEVICE', 'system' "
-                                   "(what this computer plays), an http(s):// radio stream (Icecast, Shoutcast, "
-                                   "HLS; user:pass@ is sent as basic auth and never shown), 'loop:FILE' or an "
-                                   "audio file, paced in real time (write ./mic for a file named mic). Repeat as "
-                                   "NAME=SPEC to monitor several streams at once (docs/operations.md: Many streams)")
-    serve_parser.add_argument("--sources", type=Path, default=None, metavar="FILE.toml",
-                              help="named streams from a TOML file ([[stream]] name = ..., source = ..., "
-                                   "loop = true|false)")
-    serve_parser.add_argument("--osc", default=None, metavar="HOST:PORT",
-                              help="with named streams: send each update as OSC (UDP) to HOST:PORT")
-    serve_parser.add_argument("--stall-seconds", type=SECONDS, default=None, metavar="SECONDS",
-                              help="with radio streams: no data for this long counts as a stall; the stream "
-                                   f"reconnects and counts the gap (default {STALL_SECONDS:g})")
-    serve_parser.add_argument("--device", default=None,
-                              help="input device of a mic source that names none (mic, NAME=mic; 'system': what "
-                                   "this computer plays); refused where no source is such a mic")
+    serve_parser = commands.add_parser(
+        "serve",
+        help="serve live updates and the web dashboard",
+        description="Run the engine on a source and push every update over "
+        "websockets, with the live dashboard on the same port.",
+    )
+    serve_parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="[NAME=]SPEC",
+        help="'demo' (a synthesised loop, the default), 'mic' or 'mic:DEVICE', 'system' "
+        "(what this computer plays), an http(s):// radio stream (Icecast, Shoutcast, "
+        "HLS; user:pass@ is sent as basic auth and never shown), 'loop:FILE' or an "
+        "audio file, paced in real time (write ./mic for a file named mic). Repeat as "
+        "NAME=SPEC to monitor several streams at once (docs/operations.md: Many streams)",
+    )
+    serve_parser.add_argument(
+        "--sources",
+        type=Path,
+        default=None,
+        metavar="FILE.toml",
+        help="named streams from a TOML file ([[stream]] name = ..., source = ..., loop = true|false)",
+    )
+    serve_parser.add_argument(
+        "--osc",
+        default=None,
+        metavar="HOST:PORT",
+        help="with named streams: send each update as OSC (UDP) to HOST:PORT",
+    )
+    serve_parser.add_argument(
+        "--stall-seconds",
+        type=SECONDS,
+        default=None,
+        metavar="SECONDS",
+        help="with radio streams: no data for this long counts as a stall; the stream "
+        f"reconnects and counts the gap (default {STALL_SECONDS:g})",
+    )
+    serve_parser.add_argument(
+        "--device",
+        default=None,
+        help="input device of a mic source that names none (mic, NAME=mic; 'system': what "
+        "this computer plays); refused where no source is such a mic",
+    )
     add_log_argument(serve_parser)
     _engine_arguments(serve_parser)
     _server_arguments(serve_parser, switch=False)
     serve_parser.set_defaults(handler=run_serve)
 
     add_report_command(commands)
-    cover_parser = commands.add_parser("cover", help="genre from album art: images, or songs' embedded artwork",
-                                       description="Genre probabilities from cover art (images, or the artwork "
-                                                   "embedded in mp3/m4a/flac/ogg files).")
+    cover_parser = commands.add_parser(
+        "cover",
+        help="genre from album art: images, or songs' embedded artwork",
+        description="Genre probabilities from cover art (images, or the artwork embedded in mp3/m4a/flac/ogg files).",
+    )
     add_cover_arguments(cover_parser)
     cover_parser.set_defaults(handler=run_cover)
 
     users = len(commands.choices)
     add_training_commands(commands)
-    group_commands(parser, commands, list(commands.choices)[users:], "research and training commands",
-                   "the model's own pipeline: training, cross-validation, export, evaluation and studies\n"
-                   "(they need the [train] extra, and the FMA data under ../shared/data)")
+    group_commands(
+        parser,
+        commands,
+        list(commands.choices)[users:],
+        "research and training commands",
+        "the model's own pipeline: training, cross-validation, export, evaluation and studies\n"
+        "(they need the [train] extra, and the FMA data under ../shared/data)",
+    )
     return parser
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean bad input, not a bug: one line, exit 2."""
     from genrescope.model.genre.card import ModelCardError
+    from genrescope.stream.cli.tag import TagUsageError
+    from genrescope.stream.segments.airplay_log import AirplayLogError  # ReportError too
     from genrescope.stream.sources.audio_file import AudioFileError
     from genrescope.stream.sources.capture import CaptureError
     from genrescope.stream.sources.factory import SourceSpecError
-    from genrescope.stream.cli.tag import TagUsageError
     from genrescope.stream.tag.store import TagStoreError
-    from genrescope.stream.segments.airplay_log import AirplayLogError  # ReportError too
     from genrescope.training.settings import ConfigError
 
-    return (UserError, AudioFileError, ModelCardError, FileNotFoundError, ServerError, CaptureError,
-            SourceSpecError, TagUsageError, TagStoreError, ConfigError, OutputError, AirplayLogError)
+    return (
+        UserError,
+        AudioFileError,
+        ModelCardError,
+        FileNotFoundError,
+        ServerError,
+        CaptureError,
+        SourceSpecError,
+        TagUsageError,
+        TagStoreError,
+        ConfigError,
+        OutputError,
+        AirplayLogError,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

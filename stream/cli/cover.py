@@ -16,8 +16,8 @@ from typing import Any
 from PIL import Image
 
 from genrescope.model.cover.cover import CoverModel
-from genrescope.stream.cover.artwork import IMAGE_ERRORS, ArtworkError, extract_artwork, open_rgb
 from genrescope.stream.checks import COUNT
+from genrescope.stream.cover.artwork import IMAGE_ERRORS, ArtworkError, extract_artwork, open_rgb
 from genrescope.stream.engine.events import ranked
 
 
@@ -27,12 +27,14 @@ class InputError(Exception):
 
 def add_cover_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``cover`` subcommand's arguments on its (sub)parser."""
-    parser.add_argument("inputs", nargs="+", metavar="IMAGE|SONG",
-                        help="cover images, or audio files with embedded artwork")
+    parser.add_argument(
+        "inputs", nargs="+", metavar="IMAGE|SONG", help="cover images, or audio files with embedded artwork"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--top", type=COUNT, default=3, help="genres shown per input (text output)")
-    parser.add_argument("--label-set", default=None,
-                        help="renormalise over one training set's labels (discogs5, spotify5)")
+    parser.add_argument(
+        "--label-set", default=None, help="renormalise over one training set's labels (discogs5, spotify5)"
+    )
     parser.add_argument("--model", default=None, help="cover model file (default: the shipped one)")
 
 

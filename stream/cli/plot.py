@@ -7,11 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from genrescope.stream.engine.timeline import Timeline  # noqa: E402
-from genrescope.stream.palette import genre_colours  # noqa: E402
+from genrescope.stream.engine.timeline import Timeline
+from genrescope.stream.palette import genre_colours
 
 
 def plot_timeline(timeline: Timeline, path: Path, title: str) -> None:
@@ -25,16 +25,22 @@ def plot_timeline(timeline: Timeline, path: Path, title: str) -> None:
     colours = genre_colours(labels)
     order = np.argsort(mean)  # the most likely genre on top, listed first in the legend
     fig, ax = plt.subplots(figsize=(10, 4.2), dpi=120)
-    ax.stackplot(times, probs[order], colors=[colours[labels[i]] for i in order],
-                 labels=[f"{labels[i]} ({mean[i]:.0%})" for i in order], alpha=0.9)
+    ax.stackplot(
+        times,
+        probs[order],
+        colors=[colours[labels[i]] for i in order],
+        labels=[f"{labels[i]} ({mean[i]:.0%})" for i in order],
+        alpha=0.9,
+    )
     ax.set_xlim(times[0], times[-1] if len(times) > 1 else times[0] + 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("genre probability (smoothed)")
     ax.set_title(f"{title} — mostly {labels[int(mean.argmax())]}")
     handles, names = ax.get_legend_handles_labels()
-    ax.legend(handles[::-1], names[::-1], loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
-              title="genre (mean)")
+    ax.legend(
+        handles[::-1], names[::-1], loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, title="genre (mean)"
+    )
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

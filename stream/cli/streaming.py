@@ -11,9 +11,10 @@ import json
 import logging
 import sys
 from collections import deque
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Iterable, Iterator
+from typing import IO, TYPE_CHECKING
 
 from genrescope.stream.checks import open_jsonl
 from genrescope.stream.cover.cover_link import CoverLink, link_cover
@@ -41,16 +42,23 @@ class UserError(Exception):
 
 def _server_config(args: argparse.Namespace) -> ServerConfig:
     try:
-        return ServerConfig(host=args.host, port=args.port, allow_remote=args.allow_remote, token=args.token,
-                            allowed_origins=tuple(args.allow_origin), exit_at_end=args.exit_at_end)
+        return ServerConfig(
+            host=args.host,
+            port=args.port,
+            allow_remote=args.allow_remote,
+            token=args.token,
+            allowed_origins=tuple(args.allow_origin),
+            exit_at_end=args.exit_at_end,
+        )
     except ValueError as error:
         raise UserError(str(error)) from error
 
 
 def engine_config(args: argparse.Namespace) -> EngineConfig:
     """The engine settings the engine flags give (every command that streams)."""
-    return EngineConfig(smoothing_seconds=args.smoothing, context_seconds=args.context,
-                        frontend_device="cpu" if args.cpu else "auto")
+    return EngineConfig(
+        smoothing_seconds=args.smoothing, context_seconds=args.context, frontend_device="cpu" if args.cpu else "auto"
+    )
 
 
 def make_engine(args: argparse.Namespace) -> GenreEngine:
@@ -62,8 +70,13 @@ def make_engine(args: argparse.Namespace) -> GenreEngine:
     return engine
 
 
-def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_name: str,
-                   args: argparse.Namespace, cover: CoverLink | None = None) -> int:
+def stream_updates(
+    engine: GenreEngine,
+    source: Iterable[AudioChunk],
+    source_name: str,
+    args: argparse.Namespace,
+    cover: CoverLink | None = None,
+) -> int:
     """Run a source to its end (or Ctrl-C) with the requested outputs; print the summary.
 
     With ``--serve`` the server runs the stream in its engine thread and keeps serving
@@ -99,8 +112,13 @@ def stream_updates(engine: GenreEngine, source: Iterable[AudioChunk], source_nam
     return 130 if interrupted else exit_status(engine_error)
 
 
-def _with_outputs(updates: Iterable[GenreUpdate], newest: deque[GenreUpdate], timeline: Timeline | None,
-                  jsonl: IO[str] | None, view: TerminalView | None) -> Iterator[GenreUpdate]:
+def _with_outputs(
+    updates: Iterable[GenreUpdate],
+    newest: deque[GenreUpdate],
+    timeline: Timeline | None,
+    jsonl: IO[str] | None,
+    view: TerminalView | None,
+) -> Iterator[GenreUpdate]:
     """Each update, once it went to the requested outputs (and into ``newest``)."""
     for update in updates:
         newest.append(update)
@@ -113,19 +131,30 @@ def _with_outputs(updates: Iterable[GenreUpdate], newest: deque[GenreUpdate], ti
         yield update
 
 
-def _engine_updates(engine: GenreEngine, source: Iterable[AudioChunk], cover: CoverLink | None
-                    ) -> Iterator[GenreUpdate]:
+def _engine_updates(
+    engine: GenreEngine, source: Iterable[AudioChunk], cover: CoverLink | None
+) -> Iterator[GenreUpdate]:
     """The engine's updates, each with the fused estimate when the source has a cover."""
     return cover.attach(engine.run(source)) if cover else engine.run(source)
 
 
-def serve_stream(engine: GenreEngine, updates: Iterator[GenreUpdate], source_name: str,
-                 config: ServerConfig, cover: CoverLink | None = None, recorder: AirplayRecorder | None = None
-                 ) -> str | None:
+def serve_stream(
+    engine: GenreEngine,
+    updates: Iterator[GenreUpdate],
+    source_name: str,
+    config: ServerConfig,
+    cover: CoverLink | None = None,
+    recorder: AirplayRecorder | None = None,
+) -> str | None:
     """Serve ``updates`` (the engine's; ``recorder`` watching them feeds the segment band)
     until stopped; returns the engine's error, if one stopped it (see ``exit_status``)."""
-    return run_server(engine.hello(source_name, cover.hello_extra() if cover else None), updates, engine.summary,
-                      config, feed_server(recorder, PROTOCOL_VERSION, tag_stream=False) if recorder else None)
+    return run_server(
+        engine.hello(source_name, cover.hello_extra() if cover else None),
+        updates,
+        engine.summary,
+        config,
+        feed_server(recorder, PROTOCOL_VERSION, tag_stream=False) if recorder else None,
+    )
 
 
 def exit_status(engine_error: str | None) -> int:
@@ -194,8 +223,12 @@ def run_serve(args: argparse.Namespace) -> int:
     engine = make_engine(args)
     with ExitStack() as stack:
         recorder = stack.enter_context(open_recorder(args.log, engine.labels, engine.spec.column_seconds))
-        source = open_source(with_device(spec, args.device), realtime=True, sample_rate=engine.spec.sample_rate,
-                             stall_seconds=args.stall_seconds or STALL_SECONDS)
+        source = open_source(
+            with_device(spec, args.device),
+            realtime=True,
+            sample_rate=engine.spec.sample_rate,
+            stall_seconds=args.stall_seconds or STALL_SECONDS,
+        )
         stack.enter_context(held(source))  # a device is released on the way out
         cover = link_cover(source.path) if spec.kind == "file" else None  # once, never on the real-time path
         updates = recorder.watch(source.name, _engine_updates(engine, source, cover))
@@ -209,8 +242,18 @@ def _serve_named(args: argparse.Namespace, config: ServerConfig) -> int:
 
     sources = named_sources(args.source, args.sources, args.device)
     refuse_inapplicable([source.source for source in sources], args.device, args.stall_seconds, args.exit_at_end)
-    return exit_status(serve_many(sources, engine_config(args), config, args.model, not args.cpu, args.osc,
-                                  args.stall_seconds or STALL_SECONDS, args.log))
+    return exit_status(
+        serve_many(
+            sources,
+            engine_config(args),
+            config,
+            args.model,
+            not args.cpu,
+            args.osc,
+            args.stall_seconds or STALL_SECONDS,
+            args.log,
+        )
+    )
 
 
 def run_devices(args: argparse.Namespace) -> int:

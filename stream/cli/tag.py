@@ -22,10 +22,11 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from genrescope.stream.checks import COUNT, SHARE, open_jsonl, output_file
 from genrescope.stream.sources.spec import file_argument
@@ -65,36 +66,65 @@ class TagUsageError(Exception):
 def add_tag_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description, parser.epilog = DESCRIPTION, EXAMPLES
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("paths", type=file_argument, nargs="*", metavar="PATH",
-                        help="audio files and/or folders (searched recursively)")
-    parser.add_argument("--db", type=Path, default=None,
-                        help="the results store (default: tags.sqlite in the user's data folder, "
-                             "e.g. ~/.local/share/genrescope; or $GENRESCOPE_TAG_DB)")
+    parser.add_argument(
+        "paths", type=file_argument, nargs="*", metavar="PATH", help="audio files and/or folders (searched recursively)"
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="the results store (default: tags.sqlite in the user's data folder, "
+        "e.g. ~/.local/share/genrescope; or $GENRESCOPE_TAG_DB)",
+    )
     parser.add_argument("--retry-failed", action="store_true", help="tag files that failed in an earlier run again")
-    parser.add_argument("--export", type=output_file, metavar="OUT",
-                        help="write the whole store to OUT.jsonl, OUT.csv (the segments of long files in "
-                             "OUT-segments.csv) or OUT.parquet (after tagging, if paths are given)")
-    parser.add_argument("--jsonl", type=output_file, metavar="OUT",
-                        help="also write the results, one JSON object per file ('-' for stdout); files the store "
-                             "already held are there too, with \"from_store\": true")
+    parser.add_argument(
+        "--export",
+        type=output_file,
+        metavar="OUT",
+        help="write the whole store to OUT.jsonl, OUT.csv (the segments of long files in "
+        "OUT-segments.csv) or OUT.parquet (after tagging, if paths are given)",
+    )
+    parser.add_argument(
+        "--jsonl",
+        type=output_file,
+        metavar="OUT",
+        help="also write the results, one JSON object per file ('-' for stdout); files the store "
+        'already held are there too, with "from_store": true',
+    )
     write = parser.add_argument_group(
         "writing tags into the files (mutagen)",
         "The audio is copied as it is, but a tag that outgrows its padding means the whole\n"
         "file is rewritten. So each file is written as a copy beside it (it needs that much\n"
         "free space) that then replaces it in one step, keeping its permissions: a stop at\n"
-        "any moment leaves every file either as it was or fully tagged, the store in step.")
+        "any moment leaves every file either as it was or fully tagged, the store in step.",
+    )
     write.add_argument("--write", action="store_true", help="write the genres into the files' tags")
-    write.add_argument("--min-confidence", type=SHARE, default=0.3, metavar="P",
-                       help="write every genre with at least this probability (default 0.3; none if no genre "
-                            "reaches it)")
+    write.add_argument(
+        "--min-confidence",
+        type=SHARE,
+        default=0.3,
+        metavar="P",
+        help="write every genre with at least this probability (default 0.3; none if no genre reaches it)",
+    )
     write.add_argument("--force", action="store_true", help="replace a genre the file already has")
     engine = parser.add_argument_group("engine")
-    engine.add_argument("--jobs", type=COUNT, default=None,
-                        help="files tagged at once, one single-threaded tagger each (default: one per core)")
-    engine.add_argument("--engine", choices=("local", "ray"), default="local",
-                        help="local processes (default) or a Ray cluster (pip install 'genrescope[ray]')")
-    engine.add_argument("--address", default=None,
-                        help="Ray cluster to join: 'auto' (the local node's), HOST:PORT; default: start one here")
+    engine.add_argument(
+        "--jobs",
+        type=COUNT,
+        default=None,
+        help="files tagged at once, one single-threaded tagger each (default: one per core)",
+    )
+    engine.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local processes (default) or a Ray cluster (pip install 'genrescope[ray]')",
+    )
+    engine.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join: 'auto' (the local node's), HOST:PORT; default: start one here",
+    )
     engine.add_argument("--model", type=Path, default=None, help="ONNX genre model (default: the shipped one)")
     engine.add_argument("--cpu", action="store_true", help="never use the GPU, even when there is one")
 
@@ -141,7 +171,7 @@ def run_tag(args: argparse.Namespace) -> int:
     with sigterm_stops_cleanly(), open_store(args.db) as store, ExitStack() as held:
         if args.paths:
             held.enter_context(StoreLock(store.path))
-        counts, stop = (_tag_paths(args, store) if args.paths else (RunCounts(), None))
+        counts, stop = _tag_paths(args, store) if args.paths else (RunCounts(), None)
         if args.export is not None and stop is None:
             from genrescope.stream.tag.export import export
 
@@ -193,8 +223,15 @@ def _tag_paths(args: argparse.Namespace, store: TagStore) -> tuple[RunCounts, Ke
     return counts, stop
 
 
-def _tag_todo(args: argparse.Namespace, store: TagStore, todo: list[Path], keys: dict[str, FileKey],
-              version: str, counts: RunCounts, jsonl: IO[str] | None) -> None:
+def _tag_todo(
+    args: argparse.Namespace,
+    store: TagStore,
+    todo: list[Path],
+    keys: dict[str, FileKey],
+    version: str,
+    counts: RunCounts,
+    jsonl: IO[str] | None,
+) -> None:
     """Tag ``todo`` into the store (a stop request propagates as KeyboardInterrupt)."""
     from genrescope.stream.tag.progress import TagProgress
 
@@ -224,8 +261,9 @@ def _results(args: argparse.Namespace, todo: list[Path]) -> Iterator[FileTags]:
     return iter(tag_library(todo, args.model, jobs, args.cpu))
 
 
-def _record(args: argparse.Namespace, store: TagStore, key: FileKey, version: str, tags: FileTags,
-            counts: RunCounts) -> None:
+def _record(
+    args: argparse.Namespace, store: TagStore, key: FileKey, version: str, tags: FileTags, counts: RunCounts
+) -> None:
     """One result into the store (after writing it into the file, whose mtime that moves)."""
     counts.audio_seconds += tags.audio_seconds
     if tags.error:
@@ -247,8 +285,14 @@ def _write_stored(args: argparse.Namespace, store: TagStore, key: FileKey, versi
         store.put(new_key, version, row.file_tags())
 
 
-def _write(args: argparse.Namespace, key: FileKey, probabilities: dict[str, float], version: str,
-           counts: RunCounts, musical_key: str | None = None) -> FileKey:
+def _write(
+    args: argparse.Namespace,
+    key: FileKey,
+    probabilities: dict[str, float],
+    version: str,
+    counts: RunCounts,
+    musical_key: str | None = None,
+) -> FileKey:
     """Write one file's genres (and its musical key when it has one); the file's store
     key afterwards, read from the file as it is now (whoever wrote it last)."""
     from genrescope.stream.tag.writer import TagWriteError, genre_fields, write_fields
@@ -281,21 +325,27 @@ def _write_jsonl(tags: FileTags, jsonl: IO[str] | None, from_store: bool) -> Non
 
 def _say_skipped(counts: RunCounts, store: TagStore) -> None:
     if counts.skipped_done or counts.skipped_failed:
-        failed = (f", {counts.skipped_failed} that failed before (--retry-failed to try them again)"
-                  if counts.skipped_failed else "")
+        failed = (
+            f", {counts.skipped_failed} that failed before (--retry-failed to try them again)"
+            if counts.skipped_failed
+            else ""
+        )
         print(f"skipping {counts.skipped_done} files already tagged{failed} (store: {store.path})", file=sys.stderr)
 
 
 def _say_done(counts: RunCounts, total: int, interrupted: bool) -> None:
     lines = [f"error: {counts.stopped}"] if counts.stopped else []
-    lines += [("stopped: " if interrupted else "")
-             + f"tagged {counts.tagged} files ({counts.audio_seconds / 60:.1f} min of audio) this run, "
-             + f"{counts.skipped_done} already done, {counts.failed + counts.skipped_failed} failed, of {total}"]
+    lines += [
+        ("stopped: " if interrupted else "")
+        + f"tagged {counts.tagged} files ({counts.audio_seconds / 60:.1f} min of audio) this run, "
+        + f"{counts.skipped_done} already done, {counts.failed + counts.skipped_failed} failed, of {total}"
+    ]
     if interrupted or counts.stopped:
         lines.append("every finished file is in the store; run the same command again to go on")
     if counts.written or counts.write_failed or counts.kept_genre:
-        lines.append(f"wrote tags into {counts.written} files"
-                     + (f", {len(counts.kept_genre)} kept their own genre (--force replaces it)"
-                        if counts.kept_genre else "")
-                     + (f", {counts.write_failed} could not be written" if counts.write_failed else ""))
+        lines.append(
+            f"wrote tags into {counts.written} files"
+            + (f", {len(counts.kept_genre)} kept their own genre (--force replaces it)" if counts.kept_genre else "")
+            + (f", {counts.write_failed} could not be written" if counts.write_failed else "")
+        )
     print("\n".join(lines), file=sys.stderr)

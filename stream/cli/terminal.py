@@ -18,7 +18,9 @@ def render(update: GenreUpdate, source: str) -> Group:
     for rank, (label, p) in enumerate(update.ranked()):
         style = "bold green" if rank == 0 else ""
         bar = "█" * round(p * BAR_WIDTH)
-        table.add_row(Text(f"{label:>13}", style=style), Text(f"{p:6.1%}", style=style), Text(bar, style=style or "cyan"))
+        table.add_row(
+            Text(f"{label:>13}", style=style), Text(f"{p:6.1%}", style=style), Text(bar, style=style or "cyan")
+        )
     s = update.stats
     status = Text(
         f"{source} · t={update.time:7.1f} s · context {update.context_seconds:4.1f} s · "
@@ -35,10 +37,14 @@ class TerminalView:
 
     def __init__(self, source: str, console: Console | None = None, refresh_per_second: float = 8):
         self.source = source
-        self.live = Live(Text("waiting for the first second of audio…"), console=console or Console(stderr=True),
-                         refresh_per_second=refresh_per_second, transient=False)
+        self.live = Live(
+            Text("waiting for the first second of audio…"),
+            console=console or Console(stderr=True),
+            refresh_per_second=refresh_per_second,
+            transient=False,
+        )
 
-    def __enter__(self) -> "TerminalView":
+    def __enter__(self) -> TerminalView:
         self.live.__enter__()
         return self
 

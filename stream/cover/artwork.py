@@ -82,8 +82,14 @@ def _vorbis_picture(b64: str, path: Path) -> Picture:
 
 # What Pillow raises for an image it cannot (or will not) decode: not an image, corrupt,
 # truncated, or so large it could exhaust memory (a decompression bomb).
-IMAGE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-                Image.DecompressionBombWarning)
+IMAGE_ERRORS = (
+    UnidentifiedImageError,
+    OSError,
+    ValueError,
+    SyntaxError,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+)
 
 
 def open_rgb(source: str | Path | IO[bytes]) -> Image.Image:

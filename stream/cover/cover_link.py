@@ -31,8 +31,14 @@ class CoverLink:
 
     def hello_extra(self) -> dict[str, Any]:
         """The cover panel of ``hello``; the fused estimate comes with each update (it needs audio)."""
-        return {"cover": {"image": self.image_uri, "labels": list(self.probabilities),
-                          "probabilities": self.probabilities, "fusion_weight": self.weight}}
+        return {
+            "cover": {
+                "image": self.image_uri,
+                "labels": list(self.probabilities),
+                "probabilities": self.probabilities,
+                "fusion_weight": self.weight,
+            }
+        }
 
     def attach(self, updates: Iterator[GenreUpdate]) -> Iterator[GenreUpdate]:
         """The updates, each with its fused estimate."""

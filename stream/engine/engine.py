@@ -55,8 +55,9 @@ class GenreEngine:
         self.config = config
         self.spec = model.card.frontend
         self.frontend = make_frontend(self.spec, config.frontend_device, model_on_gpu=model.provider == CUDA)
-        self.context_columns = min(self.spec.context_columns,
-                                   max(1, round(config.context_seconds / self.spec.column_seconds)))
+        self.context_columns = min(
+            self.spec.context_columns, max(1, round(config.context_seconds / self.spec.column_seconds))
+        )
         self.min_columns = config.min_columns(self.spec.column_seconds)
         tau = config.smoothing_seconds
         self.alpha = 1.0 if tau == 0 else 1.0 - math.exp(-self.spec.column_seconds / tau)
@@ -127,8 +128,9 @@ class GenreEngine:
         pending = []
         for row, column in enumerate(windows.columns):
             started = time.perf_counter()
-            self._context = self.frontend.append_columns(self._context, features.levels[row:row + 1],
-                                                         self.context_columns)
+            self._context = self.frontend.append_columns(
+                self._context, features.levels[row : row + 1], self.context_columns
+            )
             pitch = self._pitch.push(features.chroma[row]) if self._pitch else None
             if len(self._context) >= self.min_columns:
                 spent_ms = features.ms_per_column + (time.perf_counter() - started) * 1e3
@@ -228,8 +230,9 @@ def numpy_on_one_thread() -> threadpool_limits:
     return threadpool_limits(1)
 
 
-def load_engine(model_path: Path | None = None, config: EngineConfig = EngineConfig(),
-                prefer_gpu: bool = True) -> GenreEngine:
+def load_engine(
+    model_path: Path | None = None, config: EngineConfig = EngineConfig(), prefer_gpu: bool = True
+) -> GenreEngine:
     """An engine on one CPU thread (numpy or torch, and onnxruntime), paced or not.
 
     One update is too small to split across cores: with a second thread every one of the

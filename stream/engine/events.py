@@ -124,8 +124,11 @@ class GenreUpdate:
         if self.fused is not None:
             message["fused"] = {k: round(p, 5) for k, p in self.fused.items()}
         if self.key is not None:
-            message.update(chroma=[round(c, 3) for c in self.chroma], key=self.key.name,
-                           key_confidence=round(self.key.confidence, 3))
+            message.update(
+                chroma=[round(c, 3) for c in self.chroma],
+                key=self.key.name,
+                key_confidence=round(self.key.confidence, 3),
+            )
         return message
 
 

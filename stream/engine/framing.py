@@ -21,8 +21,8 @@ import numpy as np
 from genrescope.model.frontend.frontend import MelFrontend, frame_windows
 from genrescope.model.frontend.pitch import chroma
 from genrescope.model.frontend.spec import FrontendSpec
-from genrescope.stream.sources.conditioning import Conditioner
 from genrescope.stream.sources.chunk import AudioChunk
+from genrescope.stream.sources.conditioning import Conditioner
 
 
 @dataclass(frozen=True)
@@ -44,14 +44,14 @@ class ColumnFeatures:
     ms_per_column: float  # the FFT, mel and chroma time, shared out
 
     @classmethod
-    def of(cls, frontend: MelFrontend, windows: np.ndarray, pitch: bool) -> "ColumnFeatures":
+    def of(cls, frontend: MelFrontend, windows: np.ndarray, pitch: bool) -> ColumnFeatures:
         started = time.perf_counter()
         power = frontend.frames_power(windows)
         levels = frontend.column_levels(power)
         pitch_classes = chroma(frontend.to_numpy(power), frontend.spec.sample_rate) if pitch else None
         return cls(levels, pitch_classes, (time.perf_counter() - started) * 1e3 / max(1, len(windows)))
 
-    def rows(self, start: int, stop: int) -> "ColumnFeatures":
+    def rows(self, start: int, stop: int) -> ColumnFeatures:
         """The features of windows ``start`` … ``stop - 1`` of the stack."""
         pitch_classes = None if self.chroma is None else self.chroma[start:stop]
         return ColumnFeatures(self.levels[start:stop], pitch_classes, self.ms_per_column)
@@ -100,7 +100,7 @@ class ColumnFramer:
         # ``_buffer`` always holds samples ``_buffer_start`` … ``received`` − 1.
         keep_from = min(self.received, self.spec.column_center(self._next_column) - self.spec.n_fft // 2)
         if keep_from > self._buffer_start:
-            self._buffer = self._buffer[keep_from - self._buffer_start:]
+            self._buffer = self._buffer[keep_from - self._buffer_start :]
             self._buffer_start = keep_from
         return ColumnWindows(columns, windows)
 

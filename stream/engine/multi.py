@@ -39,13 +39,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from genrescope.model.session import GenreModel
-from genrescope.stream.engine.engine import GenreEngine, PendingColumn, numpy_on_one_thread
 from genrescope.stream.engine.config import EngineConfig
+from genrescope.stream.engine.engine import GenreEngine, PendingColumn, numpy_on_one_thread
 from genrescope.stream.engine.events import GenreUpdate, StreamStats
 from genrescope.stream.engine.framing import ColumnWindows
-from genrescope.stream.sources.redaction import redact
 from genrescope.stream.engine.silence import SilenceGate
 from genrescope.stream.sources.chunk import AudioChunk
+from genrescope.stream.sources.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +135,16 @@ class BatchSizes:
 class BatchScheduler:
     """Runs every stream's columns through one shared model, batched per tick."""
 
-    def __init__(self, model: GenreModel, sources: Sequence[tuple[str, Iterable[AudioChunk]]],
-                 sinks: Sequence[Sink], config: EngineConfig = EngineConfig(), max_batch: int = MAX_BATCH,
-                 tick_seconds: float | None = None, workers: int | None = None):
+    def __init__(
+        self,
+        model: GenreModel,
+        sources: Sequence[tuple[str, Iterable[AudioChunk]]],
+        sinks: Sequence[Sink],
+        config: EngineConfig = EngineConfig(),
+        max_batch: int = MAX_BATCH,
+        tick_seconds: float | None = None,
+        workers: int | None = None,
+    ):
         self.model = model
         self.streams = [Stream(name, source, GenreEngine(model, config)) for name, source in sources]
         self.sinks = list(sinks)
@@ -154,10 +161,12 @@ class BatchScheduler:
     def start(self) -> None:
         for stream in self.streams:
             if hasattr(stream.source, "on_state"):  # network streams and microphones report their state
-                stream.source.on_state = lambda _, stream=stream: self._inbox.put((stream, _STATUS, 0.0,
-                                                                                     stream.source_gaps()))
-            stream.thread = threading.Thread(target=self._read, args=(stream,), name=f"source-{stream.name}",
-                                             daemon=True)
+                stream.source.on_state = lambda _, stream=stream: self._inbox.put(
+                    (stream, _STATUS, 0.0, stream.source_gaps())
+                )
+            stream.thread = threading.Thread(
+                target=self._read, args=(stream,), name=f"source-{stream.name}", daemon=True
+            )
             stream.thread.start()
         self._thread.start()
 
@@ -274,8 +283,9 @@ class BatchScheduler:
             self._status(stream, state)
         return state
 
-    def _submit(self, work: list[tuple[Stream, ColumnWindows, str, float]]
-                ) -> list[tuple[Stream, PendingColumn, str, float, "_Row"]]:
+    def _submit(
+        self, work: list[tuple[Stream, ColumnWindows, str, float]]
+    ) -> list[tuple[Stream, PendingColumn, str, float, _Row]]:
         """Every new column's context, each handed to a model batch; in arrival order."""
         stacked = [windows.windows for _, windows, _, _ in work if windows.columns]
         if not stacked:
@@ -334,8 +344,13 @@ class _Batches:
     """Contexts grouped by length (the model batches only equal lengths exactly); each
     group goes to the pool as soon as it holds ``max_batch`` contexts."""
 
-    def __init__(self, pool: ThreadPoolExecutor, run: Callable[[np.ndarray], tuple[np.ndarray, float]],
-                 max_batch: int, sizes: BatchSizes):
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        run: Callable[[np.ndarray], tuple[np.ndarray, float]],
+        max_batch: int,
+        sizes: BatchSizes,
+    ):
         self._pool, self._run, self._max_batch, self._sizes = pool, run, max_batch, sizes
         self._open: dict[int, _Batch] = {}
 

@@ -69,9 +69,9 @@ class Timeline:
         total = w.sum(axis=1)
         self._times[: self.max_points // 2] = (self._times.reshape(-1, 2) * w).sum(axis=1) / total
         self._probabilities[: self.max_points // 2] = (
-            (self._probabilities.reshape(-1, 2, self._probabilities.shape[1]) * w[..., None]).sum(axis=1)
-            / total[:, None])
+            self._probabilities.reshape(-1, 2, self._probabilities.shape[1]) * w[..., None]
+        ).sum(axis=1) / total[:, None]
         self._weights[: self.max_points // 2] = total
-        self._weights[self.max_points // 2:] = 0
+        self._weights[self.max_points // 2 :] = 0
         self._size = self.max_points // 2
         self._stride *= 2

@@ -34,7 +34,6 @@ from genrescope.stream.segments.airplay_log import CHECKPOINT_SECONDS, GAP_SECON
 from genrescope.stream.segments.config import SegmentConfig
 from genrescope.stream.segments.smoother import OnlineSegmenter, Segment
 
-
 SegmentListener = Callable[[str, list[Segment], "Segment | None"], None]
 
 

@@ -109,7 +109,7 @@ class AirplayLog:
         if version != FORMAT_VERSION:
             raise AirplayLogError(f"{self.path}: airplay log format {version}, this genrescope reads {FORMAT_VERSION}")
 
-    def __enter__(self) -> "AirplayLog":
+    def __enter__(self) -> AirplayLog:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,12 +15,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
 
-from genrescope.stream.palette import genre_colours  # noqa: E402
-from genrescope.stream.segments.airplay_log import LoggedSegment  # noqa: E402
-from genrescope.stream.segments.report import HourShare, clock, duration  # noqa: E402
+from genrescope.stream.palette import genre_colours
+from genrescope.stream.segments.airplay_log import LoggedSegment
+from genrescope.stream.segments.report import HourShare, clock, duration
 
 BAR_DAYS = 1 / 24 * 0.9  # an hour's bar, in matplotlib's date units, with a gap
 UNSURE_ALPHA = 0.45
@@ -36,7 +36,7 @@ def draw_hours(
     figure, axes = plt.subplots(
         len(streams), 1, figsize=(11, 1.2 + 2.4 * len(streams)), dpi=110, squeeze=False, sharex=True
     )
-    for axis, stream in zip(axes[:, 0], streams):
+    for axis, stream in zip(axes[:, 0], streams, strict=True):
         own = [row for row in rows if row.stream == stream]
         _draw_stream(axis, own, genres, colours)
         axis.set_title(f"{stream}: {_mostly(own)}", loc="left", fontsize=11, fontweight="bold")

@@ -117,7 +117,7 @@ class OnlineSegmenter:
         if not self._builder.updates and not self._open:
             return None
         builder = copy.copy(self._builder)
-        for (time_s, values), genre in zip(self._open, self._decoder.tentative()):
+        for (time_s, values), genre in zip(self._open, self._decoder.tentative(), strict=False):
             builder.add(time_s, values, genre)
         return builder.segment(builder.last_time_s)
 
@@ -166,6 +166,6 @@ def segment(
     update_seconds = float(np.median(np.diff(times))) if len(times) > 1 else UPDATE_SECONDS
     segmenter = OnlineSegmenter(labels, config, update_seconds=update_seconds, start_s=start_s, lag=False)
     segments = []
-    for time_s, values in zip(times, probabilities):
+    for time_s, values in zip(times, probabilities, strict=False):
         segments += segmenter.push(time_s, values)
     return segments + segmenter.flush(end_s)

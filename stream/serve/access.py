@@ -23,7 +23,6 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.datastructures import Headers
 
 
-
 def is_loopback(host: str) -> bool:
     """Whether binding to ``host`` keeps the server on this machine."""
     if host == "localhost":

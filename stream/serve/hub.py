@@ -68,8 +68,14 @@ class Hub:
     reconnected) mid-stream draws its timeline at once.
     """
 
-    def __init__(self, hello: str, capacity: int, history: int, envelope: dict[str, Any] | None = None,
-                 history_bytes: int = HISTORY_BYTES):
+    def __init__(
+        self,
+        hello: str,
+        capacity: int,
+        history: int,
+        envelope: dict[str, Any] | None = None,
+        history_bytes: int = HISTORY_BYTES,
+    ):
         self.hello = hello
         self.envelope = envelope or v1_envelope()  # of the history and lag messages: version (and stream)
         self.capacity = capacity
@@ -87,8 +93,9 @@ class Hub:
     def subscribe(self) -> Subscriber:
         """A new subscriber; from now on it receives every published message."""
         greeting = (self.hello, history_text(self._recent, self.envelope)) if self._recent else (self.hello,)
-        subscriber = Subscriber(self.capacity, greeting + ((self.state,) if self.state is not None else ()),
-                                self.envelope)
+        subscriber = Subscriber(
+            self.capacity, greeting + ((self.state,) if self.state is not None else ()), self.envelope
+        )
         if self.end is not None:
             subscriber.put(self.end)
         self._subscribers.add(subscriber)

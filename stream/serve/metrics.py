@@ -25,19 +25,33 @@ class StreamMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         labels = ["stream"]
-        self.probability = Gauge("genrescope_genre_probability", "Smoothed probability of each genre",
-                                 ["stream", "genre"], registry=self.registry)
+        self.probability = Gauge(
+            "genrescope_genre_probability",
+            "Smoothed probability of each genre",
+            ["stream", "genre"],
+            registry=self.registry,
+        )
         self.updates = Counter("genrescope_updates", "Genre updates produced", labels, registry=self.registry)
-        self.dropped = Gauge("genrescope_dropped_frames", "Frames lost before the engine (capture "
-                             "overruns, network gaps), total", labels, registry=self.registry)
-        self.gaps = Gauge("genrescope_source_gaps", "Connection breaks of a network source, total", labels,
-                          registry=self.registry)
-        self.up = Gauge("genrescope_source_up", "1 while the source delivers audio", labels,
-                        registry=self.registry)
-        self.silent = Gauge("genrescope_source_silent", "1 while the stream is below the silence level", labels,
-                            registry=self.registry)
-        self.compute = Histogram("genrescope_compute_seconds", "Frontend and model time per update",
-                                 labels, buckets=COMPUTE_BUCKETS, registry=self.registry)
+        self.dropped = Gauge(
+            "genrescope_dropped_frames",
+            "Frames lost before the engine (capture overruns, network gaps), total",
+            labels,
+            registry=self.registry,
+        )
+        self.gaps = Gauge(
+            "genrescope_source_gaps", "Connection breaks of a network source, total", labels, registry=self.registry
+        )
+        self.up = Gauge("genrescope_source_up", "1 while the source delivers audio", labels, registry=self.registry)
+        self.silent = Gauge(
+            "genrescope_source_silent", "1 while the stream is below the silence level", labels, registry=self.registry
+        )
+        self.compute = Histogram(
+            "genrescope_compute_seconds",
+            "Frontend and model time per update",
+            labels,
+            buckets=COMPUTE_BUCKETS,
+            registry=self.registry,
+        )
 
     def add_streams(self, names: list[str]) -> None:
         """Every stream appears at once (down until its first audio), not at its first update."""

@@ -19,12 +19,18 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
+from genrescope.stream.engine.multi import BatchScheduler, Event, StreamEnd, StreamStatus, StreamUpdate
 from genrescope.stream.serve.hub import Hub
 from genrescope.stream.serve.metrics import CONTENT_TYPE, StreamMetrics
-from genrescope.stream.engine.multi import BatchScheduler, Event, StreamEnd, StreamStatus, StreamUpdate
 from genrescope.stream.serve.server import GenreServer, ServerConfig, log, to_text
-from genrescope.stream.serve.streams_protocol import (envelope, stream_end_message, stream_hello, status_message,
-                                                 streams_message, update_message)
+from genrescope.stream.serve.streams_protocol import (
+    envelope,
+    status_message,
+    stream_end_message,
+    stream_hello,
+    streams_message,
+    update_message,
+)
 
 OVERVIEW_PAGE = "/streams.html"  # what / shows when there are several streams
 METRICS_PATH = "/metrics"
@@ -44,8 +50,12 @@ class MultiStreamServer(GenreServer):
         queue, history = self.config.queue_size, self.config.history_size
         self._stream_hubs = {name: Hub(self._hello_text(name), queue, history, envelope(name)) for name in self._names}
         every = len(self._names)
-        self._all = Hub(self._streams_text(), min(queue * every, ALL_STREAMS_QUEUE_LIMIT),
-                        min(history * every, ALL_STREAMS_QUEUE_LIMIT), envelope())
+        self._all = Hub(
+            self._streams_text(),
+            min(queue * every, ALL_STREAMS_QUEUE_LIMIT),
+            min(history * every, ALL_STREAMS_QUEUE_LIMIT),
+            envelope(),
+        )
         self._ended: set[str] = set()
         self.metrics = StreamMetrics()
         self.metrics.add_streams(self._names)

@@ -11,16 +11,23 @@ from typing import Any
 from genrescope.model.session import GenreModel
 from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.engine.multi import BatchScheduler
+from genrescope.stream.segments.airplay import open_recorder
+from genrescope.stream.segments.live import feed_server
 from genrescope.stream.serve.multiserver import MultiStreamServer
 from genrescope.stream.serve.osc import OscOutput, parse_osc_target
 from genrescope.stream.serve.server import ServerConfig, serve_until_stopped
-from genrescope.stream.sources.chunk import STALL_SECONDS
-from genrescope.stream.segments.airplay import open_recorder
-from genrescope.stream.segments.live import feed_server
 from genrescope.stream.serve.streams_protocol import PROTOCOL_VERSION
+from genrescope.stream.sources.chunk import STALL_SECONDS
+from genrescope.stream.sources.factory import (
+    NAME,
+    NamedSource,
+    SourceSpecError,
+    check_unique,
+    load_sources_file,
+    open_named,
+    parse_source_option,
+)
 from genrescope.stream.sources.spec import with_device
-from genrescope.stream.sources.factory import (NAME, NamedSource, SourceSpecError, check_unique, load_sources_file,
-                                       open_named, parse_source_option)
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +46,25 @@ def serves_many(options: list[str], sources_file: Path | None, osc: str | None) 
     unnamed stream (v1): several sources, a sources file, OSC, or one NAME=SPEC that is
     not an existing file's name."""
     single = options[0] if len(options) == 1 else None
-    named = single is not None and "=" in single and bool(NAME.fullmatch(single.partition("=")[0])) \
+    named = (
+        single is not None
+        and "=" in single
+        and bool(NAME.fullmatch(single.partition("=")[0]))
         and not Path(single).exists()
+    )
     return len(options) > 1 or sources_file is not None or osc is not None or named
 
 
-def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerConfig, model_path: Path | None,
-               prefer_gpu: bool, osc: str | None, stall_seconds: float = STALL_SECONDS, log_path: Path | None = None
-               ) -> str | None:
+def serve_many(
+    sources: list[NamedSource],
+    config: EngineConfig,
+    server: ServerConfig,
+    model_path: Path | None,
+    prefer_gpu: bool,
+    osc: str | None,
+    stall_seconds: float = STALL_SECONDS,
+    log_path: Path | None = None,
+) -> str | None:
     """Open every source (a bad file or device fails here, in one line), then serve
     them all until Ctrl-C or SIGTERM, their segments into the airplay log at ``log_path``
     if given; returns the scheduler's error, if one stopped it."""
@@ -76,4 +94,3 @@ def serve_many(sources: list[NamedSource], config: EngineConfig, server: ServerC
 
         log.info("%d streams on %s", len(sources), model.provider)
         return asyncio.run(serve_until_stopped(make_server))
-

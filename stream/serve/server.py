@@ -31,11 +31,11 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
-from genrescope.stream.serve.access import AccessPolicy, generate_token, is_loopback
 from genrescope.stream.engine.events import GenreUpdate, StreamStats, end_message
+from genrescope.stream.serve.access import AccessPolicy, generate_token, is_loopback
 from genrescope.stream.serve.hub import Hub, Subscriber
-from genrescope.stream.sources.redaction import redact
 from genrescope.stream.serve.webstatic import StaticSite
+from genrescope.stream.sources.redaction import redact
 from genrescope.stream.stdout import quiet_broken_pipe
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
@@ -282,7 +282,9 @@ class GenreServer:
             hub.unsubscribe(subscriber)
             log.info(
                 "client %s left; %d messages dropped for it (%d connected)",
-                _peer(connection), subscriber.dropped, self.clients,
+                _peer(connection),
+                subscriber.dropped,
+                self.clients,
             )
 
     async def _send_all(self, connection: ServerConnection, subscriber: Subscriber) -> None:

@@ -17,8 +17,8 @@ import av
 import numpy as np
 import soundfile as sf
 
-from genrescope.stream.sources.conditioning import Conditioner
 from genrescope.stream.sources.chunk import AudioChunk
+from genrescope.stream.sources.conditioning import Conditioner
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +135,9 @@ def _blocks(container: av.container.InputContainer, block_seconds: float) -> Ite
         yield AudioChunk(np.concatenate(pending), rate)
 
 
-def read_audio(path: str | Path, sample_rate: int, max_seconds: float | None = None,
-               block_seconds: float = BLOCK_SECONDS) -> np.ndarray:
+def read_audio(
+    path: str | Path, sample_rate: int, max_seconds: float | None = None, block_seconds: float = BLOCK_SECONDS
+) -> np.ndarray:
     """A whole file (or its first ``max_seconds``) as mono float32 at ``sample_rate``."""
     conditioner = Conditioner(sample_rate)
     parts, total = [], 0

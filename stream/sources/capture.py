@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from genrescope.stream.sources.ringbuffer import RingBuffer
 from genrescope.stream.sources.chunk import AudioChunk
+from genrescope.stream.sources.ringbuffer import RingBuffer
 
 MAX_CHANNELS = 2  # the engine down-mixes; a stereo pair is all a mono model needs
 
@@ -101,8 +101,7 @@ def format_devices(devices: list[InputDevice]) -> str:
     for d in devices:
         mark = "*" if d.is_default else " "
         rows.append(
-            f"  {mark} {d.index:>3}  {d.name:<{width}}  {d.channels:>3}  "
-            f"{d.default_sample_rate:>6}  {d.host_api}"
+            f"  {mark} {d.index:>3}  {d.name:<{width}}  {d.channels:>3}  {d.default_sample_rate:>6}  {d.host_api}"
         )
     return "\n".join(rows)
 
@@ -115,22 +114,18 @@ def resolve_device(device: str | int | None, devices: list[InputDevice]) -> Inpu
     """Pick an input by index, by (case-insensitive, unambiguous) part of its name, or
     the default for None."""
     if not devices:
-        raise NoInputDeviceError()
+        raise NoInputDeviceError
     if device is None:
         return next((d for d in devices if d.is_default), devices[0])
     if isinstance(device, int) or device.strip().isdigit():
         found = [d for d in devices if d.index == int(device)]
     else:
         wanted = device.strip().lower()
-        found = [d for d in devices if d.name.lower() == wanted] or [
-            d for d in devices if wanted in d.name.lower()
-        ]
+        found = [d for d in devices if d.name.lower() == wanted] or [d for d in devices if wanted in d.name.lower()]
     if len(found) == 1:
         return found[0]
     problem = "matches several inputs" if found else "is not an input device"
-    raise UnknownDeviceError(
-        f"audio input {device!r} {problem}; inputs are: {_inputs_named(found or devices)}"
-    )
+    raise UnknownDeviceError(f"audio input {device!r} {problem}; inputs are: {_inputs_named(found or devices)}")
 
 
 def _choose_sample_rate(device: InputDevice, channels: int, requested: int | None, preferred: int | None) -> int:

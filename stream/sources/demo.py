@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from genrescope.stream.sources.pacing import paced
 from genrescope.stream.sources.chunk import AudioChunk
+from genrescope.stream.sources.pacing import paced
 
 RATE = 44_100
 BPM = 126

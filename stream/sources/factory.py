@@ -19,12 +19,13 @@ kept to letters, digits, ``-``, ``_`` and ``.``. A sources file lists the same::
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+
+import tomllib
 
 from genrescope.stream.config_shape import BOOLEAN, STRING, Kind, ShapeError, check_table
 from genrescope.stream.sources.chunk import STALL_SECONDS, AudioChunk
@@ -35,12 +36,22 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 # A sources file: [[stream]] tables and nothing else.
 STREAM_KEYS = {"name": STRING, "source": STRING, "loop": BOOLEAN}
 STREAM_LIST = Kind("a list of [[stream]] tables", lambda value: isinstance(value, list))
-__all__ = ["NAME", "NamedSource", "SourceSpecError", "check_unique", "held", "load_sources_file", "open_named",
-           "open_source", "parse_source_option"]
+__all__ = [
+    "NAME",
+    "NamedSource",
+    "SourceSpecError",
+    "check_unique",
+    "held",
+    "load_sources_file",
+    "open_named",
+    "open_source",
+    "parse_source_option",
+]
 
 
-def open_source(spec: SourceSpec, realtime: bool = False, sample_rate: int | None = None,
-                stall_seconds: float = STALL_SECONDS) -> Iterable[AudioChunk]:
+def open_source(
+    spec: SourceSpec, realtime: bool = False, sample_rate: int | None = None, stall_seconds: float = STALL_SECONDS
+) -> Iterable[AudioChunk]:
     """The source ``spec`` names (see spec.py), opened: a bad file or device fails
     here, in one line. ``realtime`` paces a file like a live source (a looped file always
     is); ``sample_rate`` (the engine's model rate) is what a device records at when it can,
@@ -62,8 +73,9 @@ def open_source(spec: SourceSpec, realtime: bool = False, sample_rate: int | Non
         from genrescope.stream.sources.reconnect import ReconnectingMicrophone
 
         # waits out an unplugged device; captures at the model's rate where the device offers it
-        return ReconnectingMicrophone(spec.target or None, open_source=partial(MicrophoneSource,
-                                                                               preferred_rate=sample_rate))
+        return ReconnectingMicrophone(
+            spec.target or None, open_source=partial(MicrophoneSource, preferred_rate=sample_rate)
+        )
     if spec.kind == "network":
         from genrescope.stream.sources.netsource import NetworkSource
 
@@ -92,8 +104,10 @@ def parse_source_option(text: str) -> NamedSource:
     """``NAME=SPEC``."""
     name, equals, spec = text.partition("=")
     if not equals or not spec:
-        raise SourceSpecError(f"--source {redact(text)!r}: name each stream, NAME=SPEC (e.g. radio1=https://...), "
-                              "as several sources, --sources and --osc need")
+        raise SourceSpecError(
+            f"--source {redact(text)!r}: name each stream, NAME=SPEC (e.g. radio1=https://...), "
+            "as several sources, --sources and --osc need"
+        )
     return _checked(NamedSource(name, parse_source_spec(spec)))
 
 
@@ -124,8 +138,7 @@ def _stream_entries(document: dict, path: Path) -> list[dict]:
         for number, entry in enumerate(document["stream"], 1):
             check_table(entry, STREAM_KEYS, f"stream #{number}", required=("name", "source"))
     except ShapeError as error:
-        raise SourceSpecError(f"{path}: {error} (a stream is a [[stream]] table of name, source and loop)"
-                              ) from error
+        raise SourceSpecError(f"{path}: {error} (a stream is a [[stream]] table of name, source and loop)") from error
     if not document["stream"]:
         raise SourceSpecError(f"{path}: no [[stream]] entries (each needs name and source)")
     return document["stream"]
@@ -146,8 +159,9 @@ def _checked(source: NamedSource) -> NamedSource:
     return source
 
 
-def open_named(source: NamedSource, sample_rate: int | None = None, stall_seconds: float = STALL_SECONDS
-               ) -> tuple[Iterable[AudioChunk], AbstractContextManager]:
+def open_named(
+    source: NamedSource, sample_rate: int | None = None, stall_seconds: float = STALL_SECONDS
+) -> tuple[Iterable[AudioChunk], AbstractContextManager]:
     """The source's blocks (paced in real time) and what must stay entered while they are
     read (the input device of a microphone), opened as a single stream's source is
     (``open_source``): bad files and devices fail here, before the server starts."""

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from genrescope.stream.sources.audio_file import BLOCK_SECONDS, check_readable, decode_blocks
-from genrescope.stream.sources.pacing import paced
 from genrescope.stream.sources.chunk import AudioChunk
+from genrescope.stream.sources.pacing import paced
 
 
 class FileSource:

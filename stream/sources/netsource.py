@@ -58,8 +58,16 @@ STREAM_TITLE = re.compile(rb"StreamTitle='(.*?)';", re.S)
 # IncompleteRead, a bad status line BadStatusLine) are not; FFmpeg's come as FFmpegError.
 CONNECTION_FAILURES = (OSError, EOFError, http.client.HTTPException, av.FFmpegError, ValueError)
 # Content-Type → FFmpeg demuxer: no probing of a mid-stream join (which took seconds)
-FORMATS = {"audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/aac": "aac", "audio/aacp": "aac", "audio/x-aac": "aac",
-           "audio/ogg": "ogg", "application/ogg": "ogg", "audio/flac": "flac"}
+FORMATS = {
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+    "audio/aac": "aac",
+    "audio/aacp": "aac",
+    "audio/x-aac": "aac",
+    "audio/ogg": "ogg",
+    "application/ogg": "ogg",
+    "audio/flac": "flac",
+}
 KNOWN_FORMAT_PROBE = {"probesize": "8192", "analyzeduration": "0"}  # a named format needs only its first frames
 
 
@@ -85,7 +93,7 @@ class IcyReader(io.RawIOBase):
             self._read_metadata()
         want = len(buffer) if not self._metaint else min(len(buffer), self._until_meta)
         data = self._response.read1(want) if want else b""
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         if self._metaint:
             self._until_meta -= len(data)
         return len(data)
@@ -113,8 +121,13 @@ class NetworkSource:
     on HLS, without a new packet) ends a connection that is still open.
     """
 
-    def __init__(self, url: str, block_seconds: float = BLOCK_SECONDS,
-                 on_state: Callable[[NetworkSource], None] | None = None, stall_seconds: float = STALL_SECONDS):
+    def __init__(
+        self,
+        url: str,
+        block_seconds: float = BLOCK_SECONDS,
+        on_state: Callable[[NetworkSource], None] | None = None,
+        stall_seconds: float = STALL_SECONDS,
+    ):
         if not is_network_url(url):
             raise ValueError(f"not an http(s) URL: {url}")
         if stall_seconds <= 0:
@@ -162,11 +175,15 @@ class NetworkSource:
                 # waited for a segment) as if it had ended, after the part block it had: a
                 # stall is told apart by the wait.
                 stalled = max(last_wait, time.monotonic() - asked) >= self.stall_seconds
-                log.warning("%s: %s; reconnecting", self.name,
-                            f"no data for {self.stall_seconds:g} s (stalled)" if stalled else "the stream ended")
+                log.warning(
+                    "%s: %s; reconnecting",
+                    self.name,
+                    f"no data for {self.stall_seconds:g} s (stalled)" if stalled else "the stream ended",
+                )
             except TimeoutError:  # the socket's read timeout (ICY), re-raised through FFmpeg
-                log.warning("%s: no data for %g s (stalled); reconnecting in %.1f s", self.name, self.stall_seconds,
-                            backoff)
+                log.warning(
+                    "%s: no data for %g s (stalled); reconnecting in %.1f s", self.name, self.stall_seconds, backoff
+                )
             except CONNECTION_FAILURES as error:
                 log.warning("%s: %s; reconnecting in %.1f s", self.name, redact(_describe(error)), backoff)
             if flowed:
@@ -203,8 +220,9 @@ class NetworkSource:
             metaint = int(response.headers.get("icy-metaint") or 0)
             audio_format = FORMATS.get(response.headers.get_content_type())
             reader = IcyReader(response, metaint, self._set_title)  # unbuffered: FFmpeg gets bytes as they come
-            with av.open(reader, mode="r", format=audio_format,
-                         options=KNOWN_FORMAT_PROBE if audio_format else {}) as container:
+            with av.open(
+                reader, mode="r", format=audio_format, options=KNOWN_FORMAT_PROBE if audio_format else {}
+            ) as container:
                 yield from _audio_blocks(container, self.block_seconds)
 
     def _set_title(self, title: str) -> None:

@@ -42,8 +42,12 @@ class ReconnectingMicrophone:
     ``on_state`` (optional) hears every change, so the multi-stream server shows it.
     """
 
-    def __init__(self, device: str | int | None = None, retry_seconds: float = RETRY_SECONDS,
-                 open_source: Callable[[str | int | None], MicrophoneSource] = MicrophoneSource):
+    def __init__(
+        self,
+        device: str | int | None = None,
+        retry_seconds: float = RETRY_SECONDS,
+        open_source: Callable[[str | int | None], MicrophoneSource] = MicrophoneSource,
+    ):
         self.device = device
         self.retry_seconds = retry_seconds
         self._open = open_source
@@ -75,8 +79,9 @@ class ReconnectingMicrophone:
         self.current.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.close()
 
     def __iter__(self) -> Iterator[AudioChunk]:
@@ -126,8 +131,11 @@ class ReconnectingMicrophone:
         """Say once per wait why a device that returns under a new name is not seen yet."""
         if not self._told_no_rescan:
             self._told_no_rescan = True
-            log.warning("%s: other inputs are open, so PortAudio's device list is not refreshed; a device it "
-                        "still lists is reopened, one it lists anew is seen once the others close", self.current.name)
+            log.warning(
+                "%s: other inputs are open, so PortAudio's device list is not refreshed; a device it "
+                "still lists is reopened, one it lists anew is seen once the others close",
+                self.current.name,
+            )
 
     def _set_waiting(self, waiting: bool) -> None:
         self.waiting = waiting

@@ -15,6 +15,7 @@ target replaced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -49,10 +50,8 @@ def replaced_atomically(path: str | Path) -> Iterator[Path]:
 
 def _keep_owner_and_mode(original: int, copy: int) -> None:
     stat = os.fstat(original)
-    try:
+    with contextlib.suppress(PermissionError):  # only root gives a file away; the mode is kept regardless
         os.fchown(copy, stat.st_uid, stat.st_gid)
-    except PermissionError:  # only root gives a file away; the mode is kept regardless
-        pass
     os.fchmod(copy, stat.st_mode & 0o7777)
 
 

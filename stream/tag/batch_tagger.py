@@ -31,12 +31,12 @@ import numpy as np
 from genrescope.model.frontend.frontend import MelFrontend
 from genrescope.model.frontend.pitch import file_key
 from genrescope.model.session import GenreModel
-from genrescope.stream.sources.audio_file import AudioFileError, decode_blocks
 from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.engine.framing import ColumnFeatures, ColumnFramer
+from genrescope.stream.segments.tagging import file_segments
+from genrescope.stream.sources.audio_file import AudioFileError, decode_blocks
 from genrescope.stream.sources.chunk import AudioChunk
 from genrescope.stream.tag.tags import FileTags
-from genrescope.stream.segments.tagging import file_segments
 
 # Decoding in blocks this long: fewer, larger concatenations than the live path's 0.1 s.
 DECODE_BLOCK_SECONDS = 5.0
@@ -134,8 +134,9 @@ class BatchTagger:
         length = min(len(columns_db), self.spec.context_columns)
         starts = window_starts(len(columns_db), length, self.plan.hop)
         probabilities = [
-            self.model.probabilities(relative_windows(columns_db, starts[i:i + self.plan.batch], length,
-                                                      self.spec.floor_db))
+            self.model.probabilities(
+                relative_windows(columns_db, starts[i : i + self.plan.batch], length, self.spec.floor_db)
+            )
             for i in range(0, len(starts), self.plan.batch)
         ]
         times = np.array([self.spec.column_center(int(s) + length - 1) for s in starts]) / self.spec.sample_rate
@@ -145,20 +146,25 @@ class BatchTagger:
         """The estimate of the file at ``path`` (or the reason there is none); a long file
         also gets its genre segments (stream.segments.tagging)."""
         try:
-            columns_db, columns_chroma, seconds = file_columns(self.frontend,
-                                                               decode_blocks(path, DECODE_BLOCK_SECONDS))
+            columns_db, columns_chroma, seconds = file_columns(self.frontend, decode_blocks(path, DECODE_BLOCK_SECONDS))
         except AudioFileError as error:
             return FileTags(str(path), error=str(error))
         windows = self.window_probabilities(columns_db)
         if windows is None:
             return FileTags(str(path), seconds)
         times, probabilities = windows
-        return FileTags.from_mean(str(path), seconds, self.labels, probabilities.mean(axis=0),
-                                  file_key(columns_chroma),
-                                  file_segments(times, probabilities, self.labels, seconds))
+        return FileTags.from_mean(
+            str(path),
+            seconds,
+            self.labels,
+            probabilities.mean(axis=0),
+            file_key(columns_chroma),
+            file_segments(times, probabilities, self.labels, seconds),
+        )
 
 
-def load_batch_tagger(model_path: Path | None = None, plan: WindowPlan = WindowPlan(),
-                      prefer_gpu: bool = False) -> BatchTagger:
+def load_batch_tagger(
+    model_path: Path | None = None, plan: WindowPlan = WindowPlan(), prefer_gpu: bool = False
+) -> BatchTagger:
     """A tagger on one onnxruntime thread: libraries go faster one file per core."""
     return BatchTagger(GenreModel.load(model_path, threads=1, prefer_gpu=prefer_gpu), plan)

@@ -21,8 +21,7 @@ from genrescope.stream.tag.store import StoredTags, TagStore
 
 EXPORT_FORMAT = 1
 SUFFIXES = (".jsonl", ".csv", ".parquet")
-ROW_FIELDS = ("path", "model_version", "size", "mtime_ns", "status", "audio_seconds", "genre", "error",
-              "tagged_at")
+ROW_FIELDS = ("path", "model_version", "size", "mtime_ns", "status", "audio_seconds", "genre", "error", "tagged_at")
 # The whole-file key as `tag --jsonl` gives it: 'A minor', its tag form 'Am', the fit.
 KEY_FIELDS = ("key", "key_tag", "key_confidence")
 FIXED_COLUMNS = (*ROW_FIELDS, *KEY_FIELDS)
@@ -59,9 +58,16 @@ def _records(store: TagStore) -> Iterator[dict]:
 
 
 def _record(row: StoredTags, labels: list[str]) -> dict:
-    return {"format": EXPORT_FORMAT, **{name: getattr(row, name) for name in ROW_FIELDS},
-            "key": row.key.name, "key_tag": row.musical_key, "key_confidence": row.key_confidence,
-            "labels": labels, "probabilities": row.probabilities, "segments": [s.to_json() for s in row.segments]}
+    return {
+        "format": EXPORT_FORMAT,
+        **{name: getattr(row, name) for name in ROW_FIELDS},
+        "key": row.key.name,
+        "key_tag": row.musical_key,
+        "key_confidence": row.key_confidence,
+        "labels": labels,
+        "probabilities": row.probabilities,
+        "segments": [s.to_json() for s in row.segments],
+    }
 
 
 def _write_jsonl(records: list[dict], path: Path) -> None:
@@ -73,8 +79,13 @@ def _write_jsonl(records: list[dict], path: Path) -> None:
 def _flat(records: list[dict]) -> tuple[list[str], list[dict]]:
     """One column per label, in the models' label order, after the fixed columns."""
     labels = list(dict.fromkeys(label for record in records for label in record["labels"]))
-    rows = [{**{name: record[name] for name in FIXED_COLUMNS},
-             **{label: record["probabilities"].get(label) for label in labels}} for record in records]
+    rows = [
+        {
+            **{name: record[name] for name in FIXED_COLUMNS},
+            **{label: record["probabilities"].get(label) for label in labels},
+        }
+        for record in records
+    ]
     return [*FIXED_COLUMNS, *labels], rows
 
 
@@ -101,8 +112,15 @@ def _write_parquet(records: list[dict], path: Path) -> None:
     pa, parquet = _pyarrow()
     columns, rows = _flat(records)
     table = pa.Table.from_pylist(rows) if rows else pa.table({name: [] for name in columns})
-    segment = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("genre", pa.string()),
-                         ("mean_probability", pa.float64()), ("unsure", pa.bool_())])
+    segment = pa.struct(
+        [
+            ("start_s", pa.float64()),
+            ("end_s", pa.float64()),
+            ("genre", pa.string()),
+            ("mean_probability", pa.float64()),
+            ("unsure", pa.bool_()),
+        ]
+    )
     table = table.append_column("segments", pa.array([r["segments"] for r in records], type=pa.list_(segment)))
     parquet.write_table(table, path)
 

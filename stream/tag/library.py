@@ -21,17 +21,18 @@ from pathlib import Path
 import numpy as np
 
 from genrescope.model.frontend.pitch import file_key
-from genrescope.stream.sources.audio_file import AudioFileError
-from genrescope.stream.tag.batch_tagger import load_batch_tagger
 from genrescope.stream.engine.engine import EngineConfig, GenreEngine, load_engine, numpy_on_one_thread
-from genrescope.stream.sources.filesource import FileSource
-from genrescope.stream.tag.tags import FileTags
 from genrescope.stream.segments.tagging import file_segments
+from genrescope.stream.sources.audio_file import AudioFileError
+from genrescope.stream.sources.filesource import FileSource
+from genrescope.stream.tag.batch_tagger import load_batch_tagger
 from genrescope.stream.tag.stop_signals import STOP_SIGNALS
+from genrescope.stream.tag.tags import FileTags
 
 # What a folder walk picks up; files named explicitly are tried whatever their suffix.
-AUDIO_SUFFIXES = frozenset({".mp3", ".flac", ".ogg", ".oga", ".opus", ".wav", ".m4a", ".aac", ".wma",
-                            ".aif", ".aiff", ".mp4", ".webm"})
+AUDIO_SUFFIXES = frozenset(
+    {".mp3", ".flac", ".ogg", ".oga", ".opus", ".wav", ".m4a", ".aac", ".wma", ".aif", ".aiff", ".mp4", ".webm"}
+)
 
 
 def find_audio(paths: Iterable[str | Path]) -> list[Path]:
@@ -95,8 +96,9 @@ def tag_in_worker(path: Path) -> FileTags:
     return _WORKER_TAG(path)
 
 
-def tag_library(paths: list[Path], model_path: Path | None = None, jobs: int = 1,
-                cpu: bool = False, per_update: bool = False) -> Iterator[FileTags]:
+def tag_library(
+    paths: list[Path], model_path: Path | None = None, jobs: int = 1, cpu: bool = False, per_update: bool = False
+) -> Iterator[FileTags]:
     """Tags for every path, in the order they finish; ``jobs`` worker processes.
 
     The workers are started and given every file before this returns, so they fork
@@ -108,8 +110,12 @@ def tag_library(paths: list[Path], model_path: Path | None = None, jobs: int = 1
         tag = file_tagger(model_path, cpu, per_update)  # loaded now, not at the first next()
         return (tag(path) for path in paths)
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(min(jobs, len(paths)), mp_context=multiprocessing.get_context(method),
-                               initializer=start_worker, initargs=(model_path, cpu, per_update))
+    pool = ProcessPoolExecutor(
+        min(jobs, len(paths)),
+        mp_context=multiprocessing.get_context(method),
+        initializer=start_worker,
+        initargs=(model_path, cpu, per_update),
+    )
     futures = [pool.submit(tag_in_worker, path) for path in paths]
     return _finished(pool, futures)
 

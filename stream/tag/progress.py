@@ -22,12 +22,18 @@ class TagProgress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self._bar = Progress(TextColumn("tagging"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[rates]}"), TimeRemainingColumn(),
-                                 console=Console(file=stream), transient=True)
+            self._bar = Progress(
+                TextColumn("tagging"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rates]}"),
+                TimeRemainingColumn(),
+                console=Console(file=stream),
+                transient=True,
+            )
             self._task = self._bar.add_task("tagging", total=total, rates="")
 
-    def __enter__(self) -> "TagProgress":
+    def __enter__(self) -> TagProgress:
         if self._bar is not None:
             self._bar.start()
         return self

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from genrescope.model.frontend.pitch import KeyEstimate
-from genrescope.stream.tag.tags import FileTags, RunStopped
 from genrescope.stream.segments.smoother import Segment
+from genrescope.stream.tag.tags import FileTags, RunStopped
 
 ACTOR_CPUS = 0.8
 # Files are dealt only once every actor is up (model loaded), so that a short run is
@@ -35,8 +35,8 @@ class RayTaggerActor:
     def __init__(self, model_path: str | None):
         import ray
 
-        from genrescope.stream.tag.batch_tagger import load_batch_tagger
         from genrescope.stream.engine.engine import numpy_on_one_thread
+        from genrescope.stream.tag.batch_tagger import load_batch_tagger
 
         numpy_on_one_thread()
         self.tagger = load_batch_tagger(Path(model_path) if model_path else None)
@@ -44,16 +44,21 @@ class RayTaggerActor:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         rows = [self.tagger.tag(path) for path in batch["path"]]
-        return {"path": [tags.path for tags in rows], "audio_seconds": [tags.audio_seconds for tags in rows],
-                "probabilities": [json.dumps(tags.probabilities) for tags in rows],
-                "error": [tags.error or "" for tags in rows], "node": [self.node] * len(rows),
-                "key": [tags.key.tag or "" for tags in rows],
-                "key_confidence": [tags.key.confidence for tags in rows],
-                "segments": [json.dumps([s.to_json() for s in tags.segments]) for tags in rows]}
+        return {
+            "path": [tags.path for tags in rows],
+            "audio_seconds": [tags.audio_seconds for tags in rows],
+            "probabilities": [json.dumps(tags.probabilities) for tags in rows],
+            "error": [tags.error or "" for tags in rows],
+            "node": [self.node] * len(rows),
+            "key": [tags.key.tag or "" for tags in rows],
+            "key_confidence": [tags.key.confidence for tags in rows],
+            "segments": [json.dumps([s.to_json() for s in tags.segments]) for tags in rows],
+        }
 
 
-def ray_results(paths: list[Path], model_path: Path | None = None, address: str | None = None,
-                actors: int | None = None) -> Iterator[tuple[FileTags, str]]:
+def ray_results(
+    paths: list[Path], model_path: Path | None = None, address: str | None = None, actors: int | None = None
+) -> Iterator[tuple[FileTags, str]]:
     """(tags, node id) for every path, in the order they finish. Joins the cluster at
     ``address`` ('auto', HOST:PORT) or starts a local one; ``actors`` defaults to the
     cluster's CPUs."""
@@ -73,14 +78,28 @@ def ray_results(paths: list[Path], model_path: Path | None = None, address: str 
     # One file in flight per actor: a file is seconds of work, so queueing more on one
     # actor would only leave others idle at the end.
     compute = ray.data.ActorPoolStrategy(size=pool, max_tasks_in_flight_per_actor=1)
-    tagged = dataset.map_batches(RayTaggerActor, fn_constructor_kwargs={"model_path": str(model_path or "")},
-                                 batch_size=1, num_cpus=ACTOR_CPUS, compute=compute)
+    tagged = dataset.map_batches(
+        RayTaggerActor,
+        fn_constructor_kwargs={"model_path": str(model_path or "")},
+        batch_size=1,
+        num_cpus=ACTOR_CPUS,
+        compute=compute,
+    )
     try:
         for row in tagged.iter_rows():
             key = KeyEstimate.from_tag(row["key"], float(row["key_confidence"]))
             segments = tuple(Segment.from_json(s) for s in json.loads(row["segments"]))
-            yield (FileTags(row["path"], float(row["audio_seconds"]), json.loads(row["probabilities"]),
-                            row["error"] or None, key, segments), row["node"])
+            yield (
+                FileTags(
+                    row["path"],
+                    float(row["audio_seconds"]),
+                    json.loads(row["probabilities"]),
+                    row["error"] or None,
+                    key,
+                    segments,
+                ),
+                row["node"],
+            )
     except ray.exceptions.RayError as error:
         raise RunStopped(f"the Ray run stopped: {str(error).splitlines()[0]}") from error
 
@@ -93,8 +112,9 @@ def _actors_that_fit() -> int:
     return max(1, sum(int(cpus / ACTOR_CPUS) for cpus in nodes))
 
 
-def tag_on_ray(paths: list[Path], model_path: Path | None = None, address: str | None = None,
-               actors: int | None = None) -> Iterator[FileTags]:
+def tag_on_ray(
+    paths: list[Path], model_path: Path | None = None, address: str | None = None, actors: int | None = None
+) -> Iterator[FileTags]:
     """``ray_results`` without the node ids: what ``genrescope tag`` stores."""
     for tags, _ in ray_results(paths, model_path, address, actors):
         yield tags

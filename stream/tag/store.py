@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genrescope.model.frontend.pitch import KeyEstimate
-from genrescope.stream.tag.tags import FileTags
 from genrescope.stream.segments.smoother import Segment
 from genrescope.stream.segments.tagging import SEGMENTS_FROM_SECONDS
+from genrescope.stream.tag.tags import FileTags
 
 DONE, FAILED = "done", "failed"
 
@@ -70,8 +70,10 @@ CREATE TABLE IF NOT EXISTS models (
 # Columns added since the first stores were written: (name, SQL type), added on open.
 # ``segmented``: 1 when the row was written by a tagger that keeps segments.
 LATER_COLUMNS = (("musical_key", "TEXT"), ("key_confidence", "REAL"), ("segmented", "INTEGER"))
-ROW_COLUMNS = ("path, model_version, size, mtime_ns, status, audio_seconds, genre, probabilities, error, "
-               "tagged_at, musical_key, key_confidence")
+ROW_COLUMNS = (
+    "path, model_version, size, mtime_ns, status, audio_seconds, genre, probabilities, error, "
+    "tagged_at, musical_key, key_confidence"
+)
 SEGMENT_COLUMNS = "start_s, end_s, genre, mean_probability, unsure"
 
 
@@ -91,7 +93,7 @@ class FileKey:
     mtime_ns: int
 
     @classmethod
-    def of(cls, path: Path) -> "FileKey":
+    def of(cls, path: Path) -> FileKey:
         """The key of ``path`` now; a file that cannot be stat'ed gets size −1 (it fails
         when tagged, and is tried again once it exists)."""
         try:
@@ -155,7 +157,7 @@ class TagStore:
                 if name not in present:
                     self._db.execute(f"ALTER TABLE tags ADD COLUMN {name} {kind}")
 
-    def __enter__(self) -> "TagStore":
+    def __enter__(self) -> TagStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -177,7 +179,8 @@ class TagStore:
         rows = self._db.execute(
             "SELECT path, size, mtime_ns, status FROM tags WHERE model_version = ? "
             "AND NOT (status = 'done' AND segmented IS NULL AND audio_seconds >= ?)",  # stored before segments
-            (version, SEGMENTS_FROM_SECONDS))
+            (version, SEGMENTS_FROM_SECONDS),
+        )
         stored = {FileKey(path, size, mtime): status for path, size, mtime, status in rows}
         return {key: stored[key] for key in keys if key in stored}
 
@@ -188,14 +191,28 @@ class TagStore:
                 "INSERT OR REPLACE INTO tags (path, model_version, size, mtime_ns, status, audio_seconds, genre, "
                 "probabilities, error, musical_key, key_confidence, segmented) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                (key.path, version, key.size, key.mtime_ns, FAILED if tags.error else DONE, tags.audio_seconds,
-                 tags.genre, json.dumps(tags.probabilities), tags.error,
-                 tags.key.tag, round(tags.key.confidence, 3) if tags.key.key else None))
+                (
+                    key.path,
+                    version,
+                    key.size,
+                    key.mtime_ns,
+                    FAILED if tags.error else DONE,
+                    tags.audio_seconds,
+                    tags.genre,
+                    json.dumps(tags.probabilities),
+                    tags.error,
+                    tags.key.tag,
+                    round(tags.key.confidence, 3) if tags.key.key else None,
+                ),
+            )
             self._db.execute("DELETE FROM segments WHERE path = ? AND model_version = ?", (key.path, version))
             self._db.executemany(
                 f"INSERT INTO segments (path, model_version, {SEGMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(key.path, version, s.start_s, s.end_s, s.genre, s.mean_probability, int(s.unsure))
-                 for s in tags.segments])
+                [
+                    (key.path, version, s.start_s, s.end_s, s.genre, s.mean_probability, int(s.unsure))
+                    for s in tags.segments
+                ],
+            )
 
     def get(self, key: FileKey, version: str) -> StoredTags | None:
         """The row of ``key`` if it matches the file as it is now (size and mtime)."""
@@ -232,7 +249,7 @@ class StoreLock:
         self.path = Path(f"{store_path}.lock")
         self._file = None
 
-    def __enter__(self) -> "StoreLock":
+    def __enter__(self) -> StoreLock:
         lock = open(self.path, "a+")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -240,8 +257,10 @@ class StoreLock:
             lock.seek(0)
             holder = lock.read().strip() or "?"
             lock.close()
-            raise StoreInUseError(f"{self.path.with_suffix('')} is in use by another `genrescope tag` run "
-                                  f"(pid {holder}); wait for it to end, or give this run its own --db") from None
+            raise StoreInUseError(
+                f"{self.path.with_suffix('')} is in use by another `genrescope tag` run "
+                f"(pid {holder}); wait for it to end, or give this run its own --db"
+            ) from None
         lock.truncate(0)
         lock.write(str(os.getpid()))
         lock.flush()

@@ -27,11 +27,23 @@ class FileTags:
     segments: tuple[Segment, ...] = ()  # a long file's genre segments (stream.segments.tagging)
 
     @classmethod
-    def from_mean(cls, path: str, audio_seconds: float, labels: tuple[str, ...], mean: np.ndarray,
-                  key: KeyEstimate = NO_KEY, segments: tuple[Segment, ...] = ()) -> "FileTags":
+    def from_mean(
+        cls,
+        path: str,
+        audio_seconds: float,
+        labels: tuple[str, ...],
+        mean: np.ndarray,
+        key: KeyEstimate = NO_KEY,
+        segments: tuple[Segment, ...] = (),
+    ) -> FileTags:
         """A whole-file estimate from its mean probabilities (4 decimals, as stored)."""
-        return cls(path, audio_seconds, {g: round(float(p), 4) for g, p in zip(labels, mean, strict=True)}, key=key,
-                   segments=segments)
+        return cls(
+            path,
+            audio_seconds,
+            {g: round(float(p), 4) for g, p in zip(labels, mean, strict=True)},
+            key=key,
+            segments=segments,
+        )
 
     @property
     def genre(self) -> str | None:
@@ -40,8 +52,14 @@ class FileTags:
     def to_dict(self) -> dict:
         """JSON-ready; the key as its name ('A minor'), its tag form ('Am': ID3 TKEY,
         Vorbis KEY) and its confidence."""
-        return {**asdict(self), "genre": self.genre, "key": self.key.name, "key_tag": self.key.tag,
-                "key_confidence": round(self.key.confidence, 3), "segments": [s.to_json() for s in self.segments]}
+        return {
+            **asdict(self),
+            "genre": self.genre,
+            "key": self.key.name,
+            "key_tag": self.key.tag,
+            "key_confidence": round(self.key.confidence, 3),
+            "segments": [s.to_json() for s in self.segments],
+        }
 
     def text(self, top: int = 3) -> str:
         if self.error:

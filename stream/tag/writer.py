@@ -60,14 +60,17 @@ class WriteResult:
     kept: tuple[str, ...] = ()  # standard fields left as they were: present, and no force
 
 
-def genre_fields(probabilities: Mapping[str, float], model_version: str, min_confidence: float,
-                 key_tag: str | None = None) -> dict[str, list[str]]:
+def genre_fields(
+    probabilities: Mapping[str, float], model_version: str, min_confidence: float, key_tag: str | None = None
+) -> dict[str, list[str]]:
     """The logical fields of one result: the genres at or above ``min_confidence``
     (most likely first; none when no genre reaches it), the probabilities, the model and,
     when the file has one, its key ("Am")."""
     best = ranked(probabilities.items())
-    fields = {"genrescope_probabilities": [json.dumps({g: round(p, 4) for g, p in best})],
-              "genrescope_model": [model_version]}
+    fields = {
+        "genrescope_probabilities": [json.dumps({g: round(p, 4) for g, p in best})],
+        "genrescope_model": [model_version],
+    }
     genres = [genre for genre, p in best if p >= min_confidence]
     if genres:
         fields["genre"] = genres

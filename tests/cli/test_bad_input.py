@@ -87,38 +87,47 @@ def test_model_without_metadata_is_refused(tmp_path):
 
 # --- every numeric option has a range, checked before anything loads -----------------
 
+
 def numeric_options_without_a_range() -> list[str]:
     """Options of every command whose type is a bare int or float (no range check)."""
     from genrescope.stream.cli.commands import build_parser
 
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return [f"{name} {action.option_strings or action.dest}" for name, sub in commands.choices.items()
-            for action in sub._actions if action.type in (int, float)]
+    return [
+        f"{name} {action.option_strings or action.dest}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if action.type in (int, float)
+    ]
 
 
 def test_every_numeric_option_of_every_command_has_a_range():
     assert numeric_options_without_a_range() == []
 
 
-@pytest.mark.parametrize("args", [
-    ("file", "x.wav", "--context", "0"),
-    ("file", "x.wav", "--smoothing", "-1"),
-    ("file", "x.wav", "--smoothing", "nan"),
-    ("file", "x.wav", "--serve", "--port", "70000"),
-    ("serve", "--port", "-1"),
-    ("serve", "--port", "eighty"),
-    ("serve", "--stall-seconds", "0"),
-    ("live", "--seconds", "0"),
-    ("live", "--context", "inf"),
-    ("tag", "x.wav", "--jobs", "0"),
-    ("cover", "x.jpg", "--top", "0"),
-    ("cv", "--folds", "1"),
-    ("cv", "--threads", "0"),
-    ("evaluate", "--threads", "-2"),
-    ("train", "--epochs", "0"),
-    ("train", "--training-artists", "25"),
-    ("train", "--label-smoothing", "1"),
-], ids=lambda args: " ".join(args))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("file", "x.wav", "--context", "0"),
+        ("file", "x.wav", "--smoothing", "-1"),
+        ("file", "x.wav", "--smoothing", "nan"),
+        ("file", "x.wav", "--serve", "--port", "70000"),
+        ("serve", "--port", "-1"),
+        ("serve", "--port", "eighty"),
+        ("serve", "--stall-seconds", "0"),
+        ("live", "--seconds", "0"),
+        ("live", "--context", "inf"),
+        ("tag", "x.wav", "--jobs", "0"),
+        ("cover", "x.jpg", "--top", "0"),
+        ("cv", "--folds", "1"),
+        ("cv", "--threads", "0"),
+        ("evaluate", "--threads", "-2"),
+        ("train", "--epochs", "0"),
+        ("train", "--training-artists", "25"),
+        ("train", "--label-smoothing", "1"),
+    ],
+    ids=lambda args: " ".join(args),
+)
 def test_numbers_out_of_range_are_refused_in_one_line(args):
     option = next(a for a in args if a.startswith("--") and a != "--serve")
     assert_clear_error(run_cli(*args), f"argument {option}: ")
@@ -142,6 +151,7 @@ def test_an_empty_token_is_refused():
 
 # --- output paths: refused up front, before the stream ---------------------------------
 
+
 def unwritable_folder() -> Path:
     """A folder even root cannot create files in (sysfs); skip where that is not so."""
     folder = Path("/sys")
@@ -155,8 +165,10 @@ def unwritable_folder() -> Path:
 OUTPUT_CASES = ["folder", "missing-parent", "parent-is-a-file", "unwritable"]
 
 
-@pytest.mark.parametrize(("option", "case"), [("--jsonl", case) for case in OUTPUT_CASES]
-                         + [("--plot", case) for case in [*OUTPUT_CASES, "bad-extension"]])
+@pytest.mark.parametrize(
+    ("option", "case"),
+    [("--jsonl", case) for case in OUTPUT_CASES] + [("--plot", case) for case in [*OUTPUT_CASES, "bad-extension"]],
+)
 def test_output_paths_that_cannot_be_written(test_model_path, tmp_path, option, case):
     tone = write_tone(tmp_path / "tone.wav", 2.0)
     (tmp_path / "a-file").write_text("x")
@@ -181,9 +193,24 @@ def test_tag_jsonl_into_a_folder(tmp_path):
 def test_jsonl_to_a_pipe_that_closes_ends_quietly(test_model_path, tmp_path):
     """`genrescope file x --jsonl - | head -n 1`: no BrokenPipeError, the SIGPIPE status."""
     tone = write_tone(tmp_path / "long.wav", 120.0)  # ≈500 updates: far more than a pipe holds
-    process = subprocess.Popen([sys.executable, "-m", "genrescope.stream.cli", "file", str(tone), "--jsonl", "-",
-                                "--quiet", "--model", str(test_model_path)], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "genrescope.stream.cli",
+            "file",
+            str(tone),
+            "--jsonl",
+            "-",
+            "--quiet",
+            "--model",
+            str(test_model_path),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     first = json.loads(process.stdout.readline())
     process.stdout.close()  # as `head -n 1` does after its line
     stderr = process.stderr.read()
@@ -196,10 +223,28 @@ def test_jsonl_to_a_pipe_that_closes_while_serving_stops_the_stream_quietly(test
     """`genrescope file x --serve --jsonl - | head -n 1`: the engine thread writes the JSON
     lines; the closed pipe ends the stream with one warning, never a traceback."""
     tone = write_tone(tmp_path / "tone.wav", 12.0)  # played at 1x: ≈50 updates, past Python's 8 KB buffer
-    process = subprocess.Popen([sys.executable, "-m", "genrescope.stream.cli", "file", str(tone), "--jsonl", "-",
-                                "--quiet", "--serve", "--exit-at-end", "--port", "0",
-                                "--model", str(test_model_path)], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "genrescope.stream.cli",
+            "file",
+            str(tone),
+            "--jsonl",
+            "-",
+            "--quiet",
+            "--serve",
+            "--exit-at-end",
+            "--port",
+            "0",
+            "--model",
+            str(test_model_path),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     first = json.loads(process.stdout.readline())
     process.stdout.close()  # as `head -n 1` does after its line
     stderr = process.stderr.read()
@@ -209,6 +254,7 @@ def test_jsonl_to_a_pipe_that_closes_while_serving_stops_the_stream_quietly(test
 
 
 # --- serve refuses a broken file up front, like `file` ---------------------------------
+
 
 @pytest.mark.parametrize("command", [("serve", "--source"), ("file", "--serve")], ids=["serve", "file --serve"])
 def test_serving_a_broken_file_is_refused_up_front(test_model_path, tmp_path, command):
@@ -221,6 +267,7 @@ def test_serving_a_broken_file_is_refused_up_front(test_model_path, tmp_path, co
 
 
 # --- cover: the image decoder's own words ----------------------------------------------
+
 
 def cover(*inputs: Path) -> subprocess.CompletedProcess:
     return run_cli("cover", *map(str, inputs))
@@ -251,16 +298,20 @@ def test_cover_non_image_with_an_image_name(tmp_path):
 def test_cover_neither_image_nor_audio(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("not a picture\n")
-    assert_one_input_error(cover(text), "neither a readable image", "cannot identify image file",
-                           "not an audio file")
+    assert_one_input_error(cover(text), "neither a readable image", "cannot identify image file", "not an audio file")
 
 
 def test_cover_decompression_bomb_is_one_line(tmp_path):
     """A PNG header claiming 30,000 × 30,000 pixels: refused from the header alone."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30_000, 30_000, 8, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    bomb.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 30_000, 30_000, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
     assert_one_input_error(cover(bomb), "too large to decode safely")

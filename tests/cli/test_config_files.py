@@ -5,9 +5,9 @@ command shares (the rest of the table)."""
 
 import pytest
 
-from support import run_cli
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.settings import ConfigError, load_settings
+from support import run_cli
 
 STREAM = '[[stream]]\nname = "a"\nsource = "demo"\n'
 

@@ -4,9 +4,9 @@ ignored, and a source is shown redacted in the error (stream/sources/spec.py).""
 from __future__ import annotations
 
 import pytest
+from test_bad_input import assert_clear_error
 
 from support import run_cli
-from test_bad_input import assert_clear_error
 
 
 @pytest.mark.parametrize(

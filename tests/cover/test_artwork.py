@@ -66,8 +66,23 @@ def test_ogg_metadata_block_picture(tmp_path):
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg to write an M4A container")
 def test_m4a_covr(tmp_path):
     path = tmp_path / "song.m4a"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono", "-t", "0.2",
-                    "-c:a", "aac", str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=44100:cl=mono",
+            "-t",
+            "0.2",
+            "-c:a",
+            "aac",
+            str(path),
+        ],
+        check=True,
+    )
     audio = MP4(path)
     audio["covr"] = [MP4Cover(jpeg_bytes(), imageformat=MP4Cover.FORMAT_JPEG)]
     audio.save()

@@ -9,10 +9,10 @@ import pytest
 from mutagen.flac import FLAC, Picture
 from PIL import Image
 
+from cover_fixtures import write_tiny_cover_model
 from genrescope.model.cover.cover import DEFAULT_MODEL, CoverModel, restrict
 from genrescope.model.cover.cover_spec import LABEL_SETS, UNION_LABELS, CoverSpec
 from genrescope.stream.cli.commands import main as genrescope_main
-from cover_fixtures import write_tiny_cover_model
 from support import silence
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from genrescope.model.session import GenreModel
 from genrescope.stream.engine.engine import EngineConfig, GenreEngine
-from genrescope.stream.sources.filesource import FileSource
 from genrescope.stream.sources.chunk import AudioChunk
+from genrescope.stream.sources.filesource import FileSource
 
 RATE = 44_100
 
@@ -21,7 +21,7 @@ def model(test_model_path):
 
 def chunks(audio: np.ndarray, rate: int, block: int):
     for i in range(0, len(audio), block):
-        yield AudioChunk(audio[i:i + block], rate)
+        yield AudioChunk(audio[i : i + block], rate)
 
 
 def music_like(seconds: float, rate: int = RATE, channels: int = 1, seed: int = 0) -> np.ndarray:
@@ -59,7 +59,7 @@ def test_small_blocks_see_the_same_audio_as_large_ones(model):
     """A chirp changes every column, so a window taken from the wrong place shows: blocks
     far smaller than the gap between two columns must give the same mel columns."""
     t = np.arange(int(6.0 * RATE)) / RATE
-    chirp = (0.5 * np.sin(2 * np.pi * (200 * t + 600 * t ** 2))).astype(np.float32)[:, None]
+    chirp = (0.5 * np.sin(2 * np.pi * (200 * t + 600 * t**2))).astype(np.float32)[:, None]
     runs = [[u.mel_column for u in GenreEngine(model).run(chunks(chirp, RATE, block))] for block in (100, 44_100)]
     assert runs[0] == runs[1]
 
@@ -78,7 +78,7 @@ def test_nan_inf_and_silence(model):
     audio = music_like(3.0)
     audio[1000:1100] = np.nan
     audio[5000] = np.inf
-    audio[RATE:2 * RATE] = 0.0
+    audio[RATE : 2 * RATE] = 0.0
     engine = GenreEngine(model)
     updates = list(engine.run(chunks(audio, RATE, 4410)))
     assert updates and all(np.isfinite(u.probabilities).all() for u in updates)
@@ -147,14 +147,17 @@ def test_a_model_on_the_cpu_never_imports_torch():
     """Where torch is installed (the training extra) but onnxruntime runs on the CPU,
     neither the session's GPU check nor the frontend's 'auto' device imports torch: it
     cost every process ≈0.9 s and ≈500 MB."""
-    code = ("import sys\n"
-            "from genrescope.stream.tag.batch_tagger import load_batch_tagger\n"
-            "from genrescope.stream.engine.engine import load_engine\n"
-            "engine = load_engine(None)\n"
-            "load_batch_tagger(None, prefer_gpu=True)\n"
-            "print(engine.provider, 'torch' in sys.modules)\n")
-    provider, imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                        check=True).stdout.split()
+    code = (
+        "import sys\n"
+        "from genrescope.stream.tag.batch_tagger import load_batch_tagger\n"
+        "from genrescope.stream.engine.engine import load_engine\n"
+        "engine = load_engine(None)\n"
+        "load_batch_tagger(None, prefer_gpu=True)\n"
+        "print(engine.provider, 'torch' in sys.modules)\n"
+    )
+    provider, imported = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     if provider == "CUDAExecutionProvider":
         pytest.skip("the model runs on CUDA here, where the GPU frontend does need torch")
     assert imported == "False"

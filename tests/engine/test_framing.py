@@ -18,7 +18,7 @@ SPEC = FrontendSpec()
 def _frame(audio: np.ndarray, block: int) -> tuple[list[int], np.ndarray, int]:
     framer, columns, windows, held = ColumnFramer(SPEC), [], [], 0
     for start in range(0, len(audio), block):
-        cut = framer.take(AudioChunk(audio[start:start + block, None], SPEC.sample_rate))
+        cut = framer.take(AudioChunk(audio[start : start + block, None], SPEC.sample_rate))
         columns += list(cut.columns)
         windows.append(cut.windows)
         held = max(held, framer.held)

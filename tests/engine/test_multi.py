@@ -12,14 +12,20 @@ import pytest
 import soundfile as sf
 
 from genrescope.model.session import GenreModel
-from genrescope.stream.sources.demo import RATE, DemoSource
 from genrescope.stream.engine.engine import EngineConfig, GenreEngine
-from genrescope.stream.sources.filesource import FileSource
 from genrescope.stream.engine.multi import BatchScheduler, StreamEnd, StreamStatus, StreamUpdate
 from genrescope.stream.engine.silence import SILENCE_SECONDS
+from genrescope.stream.sources.demo import RATE, DemoSource
+from genrescope.stream.sources.factory import (
+    NamedSource,
+    SourceSpecError,
+    check_unique,
+    load_sources_file,
+    open_named,
+    parse_source_option,
+)
+from genrescope.stream.sources.filesource import FileSource
 from genrescope.stream.sources.spec import SourceSpec
-from genrescope.stream.sources.factory import (NamedSource, SourceSpecError, check_unique, load_sources_file,
-                                       open_named, parse_source_option)
 
 PATIENCE_SECONDS = 300.0  # guards against a hang on a loaded machine, never a measurement
 
@@ -49,8 +55,9 @@ def _run(model: GenreModel, files: dict[str, Path], **options) -> tuple[list, Ba
 
 
 @pytest.mark.parametrize("max_batch", [2, 8])  # 2: batches fill and leave mid-tick, out of arrival order
-def test_batched_streams_equal_one_engine_each(model: GenreModel, music_clips: list[Path], tmp_path: Path,
-                                               max_batch: int) -> None:
+def test_batched_streams_equal_one_engine_each(
+    model: GenreModel, music_clips: list[Path], tmp_path: Path, max_batch: int
+) -> None:
     demo = tmp_path / "demo.wav"
     sf.write(demo, _demo(20.0), RATE)
     files = {"clip0": music_clips[0], "clip1": music_clips[1], "demo": demo, "clip0-again": music_clips[0]}
@@ -80,14 +87,13 @@ def test_silence_is_marked_after_the_hold_time(model: GenreModel, tmp_path: Path
     silent = [e.update.time for e in updates if e.state == "silence"]
     assert silent, "no update was marked silent"
     # Marked only after the hold time into the pause, and no longer once music is back.
-    assert 6.0 + SILENCE_SECONDS - 0.3 <= min(silent) and max(silent) <= 6.0 + quiet_seconds + 0.3
+    assert min(silent) >= 6.0 + SILENCE_SECONDS - 0.3 and max(silent) <= 6.0 + quiet_seconds + 0.3
     assert updates[-1].state == "live"
     states = [e.state for e in events if isinstance(e, StreamStatus)]
     assert states == ["live", "silence", "live"]
 
 
-def test_a_failing_source_ends_only_its_own_stream(model: GenreModel, music_clips: list[Path],
-                                                   tmp_path: Path) -> None:
+def test_a_failing_source_ends_only_its_own_stream(model: GenreModel, music_clips: list[Path], tmp_path: Path) -> None:
     broken = tmp_path / "broken.mp3"
     broken.write_bytes(music_clips[0].read_bytes()[:4000] + b"\x00garbage" * 10)
     events, _ = _run(model, {"good": music_clips[1], "broken": broken})
@@ -98,19 +104,28 @@ def test_a_failing_source_ends_only_its_own_stream(model: GenreModel, music_clip
 
 def test_source_options_and_files_parse(tmp_path: Path) -> None:
     assert parse_source_option("radio1=https://x.example/a.mp3") == NamedSource(
-        "radio1", SourceSpec("network", "https://x.example/a.mp3"))
+        "radio1", SourceSpec("network", "https://x.example/a.mp3")
+    )
     assert parse_source_option("jingles=loop:a b.mp3") == NamedSource("jingles", SourceSpec("file", "a b.mp3", True))
     assert parse_source_option("room=mic:USB").kind == "mic"
     sources = tmp_path / "sources.toml"
-    sources.write_text('[[stream]]\nname = "a"\nsource = "demo"\n\n'
-                       '[[stream]]\nname = "b"\nsource = "songs/x.mp3"\nloop = true\n')
-    assert load_sources_file(sources) == [NamedSource("a", SourceSpec("demo")),
-                                          NamedSource("b", SourceSpec("file", str(tmp_path / "songs/x.mp3"), True))]
+    sources.write_text(
+        '[[stream]]\nname = "a"\nsource = "demo"\n\n[[stream]]\nname = "b"\nsource = "songs/x.mp3"\nloop = true\n'
+    )
+    assert load_sources_file(sources) == [
+        NamedSource("a", SourceSpec("demo")),
+        NamedSource("b", SourceSpec("file", str(tmp_path / "songs/x.mp3"), True)),
+    ]
 
 
-@pytest.mark.parametrize("option, message", [
-    ("demo", "NAME=SPEC"), ("a b=demo", "stream name"), ("x=loop:demo", "loop applies to files"),
-])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ("demo", "NAME=SPEC"),
+        ("a b=demo", "stream name"),
+        ("x=loop:demo", "loop applies to files"),
+    ],
+)
 def test_bad_source_options_say_what_to_write(option: str, message: str) -> None:
     with pytest.raises(SourceSpecError, match=message):
         parse_source_option(option)

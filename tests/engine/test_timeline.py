@@ -10,8 +10,15 @@ LABELS = ("A", "B")
 
 
 def update(index: int, p: float) -> GenreUpdate:
-    return GenreUpdate(time=index * 0.25, column=index, labels=LABELS, probabilities=(p, 1 - p),
-                       raw_probabilities=(p, 1 - p), context_seconds=1.0, mel_column=())
+    return GenreUpdate(
+        time=index * 0.25,
+        column=index,
+        labels=LABELS,
+        probabilities=(p, 1 - p),
+        raw_probabilities=(p, 1 - p),
+        context_seconds=1.0,
+        mel_column=(),
+    )
 
 
 def test_keeps_every_point_until_full():

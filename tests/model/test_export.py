@@ -5,9 +5,9 @@ import onnx
 import pytest
 import torch
 
+from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.model.genre.card import ModelCardError
 from genrescope.model.session import GenreModel
-from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.training.genre.fma import GENRES
 
 

@@ -16,8 +16,19 @@ SPEC = FrontendSpec()
 def librosa_thumbnail(audio: np.ndarray, sr: int) -> np.ndarray:
     """The recipe of ../shared/README.md, independently: librosa mel, dB re max, floor −80,
     one frame per pixel column, colour index over the data range."""
-    mel = librosa.feature.melspectrogram(y=audio, sr=sr, n_fft=2048, hop_length=512, n_mels=128, power=2.0,
-                                         fmin=0.0, fmax=sr / 2, htk=False, norm="slaney", center=True)
+    mel = librosa.feature.melspectrogram(
+        y=audio,
+        sr=sr,
+        n_fft=2048,
+        hop_length=512,
+        n_mels=128,
+        power=2.0,
+        fmin=0.0,
+        fmax=sr / 2,
+        htk=False,
+        norm="slaney",
+        center=True,
+    )
     db = librosa.power_to_db(mel, ref=np.max, top_db=80.0)  # [mels, frames]
     n_frames = db.shape[1]
     columns = np.floor((np.arange(128) + 0.5) * n_frames / 128).astype(int)
@@ -30,8 +41,16 @@ def test_mel_columns_match_librosa():
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(SPEC.sample_rate * 3)).astype(np.float32)
     ours = whole_audio_columns_db(MelFrontend(SPEC), audio)
-    mel = librosa.feature.melspectrogram(y=audio, sr=SPEC.sample_rate, n_fft=2048, hop_length=512, n_mels=128,
-                                         power=2.0, center=True, pad_mode="constant")
+    mel = librosa.feature.melspectrogram(
+        y=audio,
+        sr=SPEC.sample_rate,
+        n_fft=2048,
+        hop_length=512,
+        n_mels=128,
+        power=2.0,
+        center=True,
+        pad_mode="constant",
+    )
     frames = [SPEC.column_frame(c) for c in range(len(ours))]
     reference = 10 * np.log10(np.maximum(mel[:, frames].T, 1e-10))
     assert len(ours) == count_columns(SPEC, len(audio)) == 13
@@ -68,8 +87,15 @@ def test_silence_gives_finite_levels():
 @pytest.mark.parametrize("sample_rate,f_max", [(44_100, 22_050.0), (16_000, 8_000.0), (22_050, 6_000.0)])
 def test_mel_filterbank_matches_librosa(scale, norm, sample_rate, f_max):
     spec = FrontendSpec(sample_rate=sample_rate, f_max=f_max, mel_scale=scale, mel_norm=norm)
-    reference = librosa.filters.mel(sr=sample_rate, n_fft=spec.n_fft, n_mels=spec.n_mels, fmin=spec.f_min,
-                                    fmax=f_max, htk=scale == "htk", norm="slaney" if norm == "slaney" else None)
+    reference = librosa.filters.mel(
+        sr=sample_rate,
+        n_fft=spec.n_fft,
+        n_mels=spec.n_mels,
+        fmin=spec.f_min,
+        fmax=f_max,
+        htk=scale == "htk",
+        norm="slaney" if norm == "slaney" else None,
+    )
     np.testing.assert_allclose(mel_filterbank(spec), reference.T, rtol=1e-4, atol=1e-7)
 
 
@@ -77,14 +103,21 @@ def synthetic_signals() -> dict[str, np.ndarray]:
     """A chirp with harmonics, white noise at two levels, clicks and near-silence."""
     rate, rng = SPEC.sample_rate, np.random.default_rng(3)
     t = np.arange(4 * rate) / rate
-    chirp = sum(0.2 / k * np.sin(2 * np.pi * k * (100 * t + 400 * t ** 2)) for k in range(1, 6))
+    chirp = sum(0.2 / k * np.sin(2 * np.pi * k * (100 * t + 400 * t**2)) for k in range(1, 6))
     clicks = np.zeros_like(t)
     clicks[:: rate // 7] = 0.9
-    return {"chirp": chirp, "noise": 0.3 * rng.standard_normal(len(t)), "quiet-noise": 1e-4 * rng.standard_normal(len(t)),
-            "clicks": clicks, "silence": np.zeros_like(t)}
+    return {
+        "chirp": chirp,
+        "noise": 0.3 * rng.standard_normal(len(t)),
+        "quiet-noise": 1e-4 * rng.standard_normal(len(t)),
+        "clicks": clicks,
+        "silence": np.zeros_like(t),
+    }
 
 
-torch_frontend = pytest.importorskip("genrescope.model.frontend.frontend_torch", reason="the torch frontend needs [gpu] or [train]")
+torch_frontend = pytest.importorskip(
+    "genrescope.model.frontend.frontend_torch", reason="the torch frontend needs [gpu] or [train]"
+)
 
 
 @pytest.mark.parametrize("name", sorted(synthetic_signals()))
@@ -110,8 +143,10 @@ def test_both_frontends_give_the_same_probabilities_through_the_shipped_model(mu
     model = GenreModel.load()
     for clip in music_clips:
         audio = read_audio(clip, SPEC.sample_rate, max_seconds=30.0)
-        contexts = [relative_db(whole_audio_columns_db(frontend, audio)[-SPEC.context_columns:], SPEC.floor_db)
-                    for frontend in (MelFrontend(SPEC), torch_frontend.TorchMelFrontend(SPEC, "cpu"))]
+        contexts = [
+            relative_db(whole_audio_columns_db(frontend, audio)[-SPEC.context_columns :], SPEC.floor_db)
+            for frontend in (MelFrontend(SPEC), torch_frontend.TorchMelFrontend(SPEC, "cpu"))
+        ]
         ours, theirs = (model.probabilities(c[None])[0] for c in contexts)
         np.testing.assert_allclose(ours, theirs, atol=1e-4)
         assert ours.argmax() == theirs.argmax()

@@ -9,8 +9,16 @@ import pytest
 from genrescope.model.cover.fusion import AUDIO_GENRES, SHARED, cover_on_shared, fuse, pool
 
 AUDIO = dict(zip(AUDIO_GENRES, (0.30, 0.05, 0.05, 0.10, 0.05, 0.05, 0.20, 0.20), strict=True))
-COVER = {"Classical": 0.05, "Country": 0.05, "Electronic": 0.05, "HipHop": 0.60,
-         "Jazz": 0.05, "Metal": 0.10, "Pop": 0.05, "Rock": 0.05}
+COVER = {
+    "Classical": 0.05,
+    "Country": 0.05,
+    "Electronic": 0.05,
+    "HipHop": 0.60,
+    "Jazz": 0.05,
+    "Metal": 0.10,
+    "Pop": 0.05,
+    "Rock": 0.05,
+}
 
 
 def test_shared_genres_and_mapping():

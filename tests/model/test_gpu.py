@@ -12,8 +12,10 @@ from genrescope.model.session import CUDA, GenreModel, cuda_present
 from genrescope.stream.engine.engine import EngineConfig, GenreEngine
 from genrescope.stream.sources.filesource import FileSource
 
-pytestmark = pytest.mark.skipif(not (cuda_present() and CUDA in ort.get_available_providers()),
-                                reason="needs a CUDA GPU, torch with CUDA and onnxruntime-gpu (the [gpu] extra)")
+pytestmark = pytest.mark.skipif(
+    not (cuda_present() and CUDA in ort.get_available_providers()),
+    reason="needs a CUDA GPU, torch with CUDA and onnxruntime-gpu (the [gpu] extra)",
+)
 
 
 def test_the_gpu_engine_runs_on_cuda_and_agrees_with_the_cpu_engine(test_model_path, music_clips):

@@ -6,24 +6,24 @@ The per-key accuracy table is printed in the test output (not only with -s)."""
 
 from __future__ import annotations
 
-from itertools import pairwise
 import json
 from collections import Counter
+from itertools import pairwise
 
 import numpy as np
 import pytest
 import soundfile as sf
 from rich.console import Console
 
-from music_synth import chord, key_piece, note, triad
-from support import run_cli
 from genrescope.model.frontend.pitch import PROFILES, Key, file_key
 from genrescope.model.session import GenreModel
+from genrescope.stream.cli.terminal import render
 from genrescope.stream.engine.engine import EngineConfig, GenreEngine
+from genrescope.stream.sources.chunk import AudioChunk
 from genrescope.stream.sources.filesource import FileSource
 from genrescope.stream.tag.library import tag_file
-from genrescope.stream.sources.chunk import AudioChunk
-from genrescope.stream.cli.terminal import render
+from music_synth import chord, key_piece, note, triad
+from support import run_cli
 
 # (sample rate, detuning in cents) of the key pieces: each of the 24 keys under each.
 KEY_CONDITIONS = ((22_050, 0.0), (44_100, 20.0), (48_000, -30.0), (96_000, 0.0))
@@ -41,7 +41,7 @@ def engine(test_model_path) -> GenreEngine:
 def stream(engine: GenreEngine, audio: np.ndarray, rate: int) -> list:
     engine.reset()
     block = rate // 10
-    return list(engine.run(AudioChunk(audio[i:i + block, None], rate) for i in range(0, len(audio), block)))
+    return list(engine.run(AudioChunk(audio[i : i + block, None], rate) for i in range(0, len(audio), block)))
 
 
 def chroma_at(updates: list, seconds: float) -> np.ndarray:
@@ -113,8 +113,10 @@ def key_table(outcomes: dict[str, dict[Key, Counter]]) -> str:
     """Per key: right / relative / fifth / other out of the conditions, per estimator."""
     names = list(outcomes)
     header = f"{'key':<10}" + "".join(f"{name + ' R/rel/5th/other':>28}" for name in names)
-    lines = [f"key estimates of synthesised pieces, {len(KEY_CONDITIONS)} conditions "
-             f"(rate, cents) {KEY_CONDITIONS} per key", header]
+    lines = [
+        f"key estimates of synthesised pieces, {len(KEY_CONDITIONS)} conditions (rate, cents) {KEY_CONDITIONS} per key",
+        header,
+    ]
     keys = list(outcomes["live"])
     for key in keys + [None]:
         cells = []
@@ -136,9 +138,11 @@ def test_real_clips_keep_their_key(engine, music_clips, capsys):
         agree = sum(key in (whole.key, whole.key.relative) for key in settled) / len(settled)
         names = [u.key.name for u in updates]
         changes = sum(a != b for a, b in pairwise(names))
-        report.append(f"{clip.name}: whole clip {whole.name} (r = {whole.confidence:.2f}); {changes} changes over "
-                      f"{len(updates)} updates; from {SETTLED_SECONDS:.0f} s of context on, {agree:.0%} name it or its "
-                      f"relative; most named: {Counter(names).most_common(3)}")
+        report.append(
+            f"{clip.name}: whole clip {whole.name} (r = {whole.confidence:.2f}); {changes} changes over "
+            f"{len(updates)} updates; from {SETTLED_SECONDS:.0f} s of context on, {agree:.0%} name it or its "
+            f"relative; most named: {Counter(names).most_common(3)}"
+        )
         assert agree >= 0.9 and changes <= 8, report[-1]
     with capsys.disabled():
         print("\n" + "\n".join(report))

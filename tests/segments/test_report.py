@@ -104,7 +104,7 @@ def test_png_draws_each_genre_in_the_palette_colour(tmp_path: Path) -> None:
 def test_bad_input_is_one_line(arguments: tuple[str, ...], message: str, tmp_path: Path) -> None:
     db = str(build_log(tmp_path / "airplay.sqlite"))
     (tmp_path / "notes.txt").write_text("a text file, not a database, long enough for a header\n")
-    given = dict(zip(arguments[::2], (value.format(tmp=tmp_path) for value in arguments[1::2])))
+    given = dict(zip(arguments[::2], (value.format(tmp=tmp_path) for value in arguments[1::2]), strict=False))
     db = given.pop("--db", db)
     given.setdefault("--out", str(tmp_path / "hours.csv"))
     done = report(db, *[part for pair in given.items() for part in pair])

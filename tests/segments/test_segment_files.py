@@ -16,7 +16,6 @@ import pytest
 import soundfile
 
 from genrescope.training.genre.fma import GENRES
-
 from support import run_cli
 
 FORMATS = (".json", ".csv", ".cue", ".txt")
@@ -80,7 +79,7 @@ def test_libcue_reads_one_track_per_segment_at_its_start(written, segments, mix)
     sheet = pylibcue.parse_file(str(written[".cue"]))
     tracks = list(sheet)
     assert len(tracks) == len(segments)
-    for number, (track, expected) in enumerate(zip(tracks, segments), start=1):
+    for number, (track, expected) in enumerate(zip(tracks, segments, strict=True), start=1):
         minutes, seconds, frames = track.start
         assert track.track_number == number
         assert (minutes * 60 + seconds) * 75 + frames == round(expected["start_s"] * 75)
@@ -92,7 +91,7 @@ def test_libcue_reads_one_track_per_segment_at_its_start(written, segments, mix)
 def test_audacity_labels_are_start_tab_end_tab_label_with_six_decimals(written, segments):
     lines = written[".txt"].read_text().splitlines()
     assert len(lines) == len(segments)
-    for line, expected in zip(lines, segments):
+    for line, expected in zip(lines, segments, strict=True):
         start, end, label = AUDACITY_LINE.match(line).groups()
         assert float(start) == pytest.approx(expected["start_s"], abs=1e-3)
         assert float(end) == pytest.approx(expected["end_s"], abs=1e-3)

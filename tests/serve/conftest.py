@@ -13,13 +13,13 @@ import pytest
 import soundfile as sf
 from websockets.asyncio.client import ClientConnection
 
-from harness import Feed
 from genrescope.model.session import GenreModel
-from genrescope.stream.sources.demo import RATE, DemoSource
 from genrescope.stream.engine.engine import EngineConfig, GenreEngine
 from genrescope.stream.engine.events import GenreUpdate
-from genrescope.stream.sources.filesource import FileSource
 from genrescope.stream.serve.protocol_schema import schema_for
+from genrescope.stream.sources.demo import RATE, DemoSource
+from genrescope.stream.sources.filesource import FileSource
+from harness import Feed
 
 MUSIC_SECONDS = 60.0  # long enough that realtime tests never reach its end
 SHORT_SECONDS = 5.0  # for tests that wait for the end in real time

@@ -35,9 +35,7 @@ class Feed:
 
 
 @asynccontextmanager
-async def running(
-    feed: Feed, hello_extra: dict[str, Any] | None = None, **config: Any
-) -> AsyncIterator[GenreServer]:
+async def running(feed: Feed, hello_extra: dict[str, Any] | None = None, **config: Any) -> AsyncIterator[GenreServer]:
     """A started server for ``feed``; ``config`` overrides fields of TEST_CONFIG."""
     hello = feed.engine.hello(feed.source_name, hello_extra)
     server = GenreServer(hello, feed.updates, feed.engine.summary, replace(TEST_CONFIG, **config))
@@ -103,7 +101,10 @@ def genrescope(*arguments: str, port: int = 0) -> Iterator[ServeProcess]:
     itself reads its exit status and stderr from ``process``."""
     process = subprocess.Popen(  # `-m` from the repository root imports this checkout
         [sys.executable, "-m", "genrescope.stream.cli", *arguments, "--port", str(port)],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         yield ServeProcess(process, _announced_port(process))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from harness import genrescope, receive_until_end
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.stream.segments.airplay_log import CHECKPOINT_SECONDS, AirplayLog, LoggedSegment
+from harness import genrescope, receive_until_end
 
 RUN_SECONDS = 15.0  # of stream b before the kill: three checkpoints
 

@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 
 from genrescope.model.session import GenreModel
-from genrescope.stream.engine.compute_times import ComputeTimes
-from genrescope.stream.sources.demo import DemoSource
 from genrescope.stream.engine import engine as engine_module
+from genrescope.stream.engine.compute_times import ComputeTimes
 from genrescope.stream.engine.engine import EngineConfig, GenreEngine
 from genrescope.stream.engine.events import GenreUpdate
-from genrescope.stream.serve.hub import Hub
-from genrescope.stream.serve.metrics import StreamMetrics
 from genrescope.stream.engine.multi import BatchScheduler, StreamUpdate
 from genrescope.stream.engine.timeline import Timeline
+from genrescope.stream.serve.hub import Hub
+from genrescope.stream.serve.metrics import StreamMetrics
+from genrescope.stream.sources.demo import DemoSource
 
 PATIENCE_SECONDS = 600.0  # guards against a hang on a loaded machine, never a measurement
 FILLED_SECONDS = 35.0  # of audio: past the model's 30 s context, so every fixed buffer is full

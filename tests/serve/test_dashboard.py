@@ -24,12 +24,18 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from harness import genrescope, running, wait_for
 from genrescope.stream.cover.cover_link import CoverLink
+from harness import genrescope, running, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 WAIT_MS = 60_000  # guards against a hang; never a measurement
@@ -191,9 +197,7 @@ async def screenshots(page: Any, folder: Path, name: str) -> None:
         assert path.stat().st_size > 10_000
 
 
-def test_the_dashboard_reconnects_after_a_server_restart(
-    chromium, test_model_path: Path, music_file: Path
-) -> None:
+def test_the_dashboard_reconnects_after_a_server_restart(chromium, test_model_path: Path, music_file: Path) -> None:
     port = _free_port()
     arguments = ("serve", "--source", str(music_file), "--model", str(test_model_path))
 
@@ -233,7 +237,9 @@ def test_cover_art_and_its_estimates_are_shown(chromium, make_feed, tmp_path: Pa
             await page.emulate_media(color_scheme="dark")
             await page.wait_for_function(  # the main bars took the dark ink: the page has recoloured
                 "() => document.querySelector('#bars li[data-label=Rock]').style.getPropertyValue('--colour')"
-                " === '#E8E8E8'", timeout=WAIT_MS)
+                " === '#E8E8E8'",
+                timeout=WAIT_MS,
+            )
             shown["dark"] = await page.evaluate(READ_COVER)
             return shown
 
@@ -271,8 +277,11 @@ def _jpeg_data_url() -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-@pytest.mark.parametrize(("required", "outcome"), [("1", pytest.fail.Exception), ("", pytest.skip.Exception)],
-                         ids=["CI fails", "elsewhere skips"])
+@pytest.mark.parametrize(
+    ("required", "outcome"),
+    [("1", pytest.fail.Exception), ("", pytest.skip.Exception)],
+    ids=["CI fails", "elsewhere skips"],
+)
 def test_a_missing_browser_fails_in_ci_and_skips_elsewhere(
     monkeypatch: pytest.MonkeyPatch, required: str, outcome: type[BaseException]
 ) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from genrescope.model.frontend.pitch import Key
 from harness import genrescope, wait_for
 from music_synth import key_piece
 from test_dashboard import DESKTOP, PAINTED_PIXELS, Dashboard, chromium, screenshots  # noqa: F401 (fixture)
-from genrescope.model.frontend.pitch import Key
 
 RATE = 48_000
 SHOWN = """() => ({

@@ -51,8 +51,7 @@ def test_a_joining_subscriber_is_greeted_with_the_recent_history_and_no_overlap(
     hub.publish(update(5))
     hello, history = joined.greeting
     assert hello == "hello"
-    assert json.loads(history) == {"type": "history", "v": 1,
-                                   "updates": [json.loads(update(i)) for i in (2, 3, 4)]}
+    assert json.loads(history) == {"type": "history", "v": 1, "updates": [json.loads(update(i)) for i in (2, 3, 4)]}
     assert drain(joined) == [update(5)]
 
 

@@ -17,14 +17,13 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import BlockingOSCUDPServer
 from websockets.asyncio.client import connect
 
-from harness import PATIENCE_SECONDS, TEST_CONFIG, genrescope, receive, wait_for
 from genrescope.model.session import GenreModel
 from genrescope.stream.engine.engine import EngineConfig
-from genrescope.stream.sources.filesource import FileSource
 from genrescope.stream.engine.multi import BatchScheduler
 from genrescope.stream.serve.multiserver import MultiStreamServer
 from genrescope.stream.serve.osc import OscOutput
-from genrescope.stream.sources.filesource import LoopedFile
+from genrescope.stream.sources.filesource import FileSource, LoopedFile
+from harness import PATIENCE_SECONDS, TEST_CONFIG, genrescope, receive, wait_for
 from support import run_cli
 
 STREAMS = 16
@@ -81,15 +80,17 @@ def _scrape(url: str, headers: dict[str, str] | None = None) -> dict[str, dict]:
 def test_metrics_need_the_token_when_one_is_set(genre_model: GenreModel, music_file: Path) -> None:
     async def scenario() -> None:
         scheduler = BatchScheduler(genre_model, [("radio", LoopedFile(str(music_file)))], [], EngineConfig())
-        server = MultiStreamServer(scheduler, lambda name: scheduler.streams[0].engine.hello(name),
-                                   replace(TEST_CONFIG, token="sesame"))
+        server = MultiStreamServer(
+            scheduler, lambda name: scheduler.streams[0].engine.hello(name), replace(TEST_CONFIG, token="sesame")
+        )
         async with server:
             url = f"http://127.0.0.1:{server.port}/metrics"
             with pytest.raises(urllib.error.HTTPError, match="403"):
                 await asyncio.to_thread(_scrape, url)
             # the metrics hear an update after the engine made it: wait for theirs
-            await wait_for(lambda: server.metrics.registry.get_sample_value(
-                "genrescope_updates_total", {"stream": "radio"}))
+            await wait_for(
+                lambda: server.metrics.registry.get_sample_value("genrescope_updates_total", {"stream": "radio"})
+            )
             metrics = await asyncio.to_thread(_scrape, url, {"Authorization": "Bearer sesame"})
             assert metrics["genrescope_updates_total"][(("stream", "radio"),)] >= 1
             by_query = await asyncio.to_thread(_scrape, url + "?token=sesame")
@@ -106,8 +107,9 @@ def test_osc_reaches_a_real_osc_server(genre_model: GenreModel, music_file: Path
     threading.Thread(target=osc_server.serve_forever, daemon=True).start()
     try:
         output = OscOutput("127.0.0.1", osc_server.server_address[1], hold_seconds=2.0)
-        scheduler = BatchScheduler(genre_model, [("club", FileSource(music_file, realtime=True))], [output.sink],
-                                   EngineConfig())
+        scheduler = BatchScheduler(
+            genre_model, [("club", FileSource(music_file, realtime=True))], [output.sink], EngineConfig()
+        )
         scheduler.start()
         asyncio.run(wait_for(lambda: any(address.endswith("/top") for address, _ in list(received))))
         scheduler.stop()
@@ -126,12 +128,15 @@ def test_osc_reaches_a_real_osc_server(genre_model: GenreModel, music_file: Path
     assert sum(address == f"/genrescope/club/genre/{labels[0]}" for address, _ in messages[:first_top]) >= 8
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (("--source", "a=demo", "--source", "a=demo"), "two streams are named 'a'"),
-    (("--source", "a=demo", "--source", "b=/no/such.wav"), "no such file"),
-    (("--source", "a=demo", "--osc", "nowhere"), "expected HOST:PORT"),
-    (("--sources", "/no/such.toml"), "cannot read /no/such.toml"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (("--source", "a=demo", "--source", "a=demo"), "two streams are named 'a'"),
+        (("--source", "a=demo", "--source", "b=/no/such.wav"), "no such file"),
+        (("--source", "a=demo", "--osc", "nowhere"), "expected HOST:PORT"),
+        (("--sources", "/no/such.toml"), "cannot read /no/such.toml"),
+    ],
+)
 def test_bad_named_sources_fail_in_one_line(arguments: tuple[str, ...], message: str) -> None:
     result = run_cli("serve", *arguments, "--port", "0")
     assert result.returncode == 2

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from harness import PATIENCE_SECONDS, TEST_CONFIG, receive
 from genrescope.model.session import GenreModel
 from genrescope.stream.engine.engine import EngineConfig
-from genrescope.stream.sources.filesource import FileSource
-from genrescope.stream.serve.hub import HISTORY_BYTES
 from genrescope.stream.engine.multi import BatchScheduler
+from genrescope.stream.serve.hub import HISTORY_BYTES
 from genrescope.stream.serve.multiserver import MultiStreamServer
+from genrescope.stream.sources.filesource import FileSource
+from harness import PATIENCE_SECONDS, TEST_CONFIG, receive
 
 DEFAULT_MAX_SIZE = 2**20  # a websockets client's default max_size: a bigger message closes it (1009)
 STREAMS = 64  # × ≈21 updates of the short file ≈ 1.3 MB of updates: past the limit

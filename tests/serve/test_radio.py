@@ -25,18 +25,19 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from harness import PATIENCE_SECONDS, TEST_CONFIG, genrescope, receive
-from icecast import ICECAST, feeder, icecast_server
 from genrescope.model.session import GenreModel
 from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.engine.multi import BatchScheduler
 from genrescope.stream.serve.multiserver import MultiStreamServer
 from genrescope.stream.sources.netsource import NetworkSource
+from harness import PATIENCE_SECONDS, TEST_CONFIG, genrescope, receive
+from icecast import ICECAST, feeder, icecast_server
 
 TITLE = "Muddy Waters - After Hours"
 STALL_SECONDS = 2.0  # the tests' stall timeout: shorter than Icecast's own source-timeout (10 s)
 STALLED = "(stalled); reconnecting"
-OUTAGE_SECONDS = 4.0  # how long a station stays off air: longer than a reconnect's replayed or burst audio  # what the source logs when it noticed a stall itself
+# how long a station stays off air: longer than a reconnect's replayed or burst audio
+OUTAGE_SECONDS = 4.0
 
 
 @pytest.fixture
@@ -49,8 +50,9 @@ def icecast():
         yield server
 
 
-def test_a_radio_stream_survives_its_encoder_restarting(icecast, music_clips: list[Path],
-                                                         test_model_path: Path) -> None:
+def test_a_radio_stream_survives_its_encoder_restarting(
+    icecast, music_clips: list[Path], test_model_path: Path
+) -> None:
     mount = "radio.mp3"
     feeders = [feeder(music_clips[1], icecast, mount)]
 
@@ -73,7 +75,7 @@ def test_a_radio_stream_survives_its_encoder_restarting(icecast, music_clips: li
             columns = [m["column"] for m in seen if m["type"] == "update"]
             assert columns == list(range(columns[0], columns[0] + len(columns)))  # none skipped, none repeated
             states = [m["state"] for m in seen if m["type"] == "status"]
-            assert states[states.index("reconnecting"):] == ["reconnecting", "live"]
+            assert states[states.index("reconnecting") :] == ["reconnecting", "live"]
 
     try:
         icecast.wait_mounted(mount)
@@ -86,8 +88,9 @@ def test_a_radio_stream_survives_its_encoder_restarting(icecast, music_clips: li
             process.wait()
 
 
-def test_a_stalled_radio_stream_is_noticed_and_reconnected(icecast, music_clips: list[Path], genre_model: GenreModel,
-                                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_a_stalled_radio_stream_is_noticed_and_reconnected(
+    icecast, music_clips: list[Path], genre_model: GenreModel, caplog: pytest.LogCaptureFixture
+) -> None:
     """The encoder freezes: the connection stays open, no byte comes. The source gives
     the connection up after its stall timeout, reconnects by itself once the encoder
     runs again, and the gap is counted in the updates."""
@@ -126,7 +129,7 @@ def test_a_stalled_radio_stream_is_noticed_and_reconnected(icecast, music_clips:
     columns = [m["column"] for m in updates]
     assert columns == list(range(columns[0], columns[0] + len(columns)))  # none skipped, none repeated
     states = [m["state"] for m in seen if m["type"] == "status"]
-    assert states[states.index("reconnecting"):][-1] == "live" and updates[-1]["state"] == "live"
+    assert states[states.index("reconnecting") :][-1] == "live" and updates[-1]["state"] == "live"
 
 
 async def _until(client, messages: list[dict], done) -> None:
@@ -159,13 +162,17 @@ def test_an_hls_stream_plays_through_ffmpeg(music_clips: list[Path], tmp_path: P
         assert source.state == "live" and source.gaps == 0
 
 
-def test_a_stalled_hls_stream_is_noticed_and_reconnected(music_clips: list[Path], tmp_path: Path,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_a_stalled_hls_stream_is_noticed_and_reconnected(
+    music_clips: list[Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The HLS encoder freezes: the playlist stops gaining segments while the server still
     answers. FFmpeg's read timeout (PyAV's ``timeout``) ends the read; the source
     reconnects once segments come again and counts the gap."""
-    with _hls_stream(music_clips[0], tmp_path) as (encoder, url), \
-            caplog.at_level(logging.WARNING, logger="genrescope.stream.sources.netsource"):
+    with (
+        _hls_stream(music_clips[0], tmp_path) as (encoder, url),
+        caplog.at_level(logging.WARNING, logger="genrescope.stream.sources.netsource"),
+    ):
+
         def on_state(source: NetworkSource) -> None:
             # FFmpeg rejoins a live playlist three segments from its end, replaying audio already
             # delivered: the encoder stays frozen a while longer, so that a gap remains after it
@@ -200,9 +207,31 @@ def _hls_stream(clip: Path, folder: Path) -> Iterator[tuple[subprocess.Popen, st
     """``ffmpeg -re`` writing a live playlist of 1 s AAC segments into ``folder``, served
     over HTTP: the encoder and the playlist's URL."""
     encoder = subprocess.Popen(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(clip),
-         "-c:a", "aac", "-f", "hls", "-hls_time", "1", "-hls_list_size", "4", "-hls_flags", "delete_segments",
-         str(folder / "live.m3u8")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-re",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(clip),
+            "-c:a",
+            "aac",
+            "-f",
+            "hls",
+            "-hls_time",
+            "1",
+            "-hls_list_size",
+            "4",
+            "-hls_flags",
+            "delete_segments",
+            str(folder / "live.m3u8"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     handler = functools.partial(_QuietHandler, directory=str(folder))
     web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=web.serve_forever, daemon=True).start()

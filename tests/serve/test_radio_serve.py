@@ -11,10 +11,10 @@ import json
 import urllib.request
 from pathlib import Path
 
+from radio_server import Play, radio_station
 from websockets.asyncio.client import connect
 
 from harness import PATIENCE_SECONDS, genrescope
-from radio_server import Play, radio_station
 
 USER, PASSWORD, KEY = "listener", "hunter2-secret", "key-0123456789"
 SECRETS = (PASSWORD, KEY, f"{USER}:")
@@ -79,9 +79,11 @@ def test_a_named_radio_with_credentials_reconnects_and_never_shows_them(
 
 def test_a_single_radio_source_is_served_as_v1(station_audio: tuple[Path, list[bytes]], test_model_path: Path) -> None:
     """``serve --source URL`` (one unnamed stream) once took the URL for a file name."""
-    with radio_station(station_audio[0], credentials=(USER, PASSWORD)) as station:
-        with genrescope("serve", "--source", _secret_url(station), "--model", str(test_model_path)) as server:
-            texts = asyncio.run(_texts_until(server.ws_url, lambda m: m["type"] == "update"))
+    with (
+        radio_station(station_audio[0], credentials=(USER, PASSWORD)) as station,
+        genrescope("serve", "--source", _secret_url(station), "--model", str(test_model_path)) as server,
+    ):
+        texts = asyncio.run(_texts_until(server.ws_url, lambda m: m["type"] == "update"))
     hello = json.loads(texts[0])
     assert (hello["type"], hello["v"], hello["source"]) == ("hello", 1, _redacted_url(station))
     assert not any(secret in text for text in texts for secret in SECRETS)

@@ -15,7 +15,7 @@ from support import REPO
 from test_dashboard import WAIT_MS, chromium  # noqa: F401  (chromium: a fixture)
 
 
-def test_the_html_report_is_one_self_contained_page(chromium, tmp_path: Path) -> None:
+def test_the_html_report_is_one_self_contained_page(chromium, tmp_path: Path) -> None:  # noqa: F811
     sys.path.insert(0, str(REPO / "tests" / "segments"))
     from test_report import build_log  # the hand-built log of the CSV test
 

@@ -48,8 +48,9 @@ def test_named_streams_stop_with_one_line_and_nothing_left_behind(
     """The batched server's reading threads are joined on stop: left running, they held the
     engines' soxr resamplers (44.1 kHz MP3s) into interpreter exit, and nanobind printed a
     leak report."""
-    with genrescope("serve", "--source", f"a={music_clips[0]}", "--source", f"b={music_clips[1]}",
-                    "--model", str(test_model_path)) as server:
+    with genrescope(
+        "serve", "--source", f"a={music_clips[0]}", "--source", f"b={music_clips[1]}", "--model", str(test_model_path)
+    ) as server:
         asyncio.run(first_updates(f"{server.ws_url}?stream=a", 2))
         server.process.send_signal(signum)
         status = server.process.wait(60)
@@ -63,8 +64,9 @@ def test_exit_at_end_sends_the_end_and_exits(test_model_path: Path, short_music_
         async with connect(url) as client:
             return await receive_until_end(client)
 
-    with genrescope("serve", "--source", str(short_music_file), "--model", str(test_model_path),
-                    "--exit-at-end") as server:
+    with genrescope(
+        "serve", "--source", str(short_music_file), "--model", str(test_model_path), "--exit-at-end"
+    ) as server:
         messages = asyncio.run(scenario(server.ws_url))
         status = server.process.wait(60)
         stderr = server.process.stderr.read()
@@ -79,21 +81,27 @@ def _model_that_fails_mid_stream(path: Path) -> Path:
     import onnx
     from onnx import TensorProto, helper
 
-    from genrescope.model.genre.card import ModelCard
     from genrescope.model.frontend.spec import FrontendSpec
+    from genrescope.model.genre.card import ModelCard
     from genrescope.training.genre.fma import GENRES
 
     spec = FrontendSpec()
     graph = helper.make_graph(
-        [helper.make_node("Reshape", ["mel_db", "five_steps"], ["grouped"]),
-         helper.make_node("ReduceMean", ["grouped"], ["pooled"], axes=[1], keepdims=0),
-         helper.make_node("MatMul", ["pooled", "weights"], ["logits"])],
+        [
+            helper.make_node("Reshape", ["mel_db", "five_steps"], ["grouped"]),
+            helper.make_node("ReduceMean", ["grouped"], ["pooled"], axes=[1], keepdims=0),
+            helper.make_node("MatMul", ["pooled", "weights"], ["logits"]),
+        ],
         "fails_mid_stream",
         [helper.make_tensor_value_info("mel_db", TensorProto.FLOAT, ["batch", "time", spec.n_mels])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", len(GENRES)])],
-        [helper.make_tensor("five_steps", TensorProto.INT64, [3], [0, 5, -1]),
-         helper.make_tensor("weights", TensorProto.FLOAT, [spec.n_mels, len(GENRES)],
-                            [0.001] * (spec.n_mels * len(GENRES)))])
+        [
+            helper.make_tensor("five_steps", TensorProto.INT64, [3], [0, 5, -1]),
+            helper.make_tensor(
+                "weights", TensorProto.FLOAT, [spec.n_mels, len(GENRES)], [0.001] * (spec.n_mels * len(GENRES))
+            ),
+        ],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     card = ModelCard(labels=GENRES, frontend=spec, version="fails-mid-stream")
     for key, value in card.to_metadata().items():
@@ -102,9 +110,7 @@ def _model_that_fails_mid_stream(path: Path) -> Path:
     return path
 
 
-def test_an_engine_error_is_shown_to_the_clients_and_fails_the_command(
-    short_music_file: Path, tmp_path: Path
-) -> None:
+def test_an_engine_error_is_shown_to_the_clients_and_fails_the_command(short_music_file: Path, tmp_path: Path) -> None:
     """The server keeps its last state for the clients, who are told why it ended; the
     command still exits 1 with the reason, so a script running `--exit-at-end` sees it."""
     model = _model_that_fails_mid_stream(tmp_path / "fails.onnx")
@@ -137,8 +143,16 @@ def test_an_error_of_the_shared_model_ends_every_named_stream_and_fails_the_comm
     async def scenario(url: str) -> list[list[dict]]:  # each stream's own hub keeps its end for a late client
         return await asyncio.gather(*(until_end(f"{url}?stream={name}") for name in ("a", "b")))
 
-    with genrescope("serve", "--source", f"a={short_music_file}", "--source", f"b={short_music_file}",
-                    "--model", str(model), "--exit-at-end") as server:
+    with genrescope(
+        "serve",
+        "--source",
+        f"a={short_music_file}",
+        "--source",
+        f"b={short_music_file}",
+        "--model",
+        str(model),
+        "--exit-at-end",
+    ) as server:
         seen = asyncio.run(scenario(server.ws_url))
         status = server.process.wait(60)
         stderr = server.process.stderr.read()
@@ -157,8 +171,16 @@ def test_file_serve_feeds_the_jsonl_and_the_clients_the_same_updates(
         async with connect(url) as client:
             return await receive_until_end(client)
 
-    with genrescope("file", str(short_music_file), "--model", str(test_model_path), "--serve", "--exit-at-end",
-                    "--jsonl", str(jsonl)) as server:
+    with genrescope(
+        "file",
+        str(short_music_file),
+        "--model",
+        str(test_model_path),
+        "--serve",
+        "--exit-at-end",
+        "--jsonl",
+        str(jsonl),
+    ) as server:
         received = [m for m in asyncio.run(scenario(server.ws_url)) if m["type"] == "update"]
         assert server.process.wait(60) == 0
     written = {m["column"]: m for m in map(json.loads, jsonl.read_text().splitlines())}

@@ -42,6 +42,7 @@ def test_a_named_microphone_waits_for_its_device_while_the_other_streams_go_on(
     """`serve --source room=mic:pulse --source jingles=loop:FILE`: the room's device
     vanishes (the daemon's only sink unloaded) and comes back; the jingles never stop,
     the room says it is reconnecting, resumes by itself and counts the gap."""
+
     async def scenario(url: str) -> list[dict]:
         seen: list[dict] = []
         async with connect(url, max_size=None) as client:
@@ -58,8 +59,9 @@ def test_a_named_microphone_waits_for_its_device_while_the_other_streams_go_on(
             await _until(client, seen, lambda: len(_updates(seen, "room")) >= resumed)
         return seen
 
-    with genrescope("serve", "--source", "room=mic:pulse", "--source", f"jingles=loop:{music_file}",
-                    "--model", str(test_model_path)) as server:
+    with genrescope(
+        "serve", "--source", "room=mic:pulse", "--source", f"jingles=loop:{music_file}", "--model", str(test_model_path)
+    ) as server:
         seen = asyncio.run(scenario(server.ws_url))
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(60) == 0
@@ -72,7 +74,7 @@ def test_a_named_microphone_waits_for_its_device_while_the_other_streams_go_on(
     room = _updates(seen, "room")
     back = next(update for update in room if update["gaps"] == 1)
     assert back["stats"]["dropped_samples"] > 0  # the time away, counted as lost audio
-    assert all(update["gaps"] == 1 for update in room[room.index(back):])
+    assert all(update["gaps"] == 1 for update in room[room.index(back) :])
     assert all(update["gaps"] == 0 for update in _updates(seen, "jingles"))
     room_states = [state for name, state in _states(seen) if name == "room"]
     assert room_states[room_states.index("reconnecting") + 1] in ("live", "silence")  # back (the sink plays nothing)

@@ -10,9 +10,9 @@ import threading
 
 from websockets.asyncio.client import connect
 
-from harness import receive, receive_until_end, running, wait_for, ws_url
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.stream.engine.events import PROTOCOL_VERSION
+from harness import receive, receive_until_end, running, wait_for, ws_url
 from support import REPO
 
 WINDOW_SECONDS = 4.0
@@ -87,7 +87,9 @@ def test_the_example_client_prints_the_stream(make_feed) -> None:
     async def scenario() -> str:
         async with running(make_feed(realtime=False, gate=gate), queue_size=10_000) as server:
             client = await asyncio.create_subprocess_exec(
-                sys.executable, str(REPO / "examples" / "client.py"), ws_url(server),
+                sys.executable,
+                str(REPO / "examples" / "client.py"),
+                ws_url(server),
                 stdout=subprocess.PIPE,
             )
             await wait_for(lambda: server.clients == 1)

@@ -12,8 +12,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError
 from websockets.frames import CloseCode
 
-from harness import receive, receive_until_end, running, wait_for, ws_url
 from genrescope.stream.serve.server import GenreServer
+from harness import receive, receive_until_end, running, wait_for, ws_url
 
 CLIENTS = 100
 WINDOW_SECONDS = 4.0

@@ -9,8 +9,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from harness import receive, running, ws_url
 from genrescope.stream.serve.server import ServerConfig
+from harness import receive, running, ws_url
 
 TOKEN = "s3cret-token"
 
@@ -58,8 +58,10 @@ def test_browsers_from_foreign_origins_are_refused(make_feed) -> None:
         assert handshake_status(ws_url(server), origin=f"http://127.0.0.1:{server.port + 1}") == 403
         # DNS rebinding: a foreign name that resolves to 127.0.0.1, page and socket alike.
         rebound = f"evil.example:{server.port}"
-        assert handshake_status(f"ws://{rebound}/ws", origin=f"http://{rebound}",
-                                host="127.0.0.1", port=server.port) == 403
+        assert (
+            handshake_status(f"ws://{rebound}/ws", origin=f"http://{rebound}", host="127.0.0.1", port=server.port)
+            == 403
+        )
         # ... and without Origin (a non-browser client, or a browser that omits it)
         assert handshake_status(f"ws://{rebound}/ws", host="127.0.0.1", port=server.port) == 403
 
@@ -80,6 +82,7 @@ def get(port: int, path: str, host: str | None = None) -> http.client.HTTPRespon
 
 def test_pages_for_a_foreign_host_name_are_refused(make_feed) -> None:
     """DNS rebinding reads the page too: a loopback server answers loopback names only."""
+
     def check(server) -> None:
         assert get(server.port, "/", host=f"localhost:{server.port}").status == 200
         assert get(server.port, "/", host=f"[::1]:{server.port}").status == 200
@@ -98,8 +101,15 @@ def test_only_the_dashboard_files_are_served(make_feed) -> None:
         assert "default-src 'self'" in page.getheader("Content-Security-Policy")
         assert get(server.port, "/app.js").getheader("Content-Type").startswith("text/javascript")
         assert get(server.port, "/style.css?v=2").getheader("Content-Type").startswith("text/css")
-        for path in ("/../pyproject.toml", "/%2e%2e/pyproject.toml", "/..%2fstream%2fserver.py",
-                     "//etc/passwd", "/web/index.html", "/app.js/../../README.md", "/server.py"):
+        for path in (
+            "/../pyproject.toml",
+            "/%2e%2e/pyproject.toml",
+            "/..%2fstream%2fserver.py",
+            "//etc/passwd",
+            "/web/index.html",
+            "/app.js/../../README.md",
+            "/server.py",
+        ):
             assert get(server.port, path).status == 404, path
 
     with_server(make_feed(realtime=True), check)

@@ -6,8 +6,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from support import write_tone
 from genrescope.stream.sources.audio_file import AudioFileError, decode_blocks, read_audio
+from support import write_tone
 
 
 @pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
@@ -49,8 +49,25 @@ def test_rate_and_channel_changes_mid_stream_lose_nothing(tmp_path):
     halves = []
     for name, rate, channels in (("a", 44_100, 1), ("b", 32_000, 2)):
         halves.append(tmp_path / f"{name}.mp3")
-        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"sine=f=440:r={rate}:d=1", "-ac", str(channels),
-                        "-id3v2_version", "0", "-write_xing", "0", str(halves[-1])], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                f"sine=f=440:r={rate}:d=1",
+                "-ac",
+                str(channels),
+                "-id3v2_version",
+                "0",
+                "-write_xing",
+                "0",
+                str(halves[-1]),
+            ],
+            check=True,
+        )
     joined = tmp_path / "joined.mp3"
     joined.write_bytes(b"".join(h.read_bytes() for h in halves))
     chunks = list(decode_blocks(joined))

@@ -204,9 +204,7 @@ def test_no_device_at_all_says_what_to_do_instead(tmp_path: Path) -> None:
         "    try: MicrophoneSource()\n"
         "    except NoInputDeviceError as error: print(error)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     if "HAS DEVICES" in result.stdout:
         pytest.skip("this machine has a sound card, so 'no device' cannot be staged")
     assert result.stdout.strip() == "no audio input device found; try `genrescope file SONG.mp3`"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from radio_server import Play, radio_station
 from test_radio_failures import STALL_SECONDS, listen
+
 from genrescope.stream.sources.netsource import NetworkSource
 from genrescope.stream.sources.redaction import redact
 

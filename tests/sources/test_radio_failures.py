@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from radio_server import DOWN_SECONDS, Play, radio_station, self_signed_certificate
+
 from genrescope.stream.sources.audio_file import BLOCK_SECONDS
 from genrescope.stream.sources.netsource import BACKOFF_SECONDS, NetworkSource
 

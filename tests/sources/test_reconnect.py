@@ -10,15 +10,16 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from test_capture import wait_until, watched
 
 from genrescope.stream.sources.reconnect import ReconnectingMicrophone
 from pulse import PulseServer
 from support import REPO
-from test_capture import wait_until, watched
 
 
 def unplug_and_replug_when_waiting(pulse: PulseServer, source: ReconnectingMicrophone) -> threading.Thread:
     """Unload the sink now; load it again once the source says it is waiting for it."""
+
     def replug() -> None:
         if wait_until(lambda: source.waiting):
             pulse.load_sink()
@@ -49,13 +50,31 @@ def test_stream_resumes_after_the_device_comes_back_and_counts_the_gap(doomed_pu
     assert not source.waiting
 
 
-def test_live_command_waits_for_the_device_and_reports_the_gap(doomed_pulse: PulseServer, test_model_path: Path,
-                                                               tmp_path: Path) -> None:
+def test_live_command_waits_for_the_device_and_reports_the_gap(
+    doomed_pulse: PulseServer, test_model_path: Path, tmp_path: Path
+) -> None:
     """`genrescope live` keeps going through an unplug: its summary counts the gap."""
     out = tmp_path / "live.jsonl"
-    process = subprocess.Popen([sys.executable, "-m", "genrescope.stream.cli", "live", "--device", "pulse",
-                                "--seconds", "4", "--jsonl", str(out), "--quiet", "--model", str(test_model_path)],
-                               cwd=REPO, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "genrescope.stream.cli",
+            "live",
+            "--device",
+            "pulse",
+            "--seconds",
+            "4",
+            "--jsonl",
+            str(out),
+            "--quiet",
+            "--model",
+            str(test_model_path),
+        ],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     log: list[str] = []
     reader = threading.Thread(target=lambda: log.extend(process.stderr))
     reader.start()

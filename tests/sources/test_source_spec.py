@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from genrescope.stream.serve.serve_many import named_sources

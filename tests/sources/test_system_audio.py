@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+from test_capture import MODEL_SAMPLE_RATE, TONE_HZ, dominant_frequency, record_tone, tone_wav  # noqa: F401
 
 from genrescope.stream.sources.audio_file import read_audio
 from genrescope.stream.sources.system import open_system_audio
 from pulse import SINK, PulseServer
 from support import REPO
-from test_capture import MODEL_SAMPLE_RATE, TONE_HZ, dominant_frequency, record_tone, tone_wav  # noqa: F401
 
 CD_RATE = 44_100  # the null sink runs at it: no resampling on the way in
 OTHER = "desk"  # a second null sink whose monitor is made the default *input*
@@ -39,7 +39,7 @@ def default_input_elsewhere(pulse: PulseServer) -> Iterator[PulseServer]:
         pulse.pactl("unload-module", module)
 
 
-def test_records_the_default_outputs_monitor(default_input_elsewhere: PulseServer, tone_wav: Path) -> None:
+def test_records_the_default_outputs_monitor(default_input_elsewhere: PulseServer, tone_wav: Path) -> None:  # noqa: F811
     with open_system_audio(preferred_rate=MODEL_SAMPLE_RATE) as source:
         assert source.name.startswith(f"system audio ({SINK}.monitor): pulse")
         frames = record_tone(source, default_input_elsewhere, tone_wav)

@@ -14,10 +14,9 @@ from genrescope.stream.tag.stop_signals import stop_signals_held
 def test_a_failure_inside_leaves_the_file_and_no_copy(tmp_path):
     path = tmp_path / "song.mp3"
     path.write_bytes(b"old bytes")
-    with pytest.raises(KeyboardInterrupt):
-        with replaced_atomically(path) as copy:
-            copy.write_bytes(b"half written")
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), replaced_atomically(path) as copy:
+        copy.write_bytes(b"half written")
+        raise KeyboardInterrupt
     assert path.read_bytes() == b"old bytes" and list(tmp_path.iterdir()) == [path]
 
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from genrescope.stream.tag import batch_tagger
-from genrescope.stream.tag.batch_tagger import WindowPlan, file_columns, load_batch_tagger, window_starts
 from genrescope.model.frontend.pitch import chroma
 from genrescope.stream.sources.audio_file import decode_blocks, read_audio
 from genrescope.stream.sources.filesource import FileSource
+from genrescope.stream.tag import batch_tagger
+from genrescope.stream.tag.batch_tagger import WindowPlan, file_columns, load_batch_tagger, window_starts
 from genrescope.stream.tag.library import tag_file, tagging_engine
 from support import whole_audio_columns_db, whole_audio_columns_power
 
@@ -28,12 +28,15 @@ def chirp_noise(path, seconds, rate=48_000):
     return path
 
 
-@pytest.mark.parametrize("n, window, hop, expected", [
-    (100, 128, 32, [0]),  # shorter than a window: one window of everything
-    (128, 128, 32, [0]),
-    (200, 128, 32, [0, 32, 64, 72]),  # the last window ends at the last column
-    (192, 128, 32, [0, 32, 64]),
-])
+@pytest.mark.parametrize(
+    "n, window, hop, expected",
+    [
+        (100, 128, 32, [0]),  # shorter than a window: one window of everything
+        (128, 128, 32, [0]),
+        (200, 128, 32, [0, 32, 64, 72]),  # the last window ends at the last column
+        (192, 128, 32, [0, 32, 64]),
+    ],
+)
 def test_windows_cover_every_column(n, window, hop, expected):
     assert window_starts(n, window, hop).tolist() == expected
 
@@ -69,8 +72,12 @@ def test_estimate_is_the_mean_over_windows_in_batches(test_model_path, tmp_path)
     columns = file_columns(tagger.frontend, decode_blocks(path))[0]
     starts = window_starts(len(columns), 128, tagger.plan.hop)
     assert len(starts) > tagger.plan.batch  # more than one onnxruntime call
-    one_by_one = [tagger.model.probabilities(
-        np.maximum(columns[s:s + 128] - columns[s:s + 128].max(), tagger.spec.floor_db)[None])[0] for s in starts]
+    one_by_one = [
+        tagger.model.probabilities(
+            np.maximum(columns[s : s + 128] - columns[s : s + 128].max(), tagger.spec.floor_db)[None]
+        )[0]
+        for s in starts
+    ]
     np.testing.assert_allclose(tagger.probabilities(columns), np.mean(one_by_one, axis=0), atol=1e-5)
     tags = tagger.tag(path)
     assert tags.audio_seconds == pytest.approx(75.0, abs=0.05)

@@ -29,7 +29,8 @@ def make_home(tmp_path, model, auto=False):
     (home / "config.yaml").write_text(
         f"directory: {tmp_path / 'music'}\nlibrary: {home / 'library.db'}\nplugins: genrescope\n"
         f"import:\n  copy: no\n  write: yes\n  autotag: no\n"
-        f"genrescope:\n  auto: {'yes' if auto else 'no'}\n  min_confidence: 0.0\n  model: {model}\n")
+        f"genrescope:\n  auto: {'yes' if auto else 'no'}\n  min_confidence: 0.0\n  model: {model}\n"
+    )
     return home
 
 
@@ -38,9 +39,24 @@ def make_songs(folder):
     folder.mkdir()
     for name, frequency, genre in (("one", 330, None), ("two", 550, "Jazz")):
         extra = ["-metadata", f"genre={genre}"] if genre else []
-        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"sine=frequency={frequency}:duration=3",
-                        "-metadata", f"title={name}", "-metadata", "artist=Someone", *extra,
-                        str(folder / f"{name}.mp3")], check=True)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                f"sine=frequency={frequency}:duration=3",
+                "-metadata",
+                f"title={name}",
+                "-metadata",
+                "artist=Someone",
+                *extra,
+                str(folder / f"{name}.mp3"),
+            ],
+            check=True,
+        )
     return folder
 
 

@@ -6,9 +6,9 @@ import shutil
 import numpy as np
 import pytest
 
-from support import run_cli, write_tone
 from genrescope.stream.sources.filesource import FileSource
 from genrescope.stream.tag.library import find_audio, tag_file, tagging_engine
+from support import run_cli, write_tone
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,9 @@ def test_tag_command_on_a_library_with_a_broken_file(test_model_path, music_clip
         shutil.copy(clip, library)
     (library / "broken.mp3").write_bytes(b"ID3 this is not an mp3 at all")
     out = tmp_path / "tags.jsonl"
-    result = run_cli("tag", str(library), "--jobs", "2", "--jsonl", str(out), "--model", str(test_model_path),
-                     timeout=300)
+    result = run_cli(
+        "tag", str(library), "--jobs", "2", "--jsonl", str(out), "--model", str(test_model_path), timeout=300
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     rows = {json.loads(line)["path"]: json.loads(line) for line in out.read_text().splitlines()}
     assert len(rows) == 3

@@ -9,10 +9,10 @@ import time
 import numpy as np
 import pytest
 
-from support import REPO, run_cli, write_tone
 from genrescope.stream.tag.batch_tagger import load_batch_tagger
 from genrescope.stream.tag.library import find_audio
 from genrescope.stream.tag.store import TagStore
+from support import REPO, run_cli, write_tone
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'genrescope[ray]')")
 from ray.cluster_utils import Cluster  # noqa: E402
@@ -56,15 +56,27 @@ def test_both_nodes_tag_and_agree_with_the_local_tagger(cluster, test_model_path
     for tags, _ in results:
         expected = local.tag(tags.path)
         assert tags.audio_seconds == expected.audio_seconds and tags.key == expected.key
-        np.testing.assert_allclose(list(tags.probabilities.values()), list(expected.probabilities.values()),
-                                   atol=1e-4)
+        np.testing.assert_allclose(list(tags.probabilities.values()), list(expected.probabilities.values()), atol=1e-4)
 
 
 def test_cli_on_ray_equals_the_local_run_and_resumes_after_a_lost_worker(cluster, test_model_path, tmp_path):
     library = make_library(tmp_path / "lib", 16, 12.0)
     ray_db, local_db = tmp_path / "ray.sqlite", tmp_path / "local.sqlite"
-    command = [sys.executable, "-m", "genrescope.stream.cli", "tag", str(library), "--db", str(ray_db),
-               "--model", str(test_model_path), "--engine", "ray", "--address", cluster.address]
+    command = [
+        sys.executable,
+        "-m",
+        "genrescope.stream.cli",
+        "tag",
+        str(library),
+        "--db",
+        str(ray_db),
+        "--model",
+        str(test_model_path),
+        "--engine",
+        "ray",
+        "--address",
+        cluster.address,
+    ]
     first = subprocess.Popen(command, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and first.poll() is None and _rows(ray_db) < 2:
@@ -81,16 +93,18 @@ def test_cli_on_ray_equals_the_local_run_and_resumes_after_a_lost_worker(cluster
     resumed = run_cli(*command[3:], timeout=400)
     assert resumed.returncode == 0, resumed.stderr
     assert f"skipping {done_first} files already tagged" in resumed.stderr  # nothing tagged twice
-    local = run_cli("tag", str(library), "--db", str(local_db), "--model", str(test_model_path), "--jobs", "1",
-                    timeout=400)
+    local = run_cli(
+        "tag", str(library), "--db", str(local_db), "--model", str(test_model_path), "--jobs", "1", timeout=400
+    )
     assert local.returncode == 0, local.stderr
     on_ray, here = stored(ray_db), stored(local_db)
     assert sorted(on_ray) == sorted(here) and len(here) == 16
     for path, row in here.items():
         assert on_ray[path].genre == row.genre and on_ray[path].status == "done"
         assert on_ray[path].musical_key == row.musical_key and on_ray[path].musical_key
-        np.testing.assert_allclose(list(on_ray[path].probabilities.values()), list(row.probabilities.values()),
-                                   atol=1e-4)
+        np.testing.assert_allclose(
+            list(on_ray[path].probabilities.values()), list(row.probabilities.values()), atol=1e-4
+        )
 
 
 def _rows(db):

@@ -7,8 +7,8 @@ import signal
 import subprocess
 import sys
 
-from support import REPO, run_cli, write_tone
 from genrescope.stream.tag.store import FileKey, TagStore
+from support import REPO, run_cli, write_tone
 
 FILES = 16
 
@@ -44,7 +44,7 @@ def test_a_second_run_on_a_held_store_stops_and_a_third_finds_all_done(test_mode
     second = subprocess.run(command, cwd=REPO, text=True, capture_output=True, timeout=300)
     export = run_cli("tag", "--export", str(tmp_path / "now.jsonl"), "--db", str(db))
     first.send_signal(signal.SIGCONT)
-    out, err = first.communicate(timeout=600)
+    _, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
     assert second.returncode == 2 and second.stdout == "", second.stderr
     assert len(second.stderr.splitlines()) == 1 and "in use by another `genrescope tag` run" in second.stderr

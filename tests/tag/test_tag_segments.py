@@ -17,7 +17,6 @@ from genrescope.stream.segments.tagging import SEGMENTS_FROM_SECONDS
 from genrescope.stream.tag.export import segments_csv_path
 from genrescope.stream.tag.store import FileKey, TagStore
 from genrescope.stream.tag.tags import FileTags
-
 from support import run_cli
 
 MIX_SEGMENTS = (Segment(0.0, 312.5, "Hip-Hop", 0.71, False), Segment(312.5, 1500.0, "Rock", 0.35, True))

@@ -13,9 +13,9 @@ import sys
 import mutagen
 import pytest
 
-from support import REPO, run_cli, write_tone
 from genrescope.stream.tag.export import EXPORT_FORMAT
 from genrescope.stream.tag.store import FileKey, TagStore
+from support import REPO, run_cli, write_tone
 
 
 @pytest.fixture
@@ -55,7 +55,8 @@ def test_resume_skips_done_and_retries_failed_only_when_asked(test_model_path, l
     retried = tag(test_model_path, db, str(library), "--retry-failed")
     assert retried.returncode == 0, retried.stderr
     assert sorted(line.split()[-1] for line in retried.stdout.splitlines()) == sorted(
-        [str(library / "broken.mp3"), str(library / "tone0.flac")])
+        [str(library / "broken.mp3"), str(library / "tone0.flac")]
+    )
     stored = rows(db)
     assert {r.status for r in stored.values()} == {"done"}
     assert stored[str(library / "tone0.flac")].audio_seconds == pytest.approx(4.0, abs=0.05)
@@ -111,8 +112,11 @@ def test_the_key_is_stored_exported_and_written_from_the_store(test_model_path, 
     out = tmp_path / "out.jsonl"
     assert run_cli("tag", "--export", str(out), "--db", str(db)).returncode == 0
     line = next(json.loads(x) for x in out.read_text().splitlines() if json.loads(x)["path"] == tone)
-    assert (line["key"], line["key_tag"], line["key_confidence"]) == (stored.key.name, stored.musical_key,
-                                                                      stored.key_confidence)
+    assert (line["key"], line["key_tag"], line["key_confidence"]) == (
+        stored.key.name,
+        stored.musical_key,
+        stored.key_confidence,
+    )
     written = tag(test_model_path, db, tone, "--write", "--min-confidence", "0")
     assert written.returncode == 0 and written.stdout.strip() == ""  # from the store: no model run
     assert mutagen.File(tone).tags["KEY"] == [stored.musical_key]
@@ -141,13 +145,16 @@ def test_a_store_from_before_keys_opens_and_gains_them(tmp_path):
         assert store.get(FileKey("/new.mp3", 1, 2), "v1").key == key
 
 
-@pytest.mark.parametrize("args, message", [
-    ((), "name files or folders to tag"),
-    (("--export", "out.xlsx"), "export to .jsonl, .csv, .parquet"),
-    (("x", "--min-confidence", "1.5"), "argument --min-confidence: must be a number ≥ 0 and ≤ 1"),
-    (("x", "--jobs", "0"), "argument --jobs: must be an integer ≥ 1"),
-    (("x", "--address", "auto"), "--address is for --engine ray"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), "name files or folders to tag"),
+        (("--export", "out.xlsx"), "export to .jsonl, .csv, .parquet"),
+        (("x", "--min-confidence", "1.5"), "argument --min-confidence: must be a number ≥ 0 and ≤ 1"),
+        (("x", "--jobs", "0"), "argument --jobs: must be an integer ≥ 1"),
+        (("x", "--address", "auto"), "--address is for --engine ray"),
+    ],
+)
 def test_usage_errors_exit_2(args, message, tmp_path):
     result = run_cli("tag", *args, "--db", str(tmp_path / "t.sqlite"))
     assert result.returncode == 2 and result.stderr.startswith("genrescope: error: ") and message in result.stderr
@@ -168,9 +175,26 @@ def test_ctrl_c_keeps_finished_files_and_a_rerun_goes_on(test_model_path, tmp_pa
     for i in range(120):
         write_tone(folder / f"t{i:03d}.wav", 40.0, rate=8_000, frequency=200.0 + 5 * i)
     db = tmp_path / "tags.sqlite"
-    process = subprocess.Popen([sys.executable, "-m", "genrescope.stream.cli", "tag", str(folder), "--db", str(db),
-                                "--model", str(test_model_path), "--jobs", "2"], cwd=REPO, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_interruptible)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "genrescope.stream.cli",
+            "tag",
+            str(folder),
+            "--db",
+            str(db),
+            "--model",
+            str(test_model_path),
+            "--jobs",
+            "2",
+        ],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_interruptible,
+    )
     shown = [process.stdout.readline() for _ in range(3)]  # each line is printed once its row is committed
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
@@ -203,8 +227,10 @@ def test_write_through_the_cli_and_rewrite_from_the_store(test_model_path, tmp_p
     folder = tmp_path / "w"
     folder.mkdir()
     song = folder / "song.mp3"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=3", "-metadata", "genre=Jazz",
-                    str(song)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=3", "-metadata", "genre=Jazz", str(song)],
+        check=True,
+    )
     db = tmp_path / "tags.sqlite"
     first = tag(test_model_path, db, str(folder), "--write", "--min-confidence", "0")
     assert first.returncode == 0 and "1 kept their own genre" in first.stderr, first.stderr
@@ -227,9 +253,25 @@ def test_progress_bar_on_a_terminal(test_model_path, tmp_path):
     for i in range(2):
         write_tone(folder / f"t{i}.wav", 2.0, frequency=300.0 + 100 * i)
     parent, child = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "genrescope.stream.cli", "tag", str(folder), "--db",
-                                str(tmp_path / "t.sqlite"), "--model", str(test_model_path), "--jobs", "1"],
-                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=child, env={**os.environ, "COLUMNS": "160"})
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "genrescope.stream.cli",
+            "tag",
+            str(folder),
+            "--db",
+            str(tmp_path / "t.sqlite"),
+            "--model",
+            str(test_model_path),
+            "--jobs",
+            "1",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=child,
+        env={**os.environ, "COLUMNS": "160"},
+    )
     os.close(child)
     screen = b""
     while True:

@@ -15,8 +15,12 @@ from genrescope.stream.tag.writer import genre_fields, write_fields
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 
 # suffix → ffmpeg codec arguments
-FORMATS = {"mp3": ["-c:a", "libmp3lame", "-b:a", "96k"], "flac": ["-c:a", "flac"],
-           "ogg": ["-c:a", "libvorbis", "-q:a", "2"], "m4a": ["-c:a", "aac", "-b:a", "96k"]}
+FORMATS = {
+    "mp3": ["-c:a", "libmp3lame", "-b:a", "96k"],
+    "flac": ["-c:a", "flac"],
+    "ogg": ["-c:a", "libvorbis", "-q:a", "2"],
+    "m4a": ["-c:a", "aac", "-b:a", "96k"],
+}
 PROBABILITIES = {"Rock": 0.55, "Pop": 0.3, "Folk": 0.15}
 # where the genre lands, per format
 GENRE_KEYS = {"mp3": "TCON", "flac": "genre", "ogg": "genre", "m4a": "\xa9gen"}
@@ -28,9 +32,28 @@ def make_file(path, genre=None):
     if genre:
         tags["genre"] = genre
     metadata = [arg for key, value in tags.items() for arg in ("-metadata", f"{key}={value}")]
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
-                    "-f", "lavfi", "-i", "sine=frequency=660:duration=2", "-filter_complex", "amerge=inputs=2",
-                    *metadata, *FORMATS[path.suffix[1:]], str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=660:duration=2",
+            "-filter_complex",
+            "amerge=inputs=2",
+            *metadata,
+            *FORMATS[path.suffix[1:]],
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
@@ -42,8 +65,9 @@ def other_tags(path):
     """Every tag but the genre and ours, as comparable text."""
     tags = mutagen.File(str(path)).tags
     genre_key = GENRE_KEYS[path.suffix[1:]]
-    return {str(k): str(v) for k, v in tags.items()
-            if k.lower() != genre_key.lower() and "genrescope" not in str(k).lower()}
+    return {
+        str(k): str(v) for k, v in tags.items() if k.lower() != genre_key.lower() and "genrescope" not in str(k).lower()
+    }
 
 
 def genre_values(path):
@@ -65,8 +89,10 @@ def test_genres_written_audio_and_other_tags_unchanged(suffix, tmp_path):
     ours = {str(k).lower(): v for k, v in mutagen.File(str(path)).tags.items() if "genrescope" in str(k).lower()}
     text = " ".join(str(v) if not isinstance(v, list) else " ".join(map(str, v)) for v in ours.values())
     assert "model-1" in text and len(ours) == 2
-    assert "0.55" in text and json.loads(
-        next(v for k, v in _our_values(path).items() if k.endswith("probabilities"))) == PROBABILITIES
+    assert (
+        "0.55" in text
+        and json.loads(next(v for k, v in _our_values(path).items() if k.endswith("probabilities"))) == PROBABILITIES
+    )
     mtime = path.stat().st_mtime_ns
     assert not write_fields(path, genre_fields(PROBABILITIES, "model-1", 0.25)).changed  # nothing new: not saved
     assert path.stat().st_mtime_ns == mtime

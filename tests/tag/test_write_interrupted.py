@@ -22,10 +22,10 @@ import pytest
 from mutagen.flac import FLAC
 from mutagen.id3 import ID3
 
-from support import REPO
 from genrescope.stream.tag.atomic_replace import TEMP_SUFFIX
 from genrescope.stream.tag.store import FileKey, TagStore
 from genrescope.stream.tag.tags import FileTags
+from support import REPO
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 
@@ -187,7 +187,7 @@ def test_stopped_writes_leave_old_or_whole_files_and_an_agreeing_store(originals
     _library(originals, folder, db)
     whole = _run_write(test_model_path, folder, db)
     started = _writing_started(whole, folder, originals)
-    out, err = whole.communicate(timeout=300)
+    _, err = whole.communicate(timeout=300)
     assert f"wrote tags into {len(originals)} files" in err, err
     writing = max(path.stat().st_mtime for path in folder.iterdir()) - started
     _check_library(originals, folder, db, decoded)
@@ -202,7 +202,7 @@ def test_stopped_writes_leave_old_or_whole_files_and_an_agreeing_store(originals
             if delay > late:
                 time.sleep(delay - late)
             process.send_signal(number)
-            out, err = process.communicate(timeout=300)
+            _, err = process.communicate(timeout=300)
             # ended by the signal itself (-number) only before the run began: Python still importing
             assert process.returncode == -number or (
                 process.returncode in (0, 128 + number) and "Traceback" not in err

@@ -15,8 +15,22 @@ from genrescope.training.commands import add_commands
 from genrescope.training.cover.cover_config import CoverTrainConfig, FusionFitConfig
 from genrescope.training.settings import settings_from_arguments
 
-JOBS = ("train", "cv", "export", "evaluate", "compare", "learning-curve", "cover-anchor", "cover-train",
-        "cover-cv", "cover-export", "cover-evaluate", "fit-fusion", "phases", "artists")
+JOBS = (
+    "train",
+    "cv",
+    "export",
+    "evaluate",
+    "compare",
+    "learning-curve",
+    "cover-anchor",
+    "cover-train",
+    "cover-cv",
+    "cover-export",
+    "cover-evaluate",
+    "fit-fusion",
+    "phases",
+    "artists",
+)
 
 
 def training_commands() -> dict[str, argparse.ArgumentParser]:
@@ -37,8 +51,10 @@ def test_every_job_is_a_subcommand_whose_help_shows_an_example():
 
 
 def test_building_the_parser_imports_no_torch():
-    code = ("import sys; from genrescope.stream.cli.commands import build_parser; build_parser(); "
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys; from genrescope.stream.cli.commands import build_parser; build_parser(); "
+        "print('torch' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
 
@@ -46,8 +62,9 @@ def test_building_the_parser_imports_no_torch():
 def test_cover_settings_come_from_yaml_and_flags_win(tmp_path: Path):
     recipe = tmp_path / "cover.yaml"
     recipe.write_text("seed: 3\nl2_grid: [0.5, 2.0]\ninner_folds: 5\n")
-    args = training_commands()["cover-train"].parse_args(["--config", str(recipe), "--l2-grid", "0.1", "1",
-                                                          "--run-dir", str(tmp_path)])
+    args = training_commands()["cover-train"].parse_args(
+        ["--config", str(recipe), "--l2-grid", "0.1", "1", "--run-dir", str(tmp_path)]
+    )
     config = settings_from_arguments(args, CoverTrainConfig)
     assert config == CoverTrainConfig(seed=3, l2_grid=(0.1, 1.0), inner_folds=5, run_dir=str(tmp_path))
 
@@ -60,11 +77,17 @@ def test_an_unknown_setting_in_yaml_is_refused(tmp_path: Path):
         settings_from_arguments(args, FusionFitConfig)
 
 
-@pytest.mark.parametrize("argv", [["fit-fusion", "--audio-model", "no-such-model.onnx"],
-                                  ["cover-export", "no-such-checkpoint.pt"]])
+@pytest.mark.parametrize(
+    "argv", [["fit-fusion", "--audio-model", "no-such-model.onnx"], ["cover-export", "no-such-checkpoint.pt"]]
+)
 def test_a_missing_input_is_one_line_and_exit_2(argv, tmp_path: Path):
     pytest.importorskip("torch", reason="the training commands need the [train] extra")
-    result = subprocess.run([sys.executable, "-m", "genrescope.stream.cli", *argv], capture_output=True, text=True,
-                            timeout=120, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "genrescope.stream.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("genrescope: error:") and len(result.stderr.strip().splitlines()) == 1

@@ -10,13 +10,14 @@ import pytest
 import torch
 
 from genrescope.model.cover.cover_spec import CoverSpec
-from genrescope.training.genre.config import DEFAULT_DATA_ROOT
 from genrescope.training.cover.covers import SPLITS, SplitConfig, group_folds, load_splits
 from genrescope.training.cover.train_cover import described, group_splits
+from genrescope.training.genre.config import DEFAULT_DATA_ROOT
 
 ROOT = DEFAULT_DATA_ROOT
-pytestmark = pytest.mark.skipif(not (ROOT / "covers").exists(),
-                                reason=f"cover data not found at {ROOT} (only on dev machines and CI)")
+pytestmark = pytest.mark.skipif(
+    not (ROOT / "covers").exists(), reason=f"cover data not found at {ROOT} (only on dev machines and CI)"
+)
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ import torch
 
 pytest.importorskip("efficientnet_lite_pytorch")
 
-from genrescope.model.cover.cover_net import CoverNet  # noqa: E402
-from genrescope.model.cover.cover_spec import CoverSpec  # noqa: E402
-from genrescope.training.cover.covers import CoverItem  # noqa: E402
-from genrescope.training.cover.cover_config import CoverTrainConfig  # noqa: E402
-from genrescope.training.cover.train_cover import accuracy_per_set, described, fit, set_masks  # noqa: E402
+from genrescope.model.cover.cover_net import CoverNet
+from genrescope.model.cover.cover_spec import CoverSpec
+from genrescope.training.cover.cover_config import CoverTrainConfig
+from genrescope.training.cover.covers import CoverItem
+from genrescope.training.cover.train_cover import accuracy_per_set, described, fit, set_masks
 
 SPEC = CoverSpec(size=64)
 

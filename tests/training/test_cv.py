@@ -9,14 +9,19 @@ import numpy as np
 import pytest
 import torch
 
-from test_training_data import write_fma_archive
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.cv import artist_folds, run_cv, stored_folds, summarise
 from genrescope.training.genre.fma import GENRES, FeatureSet
-from genrescope.training.settings import ConfigError
-from genrescope.training.genre.teacher import (EMBEDDING_FILE, SideTargets, load_embeddings, out_of_fold_teacher,
-                                         standardise)
+from genrescope.training.genre.teacher import (
+    EMBEDDING_FILE,
+    SideTargets,
+    load_embeddings,
+    out_of_fold_teacher,
+    standardise,
+)
 from genrescope.training.genre.train import batch_loss, build_model, clip_logits, ensemble_probabilities
+from genrescope.training.settings import ConfigError
+from test_training_data import write_fma_archive
 
 
 def pooled_set(artists: int = 40, tracks_per_artist: int = 3, seed: int = 0) -> FeatureSet:
@@ -25,9 +30,13 @@ def pooled_set(artists: int = 40, tracks_per_artist: int = 3, seed: int = 0) -> 
     artist = np.repeat(np.arange(artists), tracks_per_artist)
     labels = artist % len(GENRES)
     n = len(labels)
-    return FeatureSet(images=rng.integers(0, 256, (n, 8, 8), dtype=np.uint8), labels=labels,
-                      splits=np.full(n, "training"), track_ids=np.arange(1000, 1000 + n),
-                      artists=np.array([f"a{a}" for a in artist]))
+    return FeatureSet(
+        images=rng.integers(0, 256, (n, 8, 8), dtype=np.uint8),
+        labels=labels,
+        splits=np.full(n, "training"),
+        track_ids=np.arange(1000, 1000 + n),
+        artists=np.array([f"a{a}" for a in artist]),
+    )
 
 
 def _rows(data: FeatureSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,8 +81,11 @@ def test_the_teacher_never_grades_an_artist_it_was_fitted_on():
 
 
 def test_embeddings_are_read_by_track_and_standardised_on_the_given_clips(tmp_path):
-    np.savez(tmp_path / EMBEDDING_FILE, track_id=np.array([5, 7, 9], np.int32),
-             embedding=np.array([[1, 2], [3, 4], [5, 6]], np.float32))
+    np.savez(
+        tmp_path / EMBEDDING_FILE,
+        track_id=np.array([5, 7, 9], np.int32),
+        embedding=np.array([[1, 2], [3, 4], [5, 6]], np.float32),
+    )
     np.testing.assert_array_equal(load_embeddings(tmp_path / EMBEDDING_FILE, np.array([9, 5])), [[5, 6], [1, 2]])
     with pytest.raises(ValueError, match="no embedding for 1 tracks"):
         load_embeddings(tmp_path / EMBEDDING_FILE, np.array([5, 6]))
@@ -143,19 +155,33 @@ def test_cv_runs_recipes_on_shared_folds_with_the_side_signal(tmp_path, monkeypa
     _one_artist_per_track(tmp_path / "fma" / "fma_metadata" / "tracks.csv")
     (tmp_path / "data" / "fma_small").mkdir(parents=True)
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "data" / "fma_small" / EMBEDDING_FILE, track_id=np.arange(2, 22, dtype=np.int32),
-             embedding=rng.normal(size=(20, 128)).astype(np.float32))
+    np.savez(
+        tmp_path / "data" / "fma_small" / EMBEDDING_FILE,
+        track_id=np.arange(2, 22, dtype=np.int32),
+        embedding=rng.normal(size=(20, 128)).astype(np.float32),
+    )
     recipes = []
     student = 'ensemble_weight: 0.5\nensemble_teachers: ["{cv}/plain/fold{fold}/last.pt"]\n'
-    for name, extra in (("plain", ""), ("side", "distill_weight: 0.5\nembedding_weight: 0.5\n"),
-                        ("student", student)):
+    for name, extra in (("plain", ""), ("side", "distill_weight: 0.5\nembedding_weight: 0.5\n"), ("student", student)):
         path = tmp_path / f"{name}.yaml"
-        path.write_text(f"source: audio\nfma_audio_root: {tmp_path / 'fma'}\nbatch_size: 4\npretrained: false\n"
-                        f"threads: 1\ncrop_min_seconds: 3\ncrop_max_seconds: 4\n{extra}")
+        path.write_text(
+            f"source: audio\nfma_audio_root: {tmp_path / 'fma'}\nbatch_size: 4\npretrained: false\n"
+            f"threads: 1\ncrop_min_seconds: 3\ncrop_max_seconds: 4\n{extra}"
+        )
         recipes.append(str(path))
-    args = argparse.Namespace(recipes=recipes, folds=2, epochs=1, seed=0, out=tmp_path / "cv",
-                              data_root=tmp_path / "data", threads=1, record=tmp_path / "metrics.json", ships="side",
-                              ensemble=["plain", "side"], only_folds=None)
+    args = argparse.Namespace(
+        recipes=recipes,
+        folds=2,
+        epochs=1,
+        seed=0,
+        out=tmp_path / "cv",
+        data_root=tmp_path / "data",
+        threads=1,
+        record=tmp_path / "metrics.json",
+        ships="side",
+        ensemble=["plain", "side"],
+        only_folds=None,
+    )
     assert run_cv(args) == 0
     summary = json.loads((tmp_path / "cv" / "summary.json").read_text())
     assert summary["tracks"] == 20 and summary["artists"] == 20 and summary["folds"] == 2
@@ -192,8 +218,10 @@ def _one_artist_per_track(csv_path: Path) -> None:
 
 
 def test_summary_pairs_each_recipe_with_the_first():
-    scores = {"a": [{"accuracy": 0.5, "epochs": 6}, {"accuracy": 0.6, "epochs": 6}],
-              "b": [{"accuracy": 0.55, "epochs": 6}, {"accuracy": 0.62, "epochs": 6}]}
+    scores = {
+        "a": [{"accuracy": 0.5, "epochs": 6}, {"accuracy": 0.6, "epochs": 6}],
+        "b": [{"accuracy": 0.55, "epochs": 6}, {"accuracy": 0.62, "epochs": 6}],
+    }
     summary = summarise(scores)
     assert summary["a"]["mean"] == 0.55 and "paired_gain_over_first" not in summary["a"]
     assert summary["b"]["paired_gain_over_first"]["per_fold"] == [0.05, 0.02]
@@ -210,8 +238,18 @@ def test_an_ensemble_averages_probabilities_not_logits():
 def test_an_ensemble_of_recipes_not_in_the_run_is_refused_before_any_work(tmp_path):
     from genrescope.training.settings import ConfigError
 
-    args = argparse.Namespace(recipes=[str(tmp_path / "plain.yaml")], folds=2, epochs=1, seed=0, out=tmp_path / "cv",
-                              data_root=None, threads=1, record=None, ships=None, ensemble=["plain", "other"],
-                              only_folds=None)
+    args = argparse.Namespace(
+        recipes=[str(tmp_path / "plain.yaml")],
+        folds=2,
+        epochs=1,
+        seed=0,
+        out=tmp_path / "cv",
+        data_root=None,
+        threads=1,
+        record=None,
+        ships=None,
+        ensemble=["plain", "other"],
+        only_folds=None,
+    )
     with pytest.raises(ConfigError, match="other"):
         run_cv(args)

@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 
-from genrescope.training.genre.evaluate import (artist_interval, calibration_interval, classification_report,
-                                          crop_ensemble_logits, expected_calibration_error)
+from genrescope.training.genre.evaluate import (
+    artist_interval,
+    calibration_interval,
+    classification_report,
+    crop_ensemble_logits,
+    expected_calibration_error,
+)
 from genrescope.training.genre.release import fit_temperature
 
 

@@ -15,16 +15,15 @@ import numpy as np
 import pytest
 import torch
 
-from genrescope.model.genre.crnn import CRNNConfig, GenreCRNN
 from genrescope.model.frontend.frontend import first_band_above
 from genrescope.model.frontend.spec import FrontendSpec
+from genrescope.model.genre.crnn import CRNNConfig, GenreCRNN
 from genrescope.training.genre.bandwidth import cut_at_drawn_bandwidth, measured_top_band
 from genrescope.training.genre.cv import run_cv
 from genrescope.training.genre.fma import GENRES
 from genrescope.training.genre.fourq import METADATA_PATH, FourQSet, genre_set
 from genrescope.training.genre.setscore import in_set, pooled_confidence, set_log_loss, set_report
 from genrescope.training.genre.train import set_loss
-
 from support import run_cli, write_tone
 from test_training_data import write_fma_archive
 
@@ -41,13 +40,16 @@ SONGS = [  # song, artist, AllMusic genres, MP3 sample rate
 ]
 
 
-@pytest.mark.parametrize("genres, expected", [
-    ("Pop/Rock", ("Pop", "Rock")),
-    ("Rap; Jazz", ("Hip-Hop",)),
-    ("Latin; Reggae; International", ("International",)),
-    ("Jazz; Blues; Stage & Screen", ()),
-    ("New Age; Avant-Garde", ("Experimental", "Instrumental")),
-])
+@pytest.mark.parametrize(
+    "genres, expected",
+    [
+        ("Pop/Rock", ("Pop", "Rock")),
+        ("Rap; Jazz", ("Hip-Hop",)),
+        ("Latin; Reggae; International", ("International",)),
+        ("Jazz; Blues; Stage & Screen", ()),
+        ("New Age; Avant-Garde", ("Experimental", "Instrumental")),
+    ],
+)
 def test_allmusic_genres_map_to_a_set_of_ours(genres, expected):
     assert genre_set(genres) == expected
 
@@ -67,19 +69,48 @@ def make_copy(root: Path, songs=SONGS) -> Path:
             write_tone(wav, 4.0, rate=44_100, frequency=220.0 * (i + 1))
             folder = work / "MER_audio_taffc_dataset" / quadrant
             folder.mkdir(exist_ok=True)
-            subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(wav), "-af", "anoisesrc=a=0.05:d=4[n];[0][n]amix",
-                            "-ar", str(rate), "-b:a", "64k", str(folder / f"{song}.mp3")], check=False)
+            subprocess.run(
+                [
+                    "ffmpeg",
+                    "-loglevel",
+                    "error",
+                    "-i",
+                    str(wav),
+                    "-af",
+                    "anoisesrc=a=0.05:d=4[n];[0][n]amix",
+                    "-ar",
+                    str(rate),
+                    "-b:a",
+                    "64k",
+                    str(folder / f"{song}.mp3"),
+                ],
+                check=False,
+            )
             if not (folder / f"{song}.mp3").exists():  # older ffmpeg: encode the tone alone
-                subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(wav), "-ar", str(rate), "-b:a", "64k",
-                                str(folder / f"{song}.mp3")], check=True)
+                subprocess.run(
+                    [
+                        "ffmpeg",
+                        "-loglevel",
+                        "error",
+                        "-i",
+                        str(wav),
+                        "-ar",
+                        str(rate),
+                        "-b:a",
+                        "64k",
+                        str(folder / f"{song}.mp3"),
+                    ],
+                    check=True,
+                )
     for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]):
         subprocess.run(["git", "-C", str(work), *args], check=True)
     return work / ".git"
 
 
 def commit_of(git_dir: Path) -> str:
-    return subprocess.run(["git", "--git-dir", str(git_dir), "rev-parse", "HEAD"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "--git-dir", str(git_dir), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -93,16 +124,19 @@ def built(tmp_path_factory) -> tuple[Path, FourQSet]:
 
 
 def test_the_build_reads_real_blobs_and_keeps_sets_rates_and_bandwidth(built):
-    out, fourq = built
+    out, _ = built
     loaded = FourQSet.load(out)
     assert list(loaded.songs) == [s[0] for s in SONGS]
     assert list(loaded.native_rate) == [s[3] for s in SONGS]
     assert loaded.labelled.tolist() == [True, True, True, True, False, True, True, True]
-    assert [tuple(g for g, on in zip(GENRES, row) if on) for row in loaded.sets][:2] == [("Pop", "Rock"), ("Hip-Hop",)]
+    assert [tuple(g for g, on in zip(GENRES, row, strict=True) if on) for row in loaded.sets][:2] == [
+        ("Pop", "Rock"),
+        ("Hip-Hop",),
+    ]
     # A 22.05 kHz MP3 holds nothing above 11 kHz: those bands sit at (or next to) the floor.
     narrow = loaded.grids[1, 10:300]  # past the encoder's start-up transient
-    assert narrow[:, first_band_above(11_025, SPEC) + 1:].max() <= 1
-    assert loaded.grids[3, :300, first_band_above(11_025, SPEC) + 2:].max() > 1  # the 44.1 kHz one does
+    assert narrow[:, first_band_above(11_025, SPEC) + 1 :].max() <= 1
+    assert loaded.grids[3, :300, first_band_above(11_025, SPEC) + 2 :].max() > 1  # the 44.1 kHz one does
     assert 150 < loaded.frames[0] <= loaded.grids.shape[1]  # 4 s of audio: ≈345 frames, the rest floor padding
 
 
@@ -168,9 +202,9 @@ def test_the_unsure_threshold_keeps_its_promise_in_both_domains():
 def test_bandwidth_is_measured_on_the_clips_and_cuts_floor_the_same_bands_for_both_sets(built):
     _, fourq = built
     tops = measured_top_band(fourq.grids, fourq.frames)
-    rates = dict(zip(fourq.songs, fourq.native_rate))
-    narrow = [t for s, t in zip(fourq.songs, tops) if rates[s] == 22_050]
-    wide = [t for s, t in zip(fourq.songs, tops) if rates[s] == 44_100]
+    rates = dict(zip(fourq.songs, fourq.native_rate, strict=True))
+    narrow = [t for s, t in zip(fourq.songs, tops, strict=True) if rates[s] == 22_050]
+    wide = [t for s, t in zip(fourq.songs, tops, strict=True) if rates[s] == 44_100]
     assert max(narrow) <= first_band_above(11_025, SPEC) + 1 < min(wide)  # the encoder's low-pass, measured
     rng = np.random.default_rng(0)
     x = np.zeros((6, 10, SPEC.n_mels), np.float32)
@@ -187,7 +221,7 @@ def test_the_band_limited_network_ignores_what_lies_above_its_limit():
     model = GenreCRNN(CRNNConfig(band_limit_hz=12_000.0)).eval()
     x = torch.rand(2, 20, SPEC.n_mels) * -60
     y = x.clone()
-    y[..., first_band_above(12_000.0, SPEC):] = 0.0  # loud air above 12 kHz
+    y[..., first_band_above(12_000.0, SPEC) :] = 0.0  # loud air above 12 kHz
     with torch.no_grad():
         assert torch.allclose(model(x), model(y))
         assert not torch.allclose(GenreCRNN(CRNNConfig()).eval()(x), GenreCRNN(CRNNConfig()).eval()(y))
@@ -202,12 +236,24 @@ def test_cv_learns_from_both_domains_and_scores_each_out_of_fold(tmp_path, monke
     tracks = [(i, "training" if i % 5 else "validation", "small", GENRES[i % 4]) for i in range(2, 22)]
     write_fma_archive(tmp_path / "fma", tracks)
     recipe = tmp_path / "both.yaml"
-    recipe.write_text(f"source: audio\nfma_audio_root: {tmp_path / 'fma'}\nbatch_size: 4\npretrained: false\n"
-                      f"threads: 1\ncrop_min_seconds: 3\ncrop_max_seconds: 4\nfourq_share: 0.34\n"
-                      f"fourq_path: {fourq_path}\nmatch_bandwidth: true\nband_limit_hz: 12000\n")
-    args = argparse.Namespace(recipes=[str(recipe)], folds=2, epochs=1, seed=0, out=tmp_path / "cv",
-                              data_root=tmp_path / "data", threads=1, record=tmp_path / "metrics.json", ships="both",
-                              ensemble=None, only_folds=None)
+    recipe.write_text(
+        f"source: audio\nfma_audio_root: {tmp_path / 'fma'}\nbatch_size: 4\npretrained: false\n"
+        f"threads: 1\ncrop_min_seconds: 3\ncrop_max_seconds: 4\nfourq_share: 0.34\n"
+        f"fourq_path: {fourq_path}\nmatch_bandwidth: true\nband_limit_hz: 12000\n"
+    )
+    args = argparse.Namespace(
+        recipes=[str(recipe)],
+        folds=2,
+        epochs=1,
+        seed=0,
+        out=tmp_path / "cv",
+        data_root=tmp_path / "data",
+        threads=1,
+        record=tmp_path / "metrics.json",
+        ships="both",
+        ensemble=None,
+        only_folds=None,
+    )
     assert run_cv(args) == 0
     summary = json.loads((tmp_path / "cv" / "summary.json").read_text())
     block = summary["out_of_fma"]
@@ -215,7 +261,7 @@ def test_cv_learns_from_both_domains_and_scores_each_out_of_fold(tmp_path, monke
     report = block["recipes"]["both"]
     assert len(report["per_fold"]) == 2 and report["confidence"]["temperature"] > 0
     fold_of_song = json.loads((tmp_path / "cv" / "fourq_folds.json").read_text())["fold_of_track"]
-    artist_of = dict(zip(fourq.songs, fourq.artists))
+    artist_of = dict(zip(fourq.songs, fourq.artists, strict=True))
     for artist in {artist_of[s] for s in fold_of_song}:  # whole artists per fold
         assert len({f for s, f in fold_of_song.items() if artist_of[s] == artist}) == 1
     for k in (0, 1):  # fold k learned from the 4Q clips of the other fold only
@@ -229,8 +275,17 @@ def test_fourq_eval_scores_a_model_file_records_it_and_draws_the_confusion_figur
     fourq_path, fourq = built
     record = tmp_path / "metrics.json"
     record.write_text(json.dumps({"cv": {"folds": 4}}))
-    result = run_cli("fourq-eval", "--model", str(test_model_path), "--fourq", str(fourq_path), "--record",
-                     str(record), "--figure", str(tmp_path / "confusion.png"))
+    result = run_cli(
+        "fourq-eval",
+        "--model",
+        str(test_model_path),
+        "--fourq",
+        str(fourq_path),
+        "--record",
+        str(record),
+        "--figure",
+        str(tmp_path / "confusion.png"),
+    )
     assert result.returncode == 0, result.stderr
     metrics = json.loads(record.read_text())
     report = metrics["out_of_fma"]["previous_model"]

@@ -5,12 +5,19 @@ import csv
 import numpy as np
 import pytest
 
-from support import DATA_ROOT, write_tone
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.training.genre.augment import crop_columns, crop_seconds, training_batch, window_db
 from genrescope.training.genre.config import TrainConfig
-from genrescope.training.genre.fma import GENRES, FeatureSet, load_fma_audio, read_fma_tracks, read_thumbnail, training_tracks
+from genrescope.training.genre.fma import (
+    GENRES,
+    FeatureSet,
+    load_fma_audio,
+    read_fma_tracks,
+    read_thumbnail,
+    training_tracks,
+)
 from genrescope.training.genre.thumbnail import index_to_db
+from support import DATA_ROOT, write_tone
 
 SPEC = FrontendSpec()
 
@@ -32,10 +39,14 @@ def write_fma_archive(root, tracks):
 
 
 def test_fma_tracks_csv_with_its_two_row_header(tmp_path):
-    write_fma_archive(tmp_path, [(2, "training", "small", "Hip-Hop"), (3, "test", "medium", "Rock"),
-                                 (5, "validation", "small", "Blues")])
+    write_fma_archive(
+        tmp_path,
+        [(2, "training", "small", "Hip-Hop"), (3, "test", "medium", "Rock"), (5, "validation", "small", "Blues")],
+    )
     tracks = read_fma_tracks(tmp_path / "fma_metadata" / "tracks.csv", subset="small")
-    assert [(t.track_id, t.split, t.genre, t.artist) for t in tracks] == [(2, "training", "Hip-Hop", "100")]  # Blues: not top-8
+    assert [(t.track_id, t.split, t.genre, t.artist) for t in tracks] == [
+        (2, "training", "Hip-Hop", "100")
+    ]  # Blues: not top-8
 
 
 def test_user_download_is_rendered_like_the_thumbnails(tmp_path):
@@ -95,8 +106,13 @@ def test_artist_sample_keeps_a_share_of_each_genres_artists_with_all_their_track
             labels += [genre] * tracks
             artists += [f"{genre}-{artist}"] * tracks
     n = len(labels)
-    data = FeatureSet(images=np.zeros((n, 2, 2), np.uint8), labels=np.array(labels), splits=np.full(n, "training"),
-                      track_ids=np.arange(n), artists=np.array(artists))
+    data = FeatureSet(
+        images=np.zeros((n, 2, 2), np.uint8),
+        labels=np.array(labels),
+        splits=np.full(n, "training"),
+        track_ids=np.arange(n),
+        artists=np.array(artists),
+    )
     half = data.artist_sample(0.5, seed=0)
     for genre in range(len(GENRES)):
         assert len(np.unique(half.artists[half.labels == genre])) == 5
@@ -109,9 +125,13 @@ def test_artist_sample_keeps_a_share_of_each_genres_artists_with_all_their_track
 
 def test_a_run_trains_on_all_training_tracks_or_a_checked_share():
     n = 6
-    data = FeatureSet(images=np.zeros((n, 2, 2), np.uint8), labels=np.zeros(n, np.int64),
-                      splits=np.array(["training"] * 4 + ["validation"] * 2), track_ids=np.arange(n),
-                      artists=np.array(["a", "b", "c", "d", "e", "f"]))
+    data = FeatureSet(
+        images=np.zeros((n, 2, 2), np.uint8),
+        labels=np.zeros(n, np.int64),
+        splits=np.array(["training"] * 4 + ["validation"] * 2),
+        track_ids=np.arange(n),
+        artists=np.array(["a", "b", "c", "d", "e", "f"]),
+    )
     assert len(training_tracks(data, TrainConfig()).labels) == 4
     assert len(training_tracks(data, TrainConfig(training_artists=0.5)).labels) == 2
     with pytest.raises(ValueError, match="training_artists must be a number > 0 and ≤ 1"):

@@ -6,26 +6,41 @@ from dataclasses import replace
 
 import pytest
 
-from test_training_data import write_fma_archive
 from genrescope.model.session import GenreModel
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.train import load_checkpoint_model, train
+from test_training_data import write_fma_archive
 
-TRACKS = [(2, "training", "small", "Hip-Hop"), (3, "training", "small", "Rock"),
-          (4, "training", "small", "Folk"), (5, "training", "small", "Pop"),
-          (6, "validation", "small", "Hip-Hop"), (7, "validation", "small", "Rock"), (8, "test", "small", "Folk")]
+TRACKS = [
+    (2, "training", "small", "Hip-Hop"),
+    (3, "training", "small", "Rock"),
+    (4, "training", "small", "Folk"),
+    (5, "training", "small", "Pop"),
+    (6, "validation", "small", "Hip-Hop"),
+    (7, "validation", "small", "Rock"),
+    (8, "test", "small", "Folk"),
+]
 
 
 def test_train_resume_and_export(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # evaluate caches under ./runs/cache: the test's, not the repository's
+    from genrescope.model.frontend.spec import FrontendSpec
     from genrescope.model.genre.card import ModelCard
     from genrescope.model.genre.export import export_genre_model
-    from genrescope.model.frontend.spec import FrontendSpec
     from genrescope.training.genre.fma import GENRES
 
     write_fma_archive(tmp_path / "fma", TRACKS)
-    config = TrainConfig(source="audio", fma_audio_root=str(tmp_path / "fma"), run_dir=str(tmp_path / "runs" / "t"),
-                         epochs=1, batch_size=2, pretrained=False, threads=1, crop_min_seconds=3, crop_max_seconds=4)
+    config = TrainConfig(
+        source="audio",
+        fma_audio_root=str(tmp_path / "fma"),
+        run_dir=str(tmp_path / "runs" / "t"),
+        epochs=1,
+        batch_size=2,
+        pretrained=False,
+        threads=1,
+        crop_min_seconds=3,
+        crop_max_seconds=4,
+    )
     best = train(config)
     history = (tmp_path / "runs" / "t" / "history.jsonl").read_text().splitlines()
     assert len(history) == 1 and best.exists()
@@ -45,8 +60,11 @@ def test_train_resume_and_export(tmp_path, monkeypatch):
     from genrescope.training.genre.release import run_export
 
     out = tmp_path / "tiny-int8.onnx"
-    run_export(argparse.Namespace(checkpoint=best, out=out, data_root=None, version="tiny-int8", precision="int8",
-                                  calibration_from=None))
+    run_export(
+        argparse.Namespace(
+            checkpoint=best, out=out, data_root=None, version="tiny-int8", precision="int8", calibration_from=None
+        )
+    )
     shipped = GenreModel.load(out).card
     assert shipped.architecture["precision"] == "int8" and shipped.temperature > 0
     assert set(shipped.training["validation_accuracy_by_precision"]) == {"float32", "int8"}
@@ -55,8 +73,16 @@ def test_train_resume_and_export(tmp_path, monkeypatch):
     # `genrescope evaluate` on the same download: metrics, confusion matrix, metrics in the card.
     from genrescope.training.genre.evaluate import run_evaluate
 
-    run_evaluate(argparse.Namespace(model=out, data_root=tmp_path, fma_audio_root=tmp_path / "fma",
-                                    out_dir=tmp_path / "eval", threads=1, no_card=False))
+    run_evaluate(
+        argparse.Namespace(
+            model=out,
+            data_root=tmp_path,
+            fma_audio_root=tmp_path / "fma",
+            out_dir=tmp_path / "eval",
+            threads=1,
+            no_card=False,
+        )
+    )
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["test"]["clip_30s"]["n"] == 1 and metrics["data"] == "FMA-small (audio), official split"
     assert (tmp_path / "eval" / "confusion_test.png").stat().st_size > 0
@@ -71,8 +97,9 @@ def test_train_resume_and_export(tmp_path, monkeypatch):
     final = train(final_config)
     assert json.loads((tmp_path / "runs" / "final" / "history.jsonl").read_text())["weights"] == "ema"
     final_out = tmp_path / "final.onnx"
-    export = argparse.Namespace(checkpoint=final, out=final_out, data_root=None, version="tiny-final",
-                                precision="int8", calibration_from=None)
+    export = argparse.Namespace(
+        checkpoint=final, out=final_out, data_root=None, version="tiny-final", precision="int8", calibration_from=None
+    )
     with pytest.raises(ConfigError, match="--calibration-from"):
         run_export(export)
     run_export(argparse.Namespace(**{**vars(export), "calibration_from": out}))
@@ -82,8 +109,16 @@ def test_train_resume_and_export(tmp_path, monkeypatch):
     assert final_card.training["clip_method"] == metrics["clip_method_selected_on_validation"]
     assert "validation_accuracy_by_precision" not in final_card.training  # validation was learned from
     assert 0 <= final_card.training["validation_top1_agreement_int8_float32"] <= 1
-    run_evaluate(argparse.Namespace(model=final_out, data_root=tmp_path, fma_audio_root=tmp_path / "fma",
-                                    out_dir=tmp_path / "final-eval", threads=1, no_card=False))
+    run_evaluate(
+        argparse.Namespace(
+            model=final_out,
+            data_root=tmp_path,
+            fma_audio_root=tmp_path / "fma",
+            out_dir=tmp_path / "final-eval",
+            threads=1,
+            no_card=False,
+        )
+    )
     final_metrics = json.loads((tmp_path / "final-eval" / "metrics.json").read_text())
     assert "validation" not in final_metrics and final_metrics["test"]["clip_30s"]["n"] == 1
     assert set(GenreModel.load(final_out).card.metrics) == {"test"}

@@ -50,18 +50,25 @@ def anchor_for(splits: dict[str, list[CoverItem]], feats: dict[Path, torch.Tenso
     labels = sorted({it.label for it in splits["train"]})
 
     def xy(items):
-        return (torch.stack([feats[it.path] for it in items]),
-                torch.tensor([labels.index(it.label) for it in items]))
+        return (torch.stack([feats[it.path] for it in items]), torch.tensor([labels.index(it.label) for it in items]))
 
     tr, va, te = xy(splits["train"]), xy(splits["val"]), xy(splits["test"])
     val_acc = {l2: score(*tr, *va, len(labels), l2) for l2 in L2_GRID}
     l2 = max(val_acc, key=val_acc.get)
     test_acc = score(torch.cat([tr[0], va[0]]), torch.cat([tr[1], va[1]]), *te, len(labels), l2)
     folds = group_folds([it for s in splits.values() for it in s], 5, seed=0)
-    cv = [score(*xy([it for j, f in enumerate(folds) if j != i for it in f]), *xy(folds[i]),
-                len(labels), l2) for i in range(5)]
-    return {"labels": labels, "l2": l2, "val_accuracy_by_l2": val_acc, "test_accuracy": test_acc,
-            "cv5_accuracy_mean": float(np.mean(cv)), "cv5_accuracy_std": float(np.std(cv))}
+    cv = [
+        score(*xy([it for j, f in enumerate(folds) if j != i for it in f]), *xy(folds[i]), len(labels), l2)
+        for i in range(5)
+    ]
+    return {
+        "labels": labels,
+        "l2": l2,
+        "val_accuracy_by_l2": val_acc,
+        "test_accuracy": test_acc,
+        "cv5_accuracy_mean": float(np.mean(cv)),
+        "cv5_accuracy_std": float(np.std(cv)),
+    }
 
 
 def run_cover_anchor(args: argparse.Namespace) -> int:

@@ -20,13 +20,14 @@ from genrescope.training.cover.covers import CoverItem
 
 
 @torch.no_grad()
-def describe_covers(net: CoverNet, items: list[CoverItem], spec: CoverSpec, batch: int = 32,
-                    desc: str = "describing covers") -> torch.Tensor:
+def describe_covers(
+    net: CoverNet, items: list[CoverItem], spec: CoverSpec, batch: int = 32, desc: str = "describing covers"
+) -> torch.Tensor:
     """Descriptors [n_items, feature_dim] of the covers, preprocessed as the runtime does."""
     net.eval()
     chunks = []
     for start in track(range(0, len(items), batch), description=desc):
-        x = np.stack([preprocess(open_rgb(it.path), spec) for it in items[start:start + batch]])
+        x = np.stack([preprocess(open_rgb(it.path), spec) for it in items[start : start + batch]])
         chunks.append(net.describe(torch.from_numpy(x)))
     return torch.cat(chunks)
 

@@ -27,15 +27,26 @@ import numpy as np
 from genrescope.model.cover.cover_net import CoverNet
 from genrescope.model.cover.cover_spec import CoverSpec
 from genrescope.training.cover.eval_cover import record_metrics
-from genrescope.training.cover.train_cover import (CoverTrainConfig, Described, accuracy_per_set, describe_split, fit,
-                                             group_splits, join, set_masks, setup, start)
+from genrescope.training.cover.train_cover import (
+    CoverTrainConfig,
+    Described,
+    accuracy_per_set,
+    describe_split,
+    fit,
+    group_splits,
+    join,
+    set_masks,
+    setup,
+    start,
+)
 
 log = logging.getLogger("genrescope.cover")
 SET = "spotify5"
 
 
-def run_fold(cfg: CoverTrainConfig, spec: CoverSpec, net: CoverNet, discogs: Described, train: Described,
-             test: Described, i: int) -> dict:
+def run_fold(
+    cfg: CoverTrainConfig, spec: CoverSpec, net: CoverNet, discogs: Described, train: Described, test: Described, i: int
+) -> dict:
     """Fit the recipe on discogs5 train + the other spotify5 folds; score the held-out fold."""
     selection = fit(cfg, net, spec, join([discogs, train]))
     names, mask = set_masks(spec)
@@ -49,13 +60,20 @@ def cross_validate(cfg: CoverTrainConfig, k: int) -> dict:
     spec, net, splits = setup(cfg)
     discogs = describe_split(cfg, net, spec, splits, "discogs5", "train")
     spotify = join([describe_split(cfg, net, spec, splits, SET, s) for s in ("train", "val", "test")])
-    results = [run_fold(cfg, spec, net, discogs, train, test, i)
-               for i, (train, test) in enumerate(group_splits(spotify, k, cfg.seed))]
+    results = [
+        run_fold(cfg, spec, net, discogs, train, test, i)
+        for i, (train, test) in enumerate(group_splits(spotify, k, cfg.seed))
+    ]
     accuracies = [r["accuracy"] for r in results]
     pooled = sum(r["accuracy"] * r["n"] for r in results) / sum(r["n"] for r in results)
-    return {"set": SET, "folds": results, "accuracy_mean": float(np.mean(accuracies)),
-            "accuracy_std": float(np.std(accuracies)), "accuracy_pooled": pooled,
-            "config": asdict(cfg)}
+    return {
+        "set": SET,
+        "folds": results,
+        "accuracy_mean": float(np.mean(accuracies)),
+        "accuracy_std": float(np.std(accuracies)),
+        "accuracy_pooled": pooled,
+        "config": asdict(cfg),
+    }
 
 
 def run_cover_cv(args: argparse.Namespace) -> int:

@@ -27,8 +27,14 @@ from genrescope.training.genre.config import DEFAULT_DATA_ROOT
 
 SPLITS = ("train", "val", "test")
 # Canonical (union) label for each spotify6 folder name.
-SPOTIFY_LABELS = {"classical": "Classical", "country": "Country", "hiphop": "HipHop",
-                  "jazz": "Jazz", "metal": "Metal", "reggae": "Reggae"}
+SPOTIFY_LABELS = {
+    "classical": "Classical",
+    "country": "Country",
+    "hiphop": "HipHop",
+    "jazz": "Jazz",
+    "metal": "Metal",
+    "reggae": "Reggae",
+}
 
 
 @dataclass(frozen=True)
@@ -68,8 +74,10 @@ def load_spotify5(root: Path, min_groups_per_label: int = 10) -> list[CoverItem]
         rows = list(csv.DictReader(f))
     md5s = [hashlib.md5((base / r["path"]).read_bytes()).hexdigest() for r in rows]
     groups = _union_groups([("artist:" + r["artist_id"], "md5:" + m) for r, m in zip(rows, md5s, strict=True)])
-    items = [CoverItem(base / r["path"], SPOTIFY_LABELS[r["genre"]], "spotify5", g)
-             for r, g in zip(rows, groups, strict=True)]
+    items = [
+        CoverItem(base / r["path"], SPOTIFY_LABELS[r["genre"]], "spotify5", g)
+        for r, g in zip(rows, groups, strict=True)
+    ]
     artists = defaultdict(set)
     for r in rows:
         artists[SPOTIFY_LABELS[r["genre"]]].add(r["artist_id"])
@@ -104,8 +112,7 @@ def _groups_by_majority_label(items: list[CoverItem]) -> tuple[dict[str, list[Co
     return by_group, by_label
 
 
-def split_items(items: list[CoverItem], fractions: tuple[float, float, float],
-                seed: int) -> dict[str, list[CoverItem]]:
+def split_items(items: list[CoverItem], fractions: tuple[float, float, float], seed: int) -> dict[str, list[CoverItem]]:
     """Stratified group split: each group goes wholly to one split, labelled by its majority."""
     by_group, by_label = _groups_by_majority_label(items)
     rng = random.Random(seed)
@@ -115,21 +122,18 @@ def split_items(items: list[CoverItem], fractions: tuple[float, float, float],
         rng.shuffle(groups)
         n_val = max(1, round(fractions[1] * len(groups)))
         n_test = max(1, round(fractions[2] * len(groups)))
-        parts = {"test": groups[:n_test], "val": groups[n_test:n_test + n_val],
-                 "train": groups[n_test + n_val:]}
+        parts = {"test": groups[:n_test], "val": groups[n_test : n_test + n_val], "train": groups[n_test + n_val :]}
         for split, gs in parts.items():
             out[split].extend(m for g in gs for m in by_group[g])
     return out
 
 
-def load_splits(root: Path | None = None, cfg: SplitConfig = SplitConfig()
-                ) -> dict[str, dict[str, list[CoverItem]]]:
+def load_splits(root: Path | None = None, cfg: SplitConfig = SplitConfig()) -> dict[str, dict[str, list[CoverItem]]]:
     """{data set: {split: items}} for discogs5 and spotify5."""
     root = Path(root) if root is not None else DEFAULT_DATA_ROOT
     return {
         "discogs5": split_items(load_discogs5(root), cfg.discogs_fractions, cfg.seed),
-        "spotify5": split_items(load_spotify5(root, cfg.min_groups_per_label),
-                                cfg.spotify_fractions, cfg.seed),
+        "spotify5": split_items(load_spotify5(root, cfg.min_groups_per_label), cfg.spotify_fractions, cfg.seed),
     }
 
 

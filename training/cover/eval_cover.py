@@ -26,16 +26,16 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-from rich.progress import track  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
+from rich.progress import track
 
-from genrescope.model.genre.card import update_metadata  # noqa: E402
-from genrescope.model.cover.cover import CoverModel  # noqa: E402
-from genrescope.model.session import MODEL_DIR  # noqa: E402
-from genrescope.training.cover.covers import CoverItem, load_splits  # noqa: E402
-from genrescope.training.genre.evaluate import classification_report, plot_confusion  # noqa: E402
+from genrescope.model.cover.cover import CoverModel
+from genrescope.model.genre.card import update_metadata
+from genrescope.model.session import MODEL_DIR
+from genrescope.training.cover.covers import CoverItem, load_splits
+from genrescope.training.genre.evaluate import classification_report, plot_confusion
 
 METRICS = MODEL_DIR / "cover_metrics.json"
 
@@ -57,8 +57,10 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def predict_all(model: CoverModel, items: list[CoverItem], batch: int = 32) -> np.ndarray:
     """Union probabilities for every item: [n, n_labels]."""
-    out = [model.predict_batch([Image.open(it.path) for it in items[i:i + batch]])
-           for i in track(range(0, len(items), batch), description="test predictions")]
+    out = [
+        model.predict_batch([Image.open(it.path) for it in items[i : i + batch]])
+        for i in track(range(0, len(items), batch), description="test predictions")
+    ]
     return np.concatenate(out)
 
 
@@ -70,13 +72,17 @@ def set_metrics(model: CoverModel, name: str, items: list[CoverItem], probs: np.
     pred = probs[:, cols].argmax(1)
     report = classification_report(pred, true, labels)
     union_true = np.array([model.spec.labels.index(it.label) for it in items])
-    return {"labels": list(labels), **report,
-            "accuracy_95ci": wilson(int((pred == true).sum()), len(items)),
-            "union_top1_accuracy": float((probs.argmax(1) == union_true).mean())}
+    return {
+        "labels": list(labels),
+        **report,
+        "accuracy_95ci": wilson(int((pred == true).sum()), len(items)),
+        "union_top1_accuracy": float((probs.argmax(1) == union_true).mean()),
+    }
 
 
-def plot_typical(model: CoverModel, name: str, items: list[CoverItem], probs: np.ndarray,
-                 out: Path, per_genre: int = 6) -> None:
+def plot_typical(
+    model: CoverModel, name: str, items: list[CoverItem], probs: np.ndarray, out: Path, per_genre: int = 6
+) -> None:
     """Grid: per genre, its test covers with the highest P(genre | this set's labels)."""
     labels = model.labels_of(name)
     cols = [model.spec.labels.index(lab) for lab in labels]
@@ -106,10 +112,18 @@ def run_cover_evaluate(args: argparse.Namespace) -> int:
         items = splits[name]["test"]
         probs = predict_all(model, items)
         m = test[name] = set_metrics(model, name, items, probs)
-        plot_confusion(np.array(m["confusion"]), m["labels"], MODEL_DIR / f"cover_confusion_{name}.png",
-                       f"{name}: acc {m['accuracy']:.1%}, macro-F1 {m['macro_f1']:.3f}")
+        plot_confusion(
+            np.array(m["confusion"]),
+            m["labels"],
+            MODEL_DIR / f"cover_confusion_{name}.png",
+            f"{name}: acc {m['accuracy']:.1%}, macro-F1 {m['macro_f1']:.3f}",
+        )
         plot_typical(model, name, items, probs, args.run_dir / f"typical_covers_{name}.png")
-    metrics = {"version": model.version, **model.metrics, "test": test}  # the file's own test summary must not replace these
+    metrics = {
+        "version": model.version,
+        **model.metrics,
+        "test": test,
+    }  # the file's own test summary must not replace these
     anchor = args.run_dir / "anchor.json"
     if anchor.exists():
         metrics["anchor_logreg_frozen"] = json.loads(anchor.read_text())

@@ -21,6 +21,7 @@ from genrescope.model.cover.cover_net import CoverNet
 from genrescope.model.cover.cover_spec import CoverSpec
 from genrescope.model.genre.export import check_parity, export_onnx
 
+
 def load_trained(checkpoint: Path) -> tuple[CoverNet, CoverSpec, dict]:
     """The trained network (eval mode), its spec and its validation metrics."""
     saved = torch.load(checkpoint)
@@ -32,9 +33,14 @@ def load_trained(checkpoint: Path) -> tuple[CoverNet, CoverSpec, dict]:
 
 def export(net: CoverNet, spec: CoverSpec, val: dict, out: Path, version: str) -> float:
     """Write the ONNX file (dynamic batch) with its metadata; returns the parity difference."""
-    export_onnx(net, torch.zeros(1, 3, spec.size, spec.size), out, ("image", "probabilities"),
-                {"image": {0: "batch"}, "probabilities": {0: "batch"}},
-                {"cover_spec": spec.to_json(), "version": version, "metrics": json.dumps({"val": val})})
+    export_onnx(
+        net,
+        torch.zeros(1, 3, spec.size, spec.size),
+        out,
+        ("image", "probabilities"),
+        {"image": {0: "batch"}, "probabilities": {0: "batch"}},
+        {"cover_spec": spec.to_json(), "version": version, "metrics": json.dumps({"val": val})},
+    )
     x = np.random.default_rng(0).standard_normal((4, 3, spec.size, spec.size)).astype(np.float32)
     return check_parity(net, out, [x])
 

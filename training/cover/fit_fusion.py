@@ -36,10 +36,10 @@ from rich.progress import track
 from genrescope.model.cover.cover import CoverModel
 from genrescope.model.cover.fusion import COVER_TO_AUDIO, SHARED, cover_on_shared, log_pool
 from genrescope.model.session import GenreModel
-from genrescope.training.genre.augment import clip_db
-from genrescope.training.genre.config import TrainConfig
 from genrescope.training.cover.cover_config import FusionFitConfig
 from genrescope.training.cover.covers import CoverItem, load_splits
+from genrescope.training.genre.augment import clip_db
+from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.fma import GENRES, FeatureSet, load_features
 from genrescope.training.settings import settings_from_arguments
 
@@ -56,9 +56,13 @@ class Inputs:
     covers: dict[str, dict[str, list[CoverItem]]]
 
     @classmethod
-    def load(cls, cfg: FusionFitConfig) -> "Inputs":
-        return cls(GenreModel.load(cfg.audio_model), CoverModel.load(cfg.cover_model or None),
-                   load_features(TrainConfig(data_root=cfg.data_root)), load_splits(Path(cfg.data_root)))
+    def load(cls, cfg: FusionFitConfig) -> Inputs:
+        return cls(
+            GenreModel.load(cfg.audio_model),
+            CoverModel.load(cfg.cover_model or None),
+            load_features(TrainConfig(data_root=cfg.data_root)),
+            load_splits(Path(cfg.data_root)),
+        )
 
 
 def audio_predictions(inputs: Inputs, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +71,7 @@ def audio_predictions(inputs: Inputs, split: str) -> tuple[np.ndarray, np.ndarra
     keep = np.isin(np.array(GENRES)[data.labels], SHARED)
     images, labels = data.images[keep], np.array(GENRES)[data.labels[keep]]
     mel = clip_db(images, model.card.frontend.floor_db)
-    probs = np.concatenate([model.probabilities(mel[i:i + 64]) for i in range(0, len(mel), 64)])
+    probs = np.concatenate([model.probabilities(mel[i : i + 64]) for i in range(0, len(mel), 64)])
     shared = probs[:, [model.labels.index(g) for g in SHARED]]
     return shared / shared.sum(1, keepdims=True), np.array([SHARED.index(g) for g in labels])
 
@@ -113,10 +117,15 @@ def fit(cfg: FusionFitConfig) -> dict:
     val = evaluate(cfg, inputs, "val", grid)
     best = max(grid, key=lambda w: val[w]["log_likelihood"])
     test = evaluate(cfg, inputs, "test", sorted({0.0, best, 1.0}))
-    return {"weight": best, "shared_genres": list(SHARED), "cover_to_audio": COVER_TO_AUDIO,
-            "protocol": __doc__.split("Audio predictions")[0].strip(), "config": asdict(cfg),
-            "val": {str(w): s for w, s in val.items()},
-            "test": {"audio_only": test[0.0], "fused": test[best], "cover_only": test[1.0]}}
+    return {
+        "weight": best,
+        "shared_genres": list(SHARED),
+        "cover_to_audio": COVER_TO_AUDIO,
+        "protocol": __doc__.split("Audio predictions")[0].strip(),
+        "config": asdict(cfg),
+        "val": {str(w): s for w, s in val.items()},
+        "test": {"audio_only": test[0.0], "fused": test[best], "cover_only": test[1.0]},
+    }
 
 
 def run_fit_fusion(args: argparse.Namespace) -> int:

@@ -47,7 +47,7 @@ class Described:
     labels: torch.Tensor  # long [n]
     sets: torch.Tensor  # long [n]
 
-    def take(self, index: list[int]) -> "Described":
+    def take(self, index: list[int]) -> Described:
         pick = torch.tensor(index, dtype=torch.long)
         return Described([self.items[i] for i in index], self.feats[pick], self.labels[pick], self.sets[pick])
 
@@ -55,13 +55,21 @@ class Described:
 def described(spec: CoverSpec, items: list[CoverItem], feats: torch.Tensor) -> Described:
     """Descriptors of ``items`` with their label and data-set indices."""
     names = list(spec.label_sets)
-    return Described(items, feats, torch.tensor([spec.labels.index(it.label) for it in items]),
-                     torch.tensor([names.index(it.dataset) for it in items]))
+    return Described(
+        items,
+        feats,
+        torch.tensor([spec.labels.index(it.label) for it in items]),
+        torch.tensor([names.index(it.dataset) for it in items]),
+    )
 
 
 def join(parts: list[Described]) -> Described:
-    return Described([it for p in parts for it in p.items], torch.cat([p.feats for p in parts]),
-                     torch.cat([p.labels for p in parts]), torch.cat([p.sets for p in parts]))
+    return Described(
+        [it for p in parts for it in p.items],
+        torch.cat([p.feats for p in parts]),
+        torch.cat([p.labels for p in parts]),
+        torch.cat([p.sets for p in parts]),
+    )
 
 
 def set_masks(spec: CoverSpec) -> tuple[list[str], torch.Tensor]:
@@ -71,8 +79,9 @@ def set_masks(spec: CoverSpec) -> tuple[list[str], torch.Tensor]:
     return names, mask
 
 
-def masked_loss(logits: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor,
-                weights: torch.Tensor) -> torch.Tensor:
+def masked_loss(
+    logits: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
     """Cross-entropy over each sample's allowed labels, sample-weighted."""
     logp = torch.log_softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
     nll = -logp.gather(1, labels[:, None]).squeeze(1)
@@ -85,16 +94,21 @@ def set_weights(sets: torch.Tensor) -> torch.Tensor:
     return (1.0 / counts)[sets]
 
 
-def accuracy_per_set(logits: torch.Tensor, data: Described, mask: torch.Tensor,
-                     names: list[str]) -> dict[str, float]:
+def accuracy_per_set(logits: torch.Tensor, data: Described, mask: torch.Tensor, names: list[str]) -> dict[str, float]:
     """Accuracy of the argmax over each cover's own set's labels, per set present."""
     pred = logits.masked_fill(~mask[data.sets], float("-inf")).argmax(1)
     correct = (pred == data.labels).float()
     return {n: correct[data.sets == i].mean().item() for i, n in enumerate(names) if (data.sets == i).any()}
 
 
-def fit_linear(x: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor, weights: torch.Tensor,
-               l2: float, iterations: int = 200) -> torch.nn.Linear:
+def fit_linear(
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    allowed: torch.Tensor,
+    weights: torch.Tensor,
+    l2: float,
+    iterations: int = 200,
+) -> torch.nn.Linear:
     """Multinomial logistic regression (each sample's softmax over its ``allowed`` labels,
     sample-weighted, L2 on the weights) by full-batch L-BFGS, from a fixed initialisation."""
     torch.manual_seed(0)
@@ -125,8 +139,9 @@ def fit_standardisation(net: CoverNet, feats: torch.Tensor) -> torch.Tensor:
     return (feats - mean) / std
 
 
-def fit_classifier(net: CoverNet, x: torch.Tensor, data: Described, mask: torch.Tensor, l2: float,
-                   iterations: int) -> None:
+def fit_classifier(
+    net: CoverNet, x: torch.Tensor, data: Described, mask: torch.Tensor, l2: float, iterations: int
+) -> None:
     """The linear head of ``net``, fitted on ``data``'s standardised descriptors ``x``."""
     fitted = fit_linear(x, data.labels, mask[data.sets], set_weights(data.sets), l2, iterations)
     net.classifier.load_state_dict(fitted.state_dict())
@@ -136,12 +151,15 @@ def group_splits(data: Described, k: int, seed: int) -> list[tuple[Described, De
     """(training part, held-out part) for each of k stratified folds of whole groups."""
     position = {it.path: i for i, it in enumerate(data.items)}
     folds = [[position[it.path] for it in fold] for fold in group_folds(data.items, k, seed)]
-    return [(data.take([i for j, fold in enumerate(folds) if j != held for i in fold]), data.take(folds[held]))
-            for held in range(k)]
+    return [
+        (data.take([i for j, fold in enumerate(folds) if j != held for i in fold]), data.take(folds[held]))
+        for held in range(k)
+    ]
 
 
-def choose_l2(cfg: CoverTrainConfig, net: CoverNet, data: Described, mask: torch.Tensor,
-              names: list[str]) -> tuple[float, dict[float, float]]:
+def choose_l2(
+    cfg: CoverTrainConfig, net: CoverNet, data: Described, mask: torch.Tensor, names: list[str]
+) -> tuple[float, dict[float, float]]:
     """The L2 with the best mean per-set accuracy over group-wise folds of ``data``."""
     fold_scores: dict[float, list[float]] = {l2: [] for l2 in cfg.l2_grid}
     for train, held_out in group_splits(data, cfg.inner_folds, cfg.seed + 1):
@@ -164,15 +182,23 @@ def fit(cfg: CoverTrainConfig, net: CoverNet, spec: CoverSpec, train: Described)
     return {"l2": l2, "l2_grouped_cv": {str(k): v for k, v in scores.items()}}
 
 
-def describe_split(cfg: CoverTrainConfig, net: CoverNet, spec: CoverSpec,
-                   splits: dict[str, dict[str, list[CoverItem]]], dataset: str, split: str) -> Described:
+def describe_split(
+    cfg: CoverTrainConfig,
+    net: CoverNet,
+    spec: CoverSpec,
+    splits: dict[str, dict[str, list[CoverItem]]],
+    dataset: str,
+    split: str,
+) -> Described:
     """Descriptors of one data set's split, cached in the run directory."""
     items = splits[dataset][split]
     path = Path(cfg.run_dir) / f"descriptors_{dataset}_{split}_{'_'.join(map(str, cfg.scales))}.pt"
     feats = cached(path, lambda: describe_covers(net, items, spec, desc=f"{dataset} {split}"))
     if len(feats) != len(items):
-        raise ValueError(f"{path} holds {len(feats)} descriptors for {len(items)} covers: "
-                         "written under other split settings; delete it")
+        raise ValueError(
+            f"{path} holds {len(feats)} descriptors for {len(items)} covers: "
+            "written under other split settings; delete it"
+        )
     return described(spec, items, feats)
 
 
@@ -185,15 +211,17 @@ def setup(cfg: CoverTrainConfig) -> tuple[CoverSpec, CoverNet, dict[str, dict[st
 def run(cfg: CoverTrainConfig) -> Path:
     """Train end to end; writes ``run_dir/cover_best.pt`` (weights + spec + val metrics)."""
     spec, net, splits = setup(cfg)
-    train, val = (join([describe_split(cfg, net, spec, splits, n, s) for n in spec.label_sets])
-                  for s in ("train", "val"))
+    train, val = (
+        join([describe_split(cfg, net, spec, splits, n, s) for n in spec.label_sets]) for s in ("train", "val")
+    )
     selection = fit(cfg, net, spec, train)
     names, mask = set_masks(spec)
     val_acc = accuracy_per_set(net.logits(val.feats), val, mask, names)
     log.info("L2 %g, validation %s", selection["l2"], json.dumps(val_acc))
     out = Path(cfg.run_dir) / "cover_best.pt"
-    torch.save({"model": net.state_dict(), "spec": spec.to_json(), "config": asdict(cfg),
-                "val": {**val_acc, **selection}}, out)
+    torch.save(
+        {"model": net.state_dict(), "spec": spec.to_json(), "config": asdict(cfg), "val": {**val_acc, **selection}}, out
+    )
     return out
 
 

@@ -52,7 +52,9 @@ def plot_artists(rows: dict[str, dict], labels: tuple[str, str], names: dict[str
     old.append(sum(rows[a]["old"] * rows[a]["clips"] for a in rest) / max(rest_clips, 1))
     new.append(sum(rows[a]["new"] * rows[a]["clips"] for a in rest) / max(rest_clips, 1))
     clips.append(rest_clips)
-    ticks = [f"{names.get(a, a)[:18]} ({n})" for a, n in zip(shown, clips, strict=True)] + [f"{len(rest)} others ({rest_clips})"]
+    ticks = [f"{names.get(a, a)[:18]} ({n})" for a, n in zip(shown, clips, strict=True)] + [
+        f"{len(rest)} others ({rest_clips})"
+    ]
     x = np.arange(len(ticks))
     fig, ax = plt.subplots(figsize=(12, 5), dpi=110)
     ax.bar(x - 0.2, np.array(old) * 100, 0.4, label=labels[0], color="#9aa5b1")
@@ -69,20 +71,30 @@ def plot_artists(rows: dict[str, dict], labels: tuple[str, str], names: dict[str
 
 def run_artists(args: argparse.Namespace) -> int:
     data = load_features(TrainConfig(data_root=str(args.data_root))).subset("test")
-    correct = {side: clip_correct(GenreModel.load(path, threads=args.threads, prefer_gpu=False), data)
-               for side, path in (("old", args.old), ("new", args.new))}
+    correct = {
+        side: clip_correct(GenreModel.load(path, threads=args.threads, prefer_gpu=False), data)
+        for side, path in (("old", args.old), ("new", args.new))
+    }
     old, new = per_artist(correct["old"], data.artists), per_artist(correct["new"], data.artists)
-    rows = {artist: {"clips": old[artist]["clips"], "old": old[artist]["accuracy"], "new": new[artist]["accuracy"]}
-            for artist in old}
+    rows = {
+        artist: {"clips": old[artist]["clips"], "old": old[artist]["accuracy"], "new": new[artist]["accuracy"]}
+        for artist in old
+    }
     names = artist_names(Path(args.data_root) / "fma_small" / "tracks_small.csv")
-    plot_artists(rows, (f"old: {args.old.name} ({correct['old'].mean():.1%})",
-                        f"new: {args.new.name} ({correct['new'].mean():.1%})"), names, args.out)
+    plot_artists(
+        rows,
+        (f"old: {args.old.name} ({correct['old'].mean():.1%})", f"new: {args.new.name} ({correct['new'].mean():.1%})"),
+        names,
+        args.out,
+    )
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     changed = sum(r["clips"] * (r["new"] - r["old"]) for r in rows.values())
     top2 = list(rows)[:2]
     from_top2 = sum(rows[a]["clips"] * (rows[a]["new"] - rows[a]["old"]) for a in top2)
-    print(f"test clips gained (new − old): {changed:+.0f}, of which the two most prolific artists: {from_top2:+.0f}; "
-          f"wrote {args.out}")
+    print(
+        f"test clips gained (new − old): {changed:+.0f}, of which the two most prolific artists: {from_top2:+.0f}; "
+        f"wrote {args.out}"
+    )
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from genrescope.model.frontend.spec import FrontendSpec
+from genrescope.training.genre.bandwidth import cut_at_drawn_bandwidth
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.fourq import FourQSet
 from genrescope.training.genre.production import apply_production
@@ -37,8 +38,14 @@ def clip_db(images: np.ndarray, floor_db: float) -> np.ndarray:
     return window_db(images, np.zeros(len(images), dtype=int), images.shape[1], floor_db)
 
 
-def window_db(images: np.ndarray, start: np.ndarray, length: int, floor_db: float,
-              rng: np.random.Generator | None = None, tilt_db: np.ndarray | None = None) -> np.ndarray:
+def window_db(
+    images: np.ndarray,
+    start: np.ndarray,
+    length: int,
+    floor_db: float,
+    rng: np.random.Generator | None = None,
+    tilt_db: np.ndarray | None = None,
+) -> np.ndarray:
     """Crops [B, length, M] of index images, as re-referenced dB levels in [floor, 0].
 
     ``start`` holds one start column per image; ``tilt_db`` one spectral tilt each.
@@ -62,15 +69,16 @@ def apply_masks(x: np.ndarray, config: TrainConfig, floor_db: float, rng: np.ran
         for _ in range(config.freq_masks):
             width = rng.integers(0, config.freq_mask_bins + 1)
             low = rng.integers(0, mels - width + 1)
-            x[b, :, low:low + width] = floor_db
+            x[b, :, low : low + width] = floor_db
         for _ in range(config.time_masks):
             width = rng.integers(0, int(config.time_mask_fraction * length) + 1)
             first = rng.integers(0, length - width + 1)
-            x[b, first:first + width, :] = floor_db
+            x[b, first : first + width, :] = floor_db
 
 
-def augmented_windows(images: np.ndarray, length: int, config: TrainConfig, floor_db: float,
-                      rng: np.random.Generator) -> np.ndarray:
+def augmented_windows(
+    images: np.ndarray, length: int, config: TrainConfig, floor_db: float, rng: np.random.Generator
+) -> np.ndarray:
     """Random ``length``-column crops of index images, tilted, produced and masked: what every
     training row goes through, whichever data set it comes from."""
     start = rng.integers(0, images.shape[1] - length + 1, size=len(images))
@@ -81,8 +89,15 @@ def augmented_windows(images: np.ndarray, length: int, config: TrainConfig, floo
     return x
 
 
-def fourq_batch(fourq: FourQSet, rows: int, length: int, config: TrainConfig, floor_db: float,
-                rng: np.random.Generator, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fourq_batch(
+    fourq: FourQSet,
+    rows: int,
+    length: int,
+    config: TrainConfig,
+    floor_db: float,
+    rng: np.random.Generator,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``rows`` random 4Q clips (drawn with probabilities ``weights``, else uniformly) as
     augmented crops [rows, L, M] at a random column-grid phase each, with their genre sets
     [rows, G] (the set loss's targets, never mixed up: a mix of two sets is no set) and which
@@ -101,14 +116,21 @@ def set_balanced_weights(fourq: FourQSet) -> np.ndarray:
     from genrescope.training.genre.setscore import SINGLE_GENRE_SETS, set_keys
 
     keys = np.array([key if key in SINGLE_GENRE_SETS else "several" for key in set_keys(fourq.sets)])
-    names, index, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    _, index, counts = np.unique(keys, return_inverse=True, return_counts=True)
     weights = 1.0 / counts[index]
     return weights / weights.sum()
 
 
-def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, length: int,
-                   floor_db: float, n_classes: int, rng: np.random.Generator,
-                   side: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def training_batch(
+    images: np.ndarray,
+    labels: np.ndarray,
+    config: TrainConfig,
+    length: int,
+    floor_db: float,
+    n_classes: int,
+    rng: np.random.Generator,
+    side: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """One augmented batch of ``length``-column crops: inputs [B, L, M], soft targets
     [B, n_classes] and, when given, the clips' training-only ``side`` targets [B, D], mixed
     up with the same draw."""
@@ -123,3 +145,31 @@ def training_batch(images: np.ndarray, labels: np.ndarray, config: TrainConfig, 
         y = lam * y + (1 - lam) * y[order]
         side = None if side is None else lam * side + (1 - lam) * side[order]
     return x, y, side
+
+
+def fourq_rows_per_batch(config: TrainConfig) -> int:
+    """4Q rows beside each batch's ``batch_size`` FMA rows, so that they are ``fourq_share``
+    of the batch (an epoch still passes over every FMA clip once)."""
+    share = config.fourq_share
+    return round(config.batch_size * share / (1 - share)) if share > 0 else 0
+
+
+def with_fourq(
+    x: np.ndarray,
+    fourq: FourQSet,
+    top_bands: np.ndarray,
+    rows: int,
+    length: int,
+    config: TrainConfig,
+    floor_db: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The FMA crops ``x`` with ``rows`` 4Q crops after them, and the 4Q crops' genre sets;
+    with ``match_bandwidth`` every crop cut at a 4Q clip's measured bandwidth ``top_bands``
+    (its own for 4Q crops)."""
+    weights = set_balanced_weights(fourq) if config.fourq_balanced else None
+    fourq_x, sets, pick = fourq_batch(fourq, rows, length, config, floor_db, rng, weights)
+    if config.match_bandwidth:
+        cut_at_drawn_bandwidth(x, top_bands, floor_db, rng)
+        cut_at_drawn_bandwidth(fourq_x, top_bands, floor_db, rng, own=top_bands[pick])
+    return np.concatenate([x, fourq_x]), sets

@@ -32,7 +32,7 @@ def measured_top_band(grids: np.ndarray, frames: np.ndarray, share: float = FILL
     """Per clip, the number of mel bands from the bottom up to its highest filled one
     (colour-index grids [N, frames, M], ``frames`` real frames each): its bandwidth in bands."""
     tops = np.zeros(len(grids), int)
-    for i, (grid, n) in enumerate(zip(grids, frames)):
+    for i, (grid, n) in enumerate(zip(grids, frames, strict=True)):
         filled = np.nonzero((grid[:n] > 0).mean(axis=0) >= share)[0]
         tops[i] = filled.max() + 1 if len(filled) else 0
     return tops
@@ -44,8 +44,9 @@ def cut_bands(x: np.ndarray, first_cut: np.ndarray, floor_db: float) -> None:
     np.copyto(x, floor_db, where=above[:, None, :])
 
 
-def cut_at_drawn_bandwidth(x: np.ndarray, top_bands: np.ndarray, floor_db: float, rng: np.random.Generator,
-                           own: np.ndarray | None = None) -> np.ndarray:
+def cut_at_drawn_bandwidth(
+    x: np.ndarray, top_bands: np.ndarray, floor_db: float, rng: np.random.Generator, own: np.ndarray | None = None
+) -> np.ndarray:
     """Cut each crop of ``x`` at the bandwidth (in bands) of a 4Q clip drawn from
     ``top_bands``, or at ``own`` where given (4Q crops: their clip's). Returns the cuts."""
     cuts = rng.choice(top_bands, size=len(x)) if own is None else np.asarray(own)

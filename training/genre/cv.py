@@ -48,15 +48,17 @@ def artist_folds(labels: np.ndarray, artists: np.ndarray, k: int, seed: int) -> 
     return fold
 
 
-def stored_folds(path: Path, ids: np.ndarray, labels: np.ndarray, artists: np.ndarray, k: int,
-                 seed: int) -> np.ndarray:
+def stored_folds(path: Path, ids: np.ndarray, labels: np.ndarray, artists: np.ndarray, k: int, seed: int) -> np.ndarray:
     """The folds recorded in ``path`` for the rows named ``ids`` (drawn and written on first
     use); a record made for other rows or another K is refused rather than silently redrawn."""
     if not path.exists():
         fold = artist_folds(labels, artists, k, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"k": k, "seed": seed,
-                                    "fold_of_track": {str(t): int(f) for t, f in zip(ids, fold, strict=True)}}))
+        path.write_text(
+            json.dumps(
+                {"k": k, "seed": seed, "fold_of_track": {str(t): int(f) for t, f in zip(ids, fold, strict=True)}}
+            )
+        )
         return fold
     record = json.loads(path.read_text())
     by_track = record["fold_of_track"]
@@ -73,7 +75,7 @@ class FourQFolds:
     fold: np.ndarray
 
     @classmethod
-    def stored(cls, fourq: FourQSet, path: Path, k: int, seed: int) -> "FourQFolds":
+    def stored(cls, fourq: FourQSet, path: Path, k: int, seed: int) -> FourQFolds:
         """Folds of whole artists, the single-genre sets balanced (clips of several genres, and sets
         too rare to reach every fold, as one class)."""
         from genrescope.training.genre.setscore import SINGLE_GENRE_SETS, set_keys
@@ -97,8 +99,9 @@ def fold_score(run_dir: Path) -> dict:
     return {"accuracy": last["val_accuracy_raw"], "accuracy_ema": last["val_accuracy_ema"], "epochs": last["epoch"]}
 
 
-def run_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int,
-             fourq: FourQFolds | None = None) -> tuple[dict, np.ndarray, np.ndarray | None]:
+def run_fold(
+    config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int, fourq: FourQFolds | None = None
+) -> tuple[dict, np.ndarray, np.ndarray | None]:
     """Train one recipe with fold ``k`` held out (resuming); its score and held-out logits,
     on FMA and, with ``fourq``, on the fold's held-out 4Q clips (whose other folds the
     recipe learns from when it uses 4Q at all)."""
@@ -111,8 +114,9 @@ def run_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int,
     fourq_logits = None
     if fourq is not None:
         held_out = fourq.clips.rows(fourq.fold == k)
-        fourq_logits = held_out_logits(config, held_out.phase_images(np.zeros(len(held_out.songs), int)),
-                                       "fourq_held_out_logits.npy")
+        fourq_logits = held_out_logits(
+            config, held_out.phase_images(np.zeros(len(held_out.songs), int)), "fourq_held_out_logits.npy"
+        )
     return score, held_out_logits(config, data.images[fold == k]), fourq_logits
 
 
@@ -125,16 +129,19 @@ def held_out_logits(config: TrainConfig, images: np.ndarray, name: str = "held_o
         return np.load(path)
     from genrescope.training.genre.train import checkpoint_clip_logits, resolve_device
 
-    logits = checkpoint_clip_logits(Path(config.run_dir) / "last.pt", images, resolve_device(config.device),
-                                    FrontendSpec().floor_db)
+    logits = checkpoint_clip_logits(
+        Path(config.run_dir) / "last.pt", images, resolve_device(config.device), FrontendSpec().floor_db
+    )
     np.save(path, logits)
     return logits
 
 
 def held_out_scores(logits: np.ndarray, labels: np.ndarray, fold: np.ndarray, epochs: int) -> list[dict]:
     """Each fold's accuracy from out-of-fold logits, in the form ``summarise`` reads."""
-    return [{"accuracy": float((logits[fold == k].argmax(1) == labels[fold == k]).mean()), "epochs": epochs}
-            for k in np.unique(fold)]
+    return [
+        {"accuracy": float((logits[fold == k].argmax(1) == labels[fold == k]).mean()), "epochs": epochs}
+        for k in np.unique(fold)
+    ]
 
 
 def ensemble_log_probabilities(logits: list[np.ndarray]) -> np.ndarray:
@@ -156,9 +163,11 @@ def out_of_fold_calibration(logits: np.ndarray, labels: np.ndarray, fold: np.nda
     scaled = np.empty_like(logits)
     for k in np.unique(fold):
         scaled[fold == k] = logits[fold == k] / fit_temperature(logits[fold != k], labels[fold != k])
-    return {"temperature": round(fit_temperature(logits, labels), 4),
-            "ece_raw": round(expected_calibration_error(softmax(logits), labels), 4),
-            "ece_cross_fitted": round(expected_calibration_error(softmax(scaled), labels), 4)}
+    return {
+        "temperature": round(fit_temperature(logits, labels), 4),
+        "ece_raw": round(expected_calibration_error(softmax(logits), labels), 4),
+        "ece_cross_fitted": round(expected_calibration_error(softmax(scaled), labels), 4),
+    }
 
 
 def _train_fold(config: TrainConfig, data: FeatureSet, fold: np.ndarray, k: int, fourq: FourQSet | None) -> None:
@@ -183,13 +192,18 @@ def summarise(scores: dict[str, list[dict]]) -> dict:
     first = next(iter(scores.values()))
     for name, folds in scores.items():
         accuracy = np.array([f["accuracy"] for f in folds])
-        entry = {"mean": round(float(accuracy.mean()), 4), "sd": round(float(accuracy.std(ddof=1)), 4)
-                 if len(accuracy) > 1 else 0.0, "per_fold": [round(float(a), 4) for a in accuracy],
-                 "epochs": folds[0]["epochs"]}
+        entry = {
+            "mean": round(float(accuracy.mean()), 4),
+            "sd": round(float(accuracy.std(ddof=1)), 4) if len(accuracy) > 1 else 0.0,
+            "per_fold": [round(float(a), 4) for a in accuracy],
+            "epochs": folds[0]["epochs"],
+        }
         if folds is not first and len(folds) == len(first):
             gain = accuracy - np.array([f["accuracy"] for f in first])
-            entry["paired_gain_over_first"] = {"mean": round(float(gain.mean()), 4),
-                                               "per_fold": [round(float(g), 4) for g in gain]}
+            entry["paired_gain_over_first"] = {
+                "mean": round(float(gain.mean()), 4),
+                "per_fold": [round(float(g), 4) for g in gain],
+            }
         summary[name] = entry
     return summary
 
@@ -217,16 +231,23 @@ def run_cv(args: argparse.Namespace) -> int:
     fourq = _fourq_folds(recipes, first, args)
     scores: dict[str, list[dict]] = {}
     logits = {recipe.stem: np.zeros((len(fold), len(GENRES)), np.float32) for recipe in recipes}
-    fourq_logits = {recipe.stem: np.zeros((0 if fourq is None else len(fourq.fold), len(GENRES)), np.float32)
-                    for recipe in recipes}
+    fourq_logits = {
+        recipe.stem: np.zeros((0 if fourq is None else len(fourq.fold), len(GENRES)), np.float32) for recipe in recipes
+    }
     total, done = len(recipes) * args.folds, 0
     for k in range(args.folds):  # fold by fold, so that partial results already pair up
         if args.only_folds and k not in args.only_folds:
             continue
         for recipe in recipes:
             done += 1
-            log.info("cv [%d/%d]: recipe %s, fold %d held out (%d tracks)", done, total, recipe.stem, k,
-                     int((fold == k).sum()))
+            log.info(
+                "cv [%d/%d]: recipe %s, fold %d held out (%d tracks)",
+                done,
+                total,
+                recipe.stem,
+                k,
+                int((fold == k).sum()),
+            )
             config = recipe_config(recipe, args.out, k, args.epochs, args.data_root)
             config = replace(config, validate_every=config.epochs, threads=args.threads)
             score, logits[recipe.stem][fold == k], held_out_fourq = run_fold(config, data, fold, k, fourq)
@@ -244,10 +265,15 @@ def run_cv(args: argparse.Namespace) -> int:
     recipes_summary = summarise(scores)
     for name, entry in recipes_summary.items():
         entry["calibration"] = out_of_fold_calibration(logits[name], data.labels, fold)
-    summary = {"folds": args.folds, "fold_seed": args.seed, "pooled": "training + validation",
-               "tracks": int(len(data.labels)), "artists": int(len(np.unique(data.artists))),
-               "score": "held-out clip accuracy of the last epoch's raw weights (whole 30 s clips)",
-               "recipes": recipes_summary}
+    summary = {
+        "folds": args.folds,
+        "fold_seed": args.seed,
+        "pooled": "training + validation",
+        "tracks": len(data.labels),
+        "artists": len(np.unique(data.artists)),
+        "score": "held-out clip accuracy of the last epoch's raw weights (whole 30 s clips)",
+        "recipes": recipes_summary,
+    }
     if fourq is not None:
         summary["out_of_fma"] = out_of_fma_summary(fourq, fourq_logits, logits, data.labels, args.folds)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -255,10 +281,12 @@ def run_cv(args: argparse.Namespace) -> int:
         record_cv(args.record, summary, args.ships)
     for name, entry in summary["recipes"].items():
         calibration = entry["calibration"]
-        print(f"{name:>16}: {entry['mean']:.1%} ± {entry['sd']:.1%}  folds "
-              + " ".join(f"{a:.1%}" for a in entry["per_fold"])
-              + f"  temperature {calibration['temperature']:.2f}, ECE {calibration['ece_raw']:.3f} raw, "
-                f"{calibration['ece_cross_fitted']:.3f} cross-fitted")
+        print(
+            f"{name:>16}: {entry['mean']:.1%} ± {entry['sd']:.1%}  folds "
+            + " ".join(f"{a:.1%}" for a in entry["per_fold"])
+            + f"  temperature {calibration['temperature']:.2f}, ECE {calibration['ece_raw']:.3f} raw, "
+            f"{calibration['ece_cross_fitted']:.3f} cross-fitted"
+        )
     return 0
 
 
@@ -276,8 +304,13 @@ def _fourq_folds(recipes: list[Path], first: TrainConfig, args: argparse.Namespa
     return FourQFolds.stored(FourQSet.load(path), args.out / "fourq_folds.json", args.folds, args.seed)
 
 
-def out_of_fma_summary(fourq: FourQFolds, fourq_logits: dict[str, np.ndarray], fma_logits: dict[str, np.ndarray],
-                       fma_labels: np.ndarray, folds: int) -> dict:
+def out_of_fma_summary(
+    fourq: FourQFolds,
+    fourq_logits: dict[str, np.ndarray],
+    fma_logits: dict[str, np.ndarray],
+    fma_labels: np.ndarray,
+    folds: int,
+) -> dict:
     """Each recipe's out-of-fold 4Q report, and its unsure threshold chosen on both domains."""
     from genrescope.model.session import softmax
     from genrescope.training.genre.setscore import pooled_confidence, set_report
@@ -287,9 +320,14 @@ def out_of_fma_summary(fourq: FourQFolds, fourq_logits: dict[str, np.ndarray], f
         report = set_report(softmax(logits), fourq.clips.sets, fourq.fold)
         report["confidence"] = pooled_confidence(fma_logits[name], fma_labels, logits, fourq.clips.sets)
         recipes[name] = report
-    return {"data": "4Q (Panda et al. 2018), labelled clips, artist-grouped folds", "folds": folds,
-            "clips": int(len(fourq.fold)), "artists": int(len(np.unique(fourq.clips.artists))),
-            "score": "out-of-fold whole-clip logits of the last epoch's raw weights", "recipes": recipes}
+    return {
+        "data": "4Q (Panda et al. 2018), labelled clips, artist-grouped folds",
+        "folds": folds,
+        "clips": len(fourq.fold),
+        "artists": len(np.unique(fourq.clips.artists)),
+        "score": "out-of-fold whole-clip logits of the last epoch's raw weights",
+        "recipes": recipes,
+    }
 
 
 def record_cv(metrics_path: Path, summary: dict, ships: str | None) -> None:

@@ -19,20 +19,24 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
 from genrescope.model.frontend.frontend import first_band_above
 from genrescope.model.frontend.spec import FrontendSpec
-from genrescope.training.genre.augment import crop_columns, crop_seconds, training_batch
+from genrescope.training.genre.augment import (
+    crop_columns,
+    crop_seconds,
+    fourq_rows_per_batch,
+    training_batch,
+    with_fourq,
+)
 from genrescope.training.genre.bandwidth import cut_bands, measured_top_band
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.fma import GENRES, load_features, training_tracks
 from genrescope.training.genre.fourq import FourQSet
 
-CUE_NAMES = ("top_band_p01", "top_band_median", "mean_db", "sd_db", "floor_share", "holes_above_8k",
-             "flux_above_8k")
+CUE_NAMES = ("top_band_p01", "top_band_median", "mean_db", "sd_db", "floor_share", "holes_above_8k", "flux_above_8k")
 
 
 def cue_features(x: np.ndarray, floor_db: float, spec: FrontendSpec = FrontendSpec()) -> np.ndarray:
@@ -45,14 +49,23 @@ def cue_features(x: np.ndarray, floor_db: float, spec: FrontendSpec = FrontendSp
     inside_high = (band[None, :] >= high) & (band[None, :] < bandwidth[:, None])  # [B, M]
     holes = ((~above) & inside_high[:, None, :]).sum(axis=(1, 2)) / np.maximum(inside_high.sum(1) * x.shape[1], 1)
     flux = np.abs(np.diff(x[:, :, high:], axis=1)).mean(axis=(1, 2)) if x.shape[1] > 1 else np.zeros(len(x))
-    return np.stack([np.percentile(top, 1, axis=1), np.median(top, axis=1), x.mean(axis=(1, 2)), x.std(axis=(1, 2)),
-                     (~above).mean(axis=(1, 2)), holes, flux], axis=1)
+    return np.stack(
+        [
+            np.percentile(top, 1, axis=1),
+            np.median(top, axis=1),
+            x.mean(axis=(1, 2)),
+            x.std(axis=(1, 2)),
+            (~above).mean(axis=(1, 2)),
+            holes,
+            flux,
+        ],
+        axis=1,
+    )
 
 
 def recipe_crops(config: TrainConfig, batches: int, seed: int, band_limit_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """Cue features of ``batches`` training batches drawn as the recipe draws them, and
     whether each crop is a 4Q one; ``band_limit_hz`` is applied as the network would."""
-    from genrescope.training.genre.train import fourq_rows_per_batch, with_fourq
 
     rng = np.random.default_rng(seed)
     spec = FrontendSpec()
@@ -86,8 +99,11 @@ def separability(features: np.ndarray, is_fourq: np.ndarray, seed: int = 0) -> d
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, class_weight="balanced"))
         return round(float(cross_val_score(model, features[:, columns], is_fourq, cv=5, scoring="roc_auc").mean()), 3)
 
-    return {"all_cues": auc(list(range(len(CUE_NAMES)))),
-            "per_cue": {name: auc([i]) for i, name in enumerate(CUE_NAMES)}, "crops": int(len(is_fourq))}
+    return {
+        "all_cues": auc(list(range(len(CUE_NAMES)))),
+        "per_cue": {name: auc([i]) for i, name in enumerate(CUE_NAMES)},
+        "crops": len(is_fourq),
+    }
 
 
 def run_domain_check(args: argparse.Namespace) -> int:
@@ -96,16 +112,19 @@ def run_domain_check(args: argparse.Namespace) -> int:
         config = replace(config, data_root=str(args.data_root))
     if config.fourq_share <= 0:
         raise SystemExit(f"{args.recipe}: the recipe does not learn from 4Q (fourq_share is 0): nothing to check")
-    report = {"recipe": args.recipe.stem,
-              "as_trained": separability(*recipe_crops(config, args.batches, args.seed, config.band_limit_hz)),
-              "unmatched": separability(*recipe_crops(replace(config, match_bandwidth=False), args.batches,
-                                                      args.seed, 0.0))}
+    report = {
+        "recipe": args.recipe.stem,
+        "as_trained": separability(*recipe_crops(config, args.batches, args.seed, config.band_limit_hz)),
+        "unmatched": separability(*recipe_crops(replace(config, match_bandwidth=False), args.batches, args.seed, 0.0)),
+    }
     if args.record:
         metrics = json.loads(args.record.read_text()) if args.record.exists() else {}
         metrics.setdefault("out_of_fma", {})["domain_check"] = report
         args.record.write_text(json.dumps(metrics, indent=1))
     for name in ("unmatched", "as_trained"):
         entry = report[name]
-        print(f"{name:>10}: ROC AUC {entry['all_cues']:.3f} on all cues ({entry['crops']} crops); "
-              + ", ".join(f"{k} {v:.2f}" for k, v in entry["per_cue"].items()))
+        print(
+            f"{name:>10}: ROC AUC {entry['all_cues']:.3f} on all cues ({entry['crops']} crops); "
+            + ", ".join(f"{k} {v:.2f}" for k, v in entry["per_cue"].items())
+        )
     return 0

@@ -36,15 +36,16 @@ CLIP_METHODS = ("clip_30s", "clip_crop_ensemble")
 SPLITS_SCORED = ("validation", "test")  # validation only for a model that did not learn from it
 
 
-def window_logits(model: GenreModel, images: np.ndarray, length: int, stride: int,
-                  batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def window_logits(
+    model: GenreModel, images: np.ndarray, length: int, stride: int, batch: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
     """Logits of every window of ``length`` columns (step ``stride``) and each one's clip index."""
     starts = np.arange(0, images.shape[1] - length + 1, stride)
     clip = np.repeat(np.arange(len(images)), len(starts))
     start = np.tile(starts, len(images))
     out = []
     for i in range(0, len(clip), batch):
-        x = window_db(images[clip[i:i + batch]], start[i:i + batch], length, model.card.frontend.floor_db)
+        x = window_db(images[clip[i : i + batch]], start[i : i + batch], length, model.card.frontend.floor_db)
         out.append(model.logits(x))
     return np.concatenate(out), clip
 
@@ -59,11 +60,13 @@ def classification_report(predicted: np.ndarray, labels: np.ndarray, names: tupl
     recall = np.divide(tp, confusion.sum(1), out=np.zeros(k), where=confusion.sum(1) > 0)
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
     return {
-        "n": int(len(labels)),
+        "n": len(labels),
         "accuracy": float((predicted == labels).mean()),
         "macro_f1": float(f1.mean()),
-        "per_genre": {n: {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4)}
-                      for n, p, r, f in zip(names, precision, recall, f1, strict=True)},
+        "per_genre": {
+            n: {"precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4)}
+            for n, p, r, f in zip(names, precision, recall, f1, strict=True)
+        },
         "confusion": confusion.tolist(),
     }
 
@@ -93,8 +96,9 @@ def _interval(values: np.ndarray) -> list[float]:
     return [round(float(q), 4) for q in np.percentile(values, [2.5, 97.5])]
 
 
-def artist_interval(correct: np.ndarray, artists: np.ndarray, rounds: int = BOOTSTRAP_ROUNDS,
-                    seed: int = 0) -> list[float]:
+def artist_interval(
+    correct: np.ndarray, artists: np.ndarray, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0
+) -> list[float]:
     """95 % interval of an accuracy when whole artists, not tracks, are resampled.
 
     The official split keeps each artist on one side, and a few artists hold much of a
@@ -107,8 +111,14 @@ def artist_interval(correct: np.ndarray, artists: np.ndarray, rounds: int = BOOT
     return _interval(hits[draws].sum(1) / sizes[draws].sum(1))
 
 
-def calibration_interval(probabilities: np.ndarray, labels: np.ndarray, artists: np.ndarray,
-                         rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0, bins: int = ECE_BINS) -> list[float]:
+def calibration_interval(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    artists: np.ndarray,
+    rounds: int = BOOTSTRAP_ROUNDS,
+    seed: int = 0,
+    bins: int = ECE_BINS,
+) -> list[float]:
     """95 % interval of the ECE under the same artist resampling as ``artist_interval``: a
     split where two artists hold 147 of 800 clips measures calibration loosely too."""
     index, sizes, draws = _artist_draws(artists, rounds, seed)
@@ -128,8 +138,9 @@ def evaluate_split(model: GenreModel, data: FeatureSet) -> dict:
     for seconds in WINDOW_SECONDS:
         length = crop_columns(seconds, spec.column_seconds, data.images.shape[1])
         logits, clip = window_logits(model, data.images, length, stride)
-        results[f"window_{seconds:g}s"] = _scored(logits, data.labels[clip], data.artists[clip], names,
-                                                  model.card.temperature)
+        results[f"window_{seconds:g}s"] = _scored(
+            logits, data.labels[clip], data.artists[clip], names, model.card.temperature
+        )
         if seconds == ENSEMBLE_WINDOW_SECONDS:
             ensemble = crop_ensemble_logits(full, logits, clip)
     results["clip_crop_ensemble"] = _scored(ensemble, data.labels, data.artists, names, 1.0)
@@ -150,8 +161,9 @@ def crop_ensemble_logits(full: np.ndarray, windows: np.ndarray, clip: np.ndarray
     return np.log(total / counts[:, None])
 
 
-def _scored(logits: np.ndarray, labels: np.ndarray, artists: np.ndarray, names: tuple[str, ...],
-            temperature: float) -> dict:
+def _scored(
+    logits: np.ndarray, labels: np.ndarray, artists: np.ndarray, names: tuple[str, ...], temperature: float
+) -> dict:
     report = classification_report(logits.argmax(1), labels, names)
     report["accuracy_95ci_by_artist"] = artist_interval(logits.argmax(1) == labels, artists)
     report["ece_uncalibrated"] = round(expected_calibration_error(softmax(logits), labels), 4)
@@ -187,11 +199,17 @@ def plot_confusion(confusion: np.ndarray, names: tuple[str, ...] | list[str], pa
 
 def run_evaluate(args: argparse.Namespace) -> int:
     model = GenreModel.load(args.model, threads=args.threads, prefer_gpu=False)
-    source = TrainConfig(data_root=str(args.data_root), source="audio" if args.fma_audio_root else "thumbnails",
-                         fma_audio_root=str(args.fma_audio_root or ""))
+    source = TrainConfig(
+        data_root=str(args.data_root),
+        source="audio" if args.fma_audio_root else "thumbnails",
+        fma_audio_root=str(args.fma_audio_root or ""),
+    )
     features = load_features(source)
-    metrics = {"model": model.card.version, "data": f"FMA-small ({source.source}), official split",
-               "temperature": model.card.temperature}
+    metrics = {
+        "model": model.card.version,
+        "data": f"FMA-small ({source.source}), official split",
+        "temperature": model.card.temperature,
+    }
     if model.card.training.get("learned_from_validation"):
         # Validation is training data here: no scores on it; the clip method was chosen
         # on validation by the same recipe trained without it (genrescope export).
@@ -211,8 +229,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
             metrics[block] = earlier[block]
     metrics_path.write_text(json.dumps(metrics, indent=1))
     clip = metrics["test"][selected]
-    plot_confusion(np.array(clip["confusion"]), model.labels, args.out_dir / "confusion_test.png",
-                   f"FMA-small test ({selected}): {clip['accuracy']:.1%} top-1")
+    plot_confusion(
+        np.array(clip["confusion"]),
+        model.labels,
+        args.out_dir / "confusion_test.png",
+        f"FMA-small test ({selected}): {clip['accuracy']:.1%} top-1",
+    )
     if not args.no_card:
         _store_in_card(args.model, model.card, metrics)
     print(markdown_table(metrics))
@@ -220,18 +242,28 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _store_in_card(path: Path, card: ModelCard, metrics: dict) -> None:
-    summary = {split: {k: {"accuracy": round(v["accuracy"], 4), "macro_f1": round(v["macro_f1"], 4)}
-                       for k, v in metrics[split].items()} for split in SPLITS_SCORED if split in metrics}
+    summary = {
+        split: {
+            k: {"accuracy": round(v["accuracy"], 4), "macro_f1": round(v["macro_f1"], 4)}
+            for k, v in metrics[split].items()
+        }
+        for split in SPLITS_SCORED
+        if split in metrics
+    }
     update_card(path, replace(card, metrics=summary))
 
 
 def markdown_table(metrics: dict) -> str:
-    rows = ["| split | context | top-1 (95% CI, artists resampled) | macro-F1 | ECE raw → calibrated (95% CI) |",
-            "|---|---|---|---|---|"]
+    rows = [
+        "| split | context | top-1 (95% CI, artists resampled) | macro-F1 | ECE raw → calibrated (95% CI) |",
+        "|---|---|---|---|---|",
+    ]
     for split in SPLITS_SCORED:
         for name, r in metrics.get(split, {}).items():
             low, high = r["accuracy_95ci_by_artist"]
             ece_low, ece_high = r["ece_calibrated_95ci_by_artist"]
-            rows.append(f"| {split} | {name} | {r['accuracy']:.1%} ({low:.1%}–{high:.1%}) | {r['macro_f1']:.3f} | "
-                        f"{r['ece_uncalibrated']:.3f} → {r['ece_calibrated']:.3f} ({ece_low:.3f}–{ece_high:.3f}) |")
+            rows.append(
+                f"| {split} | {name} | {r['accuracy']:.1%} ({low:.1%}–{high:.1%}) | {r['macro_f1']:.3f} | "
+                f"{r['ece_uncalibrated']:.3f} → {r['ece_calibrated']:.3f} ({ece_low:.3f}–{ece_high:.3f}) |"
+            )
     return "\n".join(rows)

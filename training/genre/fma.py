@@ -56,10 +56,10 @@ class FeatureSet:
     track_ids: np.ndarray  # int64 [N]
     artists: np.ndarray  # str [N]
 
-    def subset(self, split: str) -> "FeatureSet":
+    def subset(self, split: str) -> FeatureSet:
         return self.rows(self.splits == split)
 
-    def artist_sample(self, share: float, seed: int) -> "FeatureSet":
+    def artist_sample(self, share: float, seed: int) -> FeatureSet:
         """The tracks of a seeded ``share`` of each genre's artists, all of an artist's tracks
         in that genre, so that a learning curve measures what more *artists* buy (the axis
         the split is cut on). Sampled genre by genre to keep the genres balanced: the few
@@ -74,7 +74,7 @@ class FeatureSet:
             keep |= (self.labels == genre) & np.isin(self.artists, chosen)
         return self.rows(keep)
 
-    def rows(self, keep: np.ndarray) -> "FeatureSet":
+    def rows(self, keep: np.ndarray) -> FeatureSet:
         """The rows where the boolean mask ``keep`` is true."""
         return FeatureSet(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
 
@@ -83,7 +83,7 @@ class FeatureSet:
         np.savez(path, **{f.name: getattr(self, f.name) for f in fields(self)})
 
     @classmethod
-    def load(cls, path: Path) -> "FeatureSet | None":
+    def load(cls, path: Path) -> FeatureSet | None:
         """The cached set, or None when an older version wrote the cache (then rebuild it)."""
         names = [f.name for f in fields(cls)]
         with np.load(path) as data:
@@ -116,8 +116,9 @@ def load_features_once(config: TrainConfig, loaded: dict[tuple, FeatureSet]) -> 
 def training_tracks(features: FeatureSet, config: TrainConfig) -> FeatureSet:
     """The tracks a run learns from: its ``training_artists`` share (1 = all) of the training
     split, and of validation too with ``include_validation``."""
-    return features.rows(np.isin(features.splits, config.learned_splits)).artist_sample(config.training_artists,
-                                                                                        config.seed)
+    return features.rows(np.isin(features.splits, config.learned_splits)).artist_sample(
+        config.training_artists, config.seed
+    )
 
 
 def cache_path(cache_dir: Path, name: str, root: Path) -> Path:
@@ -129,8 +130,10 @@ def cache_path(cache_dir: Path, name: str, root: Path) -> Path:
 def read_small_split(csv_path: Path) -> list[Track]:
     """Tracks of the shared ``tracks_small.csv`` (one header row)."""
     with open(csv_path, newline="") as handle:
-        return [Track(int(r["track_id"]), r["genre_top"], r["split"], artist_key(r["artist_id"], int(r["track_id"])))
-                for r in csv.DictReader(handle)]
+        return [
+            Track(int(r["track_id"]), r["genre_top"], r["split"], artist_key(r["artist_id"], int(r["track_id"])))
+            for r in csv.DictReader(handle)
+        ]
 
 
 def read_fma_tracks(csv_path: Path, subset: str = "small") -> list[Track]:

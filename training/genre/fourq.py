@@ -40,8 +40,8 @@ from genrescope.model.frontend.frontend import MelFrontend, relative_db
 from genrescope.model.frontend.spec import THUMBNAIL_SECONDS, FrontendSpec
 from genrescope.training.genre.config import default_fourq_path
 from genrescope.training.genre.fma import GENRES
-from genrescope.training.settings import ConfigError
 from genrescope.training.genre.thumbnail import db_to_index
+from genrescope.training.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class FourQSet:
         """Rows whose set is not empty: the ones any score counts."""
         return self.sets.any(axis=1)
 
-    def rows(self, keep: np.ndarray) -> "FourQSet":
+    def rows(self, keep: np.ndarray) -> FourQSet:
         return FourQSet(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
 
     def phase_images(self, phases: np.ndarray, spec: FrontendSpec = FrontendSpec()) -> np.ndarray:
@@ -117,10 +117,12 @@ class FourQSet:
         os.replace(partial, path)
 
     @classmethod
-    def load(cls, path: Path) -> "FourQSet":
+    def load(cls, path: Path) -> FourQSet:
         if not path.exists():
-            raise FileNotFoundError(f"{path}: no 4Q set here; build it with `genrescope fourq-build COPY` "
-                                    f"(COPY: a local git copy of github.com/{FOURQ_REPOSITORY})")
+            raise FileNotFoundError(
+                f"{path}: no 4Q set here; build it with `genrescope fourq-build COPY` "
+                f"(COPY: a local git copy of github.com/{FOURQ_REPOSITORY})"
+            )
         with np.load(path) as data:
             return cls(**{f.name: data[f.name] for f in fields(cls)})
 
@@ -136,8 +138,10 @@ class FourQCopy:
         self.git_dir = git_dir
         self.commit = commit
         if not self._git("cat-file", "-t", commit, check=False).strip() == b"commit":
-            raise FourQError(f"{git_dir}: not a git copy of {FOURQ_REPOSITORY} holding commit {commit[:12]} "
-                             f"(fetch the repository, then pass its git directory)")
+            raise FourQError(
+                f"{git_dir}: not a git copy of {FOURQ_REPOSITORY} holding commit {commit[:12]} "
+                f"(fetch the repository, then pass its git directory)"
+            )
 
     def _git(self, *args: str, check: bool = True) -> bytes:
         result = subprocess.run(["git", "--git-dir", str(self.git_dir), *args], capture_output=True, check=False)
@@ -181,8 +185,10 @@ def build_fourq(copy: FourQCopy, out: Path, expected: int = EXPECTED_CLIPS) -> F
     blobs = copy.audio_blobs()
     missing = [row["Song"] for row in rows if row["Song"] not in blobs]
     if len(rows) != expected or missing:
-        raise FourQError(f"expected {expected} songs with audio, found {len(rows)} rows, "
-                         f"{len(missing)} without an MP3 (e.g. {missing[:3]})")
+        raise FourQError(
+            f"expected {expected} songs with audio, found {len(rows)} rows, "
+            f"{len(missing)} without an MP3 (e.g. {missing[:3]})"
+        )
     frontend = MelFrontend(FrontendSpec())
     grids = np.zeros((len(rows), GRID_FRAMES, frontend.spec.n_mels), np.uint8)
     frames, rates = np.zeros(len(rows), np.int32), np.zeros(len(rows), np.int32)
@@ -197,9 +203,11 @@ def build_fourq(copy: FourQCopy, out: Path, expected: int = EXPECTED_CLIPS) -> F
             grids[i, : frames[i]] = grid[:GRID_FRAMES]
             path.unlink()
     fourq = FourQSet(
-        grids=grids, frames=frames,
+        grids=grids,
+        frames=frames,
         sets=np.array([[g in genre_set(row["GenresStr"]) for g in GENRES] for row in rows]),
-        artists=np.array([row["Artist"] for row in rows]), songs=np.array([row["Song"] for row in rows]),
+        artists=np.array([row["Artist"] for row in rows]),
+        songs=np.array([row["Song"] for row in rows]),
         native_rate=rates,
     )
     fourq.save(out)
@@ -210,11 +218,15 @@ def describe(fourq: FourQSet) -> str:
     """Counts a user can check the build by: clips, labelled clips, artists, single-genre sets, rates."""
     from collections import Counter
 
-    keys = Counter(set_key(tuple(g for g, on in zip(GENRES, row) if on)) for row in fourq.sets[fourq.labelled])
+    keys = Counter(
+        set_key(tuple(g for g, on in zip(GENRES, row, strict=True) if on)) for row in fourq.sets[fourq.labelled]
+    )
     singles = {k: n for k, n in keys.most_common() if k.count("|") == 0 or k == "Pop|Rock"}
     rates = Counter(int(r) for r in fourq.native_rate)
-    return (f"{len(fourq.songs)} clips, {int(fourq.labelled.sum())} labelled, {len(set(fourq.artists))} artists; "
-            f"single-genre sets {singles}; native rates {dict(rates.most_common())}")
+    return (
+        f"{len(fourq.songs)} clips, {int(fourq.labelled.sum())} labelled, {len(set(fourq.artists))} artists; "
+        f"single-genre sets {singles}; native rates {dict(rates.most_common())}"
+    )
 
 
 def run_fourq_build(args) -> int:

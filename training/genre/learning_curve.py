@@ -11,10 +11,10 @@ buy, recipe unchanged. Validation only; the test split is not read. Run it as
 
 from __future__ import annotations
 
-from itertools import pairwise
 import argparse
 import json
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -42,16 +42,27 @@ def curve_point(run_dir: Path, loaded: dict[tuple, FeatureSet]) -> CurvePoint:
     training = training_tracks(load_features_once(config, loaded), config)
     history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
     accuracies = [epoch["val_accuracy"] for epoch in history]
-    return CurvePoint(str(run_dir), config.training_artists, len(np.unique(training.artists)), len(training.labels),
-                      max(accuracies), float(np.mean(accuracies[-LAST_EPOCHS:])))
+    return CurvePoint(
+        str(run_dir),
+        config.training_artists,
+        len(np.unique(training.artists)),
+        len(training.labels),
+        max(accuracies),
+        float(np.mean(accuracies[-LAST_EPOCHS:])),
+    )
 
 
 def size_means(points: list[CurvePoint]) -> list[tuple[float, float]]:
     """(mean artists, mean last-epochs accuracy) per share, smallest first: seeds pooled (a
     seed draws its own artists, so their counts differ by a few)."""
     shares = sorted({p.share for p in points})
-    return [(float(np.mean([p.artists for p in points if p.share == share])),
-             float(np.mean([p.last for p in points if p.share == share]))) for share in shares]
+    return [
+        (
+            float(np.mean([p.artists for p in points if p.share == share])),
+            float(np.mean([p.last for p in points if p.share == share])),
+        )
+        for share in shares
+    ]
 
 
 def doubling_gains(means: list[tuple[float, float]]) -> list[float]:
@@ -70,12 +81,19 @@ def plot(points: list[CurvePoint], means: list[tuple[float, float]], path: Path)
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(6, 4))
-    axes.scatter([p.artists for p in points], [100 * p.best for p in points], marker="^",
-                 label="best epoch (what selection keeps)")
-    axes.scatter([p.artists for p in points], [100 * p.last for p in points], marker="o",
-                 label=f"mean of the last {LAST_EPOCHS} epochs, per run")
-    axes.plot([n for n, _ in means], [100 * a for _, a in means], color="grey",
-              label="mean over seeds (last epochs)")
+    axes.scatter(
+        [p.artists for p in points],
+        [100 * p.best for p in points],
+        marker="^",
+        label="best epoch (what selection keeps)",
+    )
+    axes.scatter(
+        [p.artists for p in points],
+        [100 * p.last for p in points],
+        marker="o",
+        label=f"mean of the last {LAST_EPOCHS} epochs, per run",
+    )
+    axes.plot([n for n, _ in means], [100 * a for _, a in means], color="grey", label="mean over seeds (last epochs)")
     axes.set_xscale("log", base=2)
     axes.set_xlabel("training artists (FMA-small official training split)")
     axes.set_ylabel("validation accuracy, whole clip (%)")

@@ -38,9 +38,15 @@ def phase_report(model: GenreModel, images: np.ndarray, labels: np.ndarray, phas
     probabilities = grid_probabilities(model, images, phases)
     single = [float((p.argmax(1) == labels).mean()) for p in probabilities]
     averaged = float((probabilities.mean(0).argmax(1) == labels).mean())
-    return {"phases": phases, "columns_per_grid": images.shape[1] // phases, "single_grid": single,
-            "single_grid_mean": float(np.mean(single)), "grids_averaged": averaged,
-            "gain_points": round(100 * (averaged - float(np.mean(single))), 2), "full_rate_single_grid": full}
+    return {
+        "phases": phases,
+        "columns_per_grid": images.shape[1] // phases,
+        "single_grid": single,
+        "single_grid_mean": float(np.mean(single)),
+        "grids_averaged": averaged,
+        "gain_points": round(100 * (averaged - float(np.mean(single))), 2),
+        "full_rate_single_grid": full,
+    }
 
 
 def run_phases(args: argparse.Namespace) -> int:
@@ -48,8 +54,12 @@ def run_phases(args: argparse.Namespace) -> int:
     data = load_features(TrainConfig(data_root=str(args.data_root))).subset("validation")
     model = GenreModel.load(args.model, threads=args.threads, prefer_gpu=False)
     full = float((grid_probabilities(model, data.images, 1)[0].argmax(1) == data.labels).mean())
-    report = {"model": model.card.version, "split": "validation", "clips": int(len(data.labels)),
-              **{f"phases_{p}": phase_report(model, data.images, data.labels, p, full) for p in args.phases}}
+    report = {
+        "model": model.card.version,
+        "split": "validation",
+        "clips": len(data.labels),
+        **{f"phases_{p}": phase_report(model, data.images, data.labels, p, full) for p in args.phases},
+    }
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:

@@ -55,8 +55,9 @@ def production_chain(db: np.ndarray, floor_db: float, centres_hz: np.ndarray, rn
     return np.maximum(out - out.max(), floor_db).astype(np.float32)
 
 
-def apply_production(x: np.ndarray, floor_db: float, share: float, spec: FrontendSpec,
-                     rng: np.random.Generator) -> None:
+def apply_production(
+    x: np.ndarray, floor_db: float, share: float, spec: FrontendSpec, rng: np.random.Generator
+) -> None:
     """Each crop of the batch [B, L, M], with probability ``share``, through its own chain (in place)."""
     if share <= 0:
         return

@@ -24,18 +24,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
+from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.model.genre.card import ModelCard, update_card
 from genrescope.model.genre.export import export_genre_model
 from genrescope.model.genre.quantize import quantize_genre_model
 from genrescope.model.session import GenreModel
-from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.training.genre.augment import clip_db
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.evaluate import best_clip_method, window_logits
 from genrescope.training.genre.fma import GENRES, FeatureSet, load_features
-from genrescope.training.settings import ConfigError
 from genrescope.training.genre.train import load_checkpoint_model, run_config
+from genrescope.training.settings import ConfigError
 
 CALIBRATION_CLIPS = 200  # whole training clips (never validation or test)
 
@@ -70,21 +69,34 @@ def validation_logits(path: Path, validation: FeatureSet) -> np.ndarray:
     return window_logits(model, validation.images, validation.images.shape[1], 1)[0]
 
 
-def describe(model: torch.nn.Module, checkpoint: dict, config: TrainConfig, data: FeatureSet,
-             version: str, precision: str) -> ModelCard:
+def describe(
+    model: torch.nn.Module, checkpoint: dict, config: TrainConfig, data: FeatureSet, version: str, precision: str
+) -> ModelCard:
     """The card of an export, before its temperature is known."""
     learned = list(config.learned_splits)
-    selected_on = ("nothing held out: the last epoch's weight average" if config.include_validation
-                   else f"validation ({int((data.splits == 'validation').sum()):,} tracks)")
+    selected_on = (
+        "nothing held out: the last epoch's weight average"
+        if config.include_validation
+        else f"validation ({int((data.splits == 'validation').sum()):,} tracks)"
+    )
     return ModelCard(
-        labels=GENRES, frontend=FrontendSpec(), version=version,
-        architecture={"name": "GenreCRNN", **model.config.to_dict(), "precision": precision,
-                      "parameters": sum(p.numel() for p in model.parameters())},
-        training={"data": f"FMA-small ({config.source}), official split",
-                  "trained_on": f"{' + '.join(learned)} ({int(np.isin(data.splits, learned).sum()):,} tracks)",
-                  "selected_on": selected_on, "learned_from_validation": config.include_validation,
-                  "selection_record": checkpoint["selected_on"],
-                  "config": checkpoint["train_config"]},
+        labels=GENRES,
+        frontend=FrontendSpec(),
+        version=version,
+        architecture={
+            "name": "GenreCRNN",
+            **model.config.to_dict(),
+            "precision": precision,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        },
+        training={
+            "data": f"FMA-small ({config.source}), official split",
+            "trained_on": f"{' + '.join(learned)} ({int(np.isin(data.splits, learned).sum()):,} tracks)",
+            "selected_on": selected_on,
+            "learned_from_validation": config.include_validation,
+            "selection_record": checkpoint["selected_on"],
+            "config": checkpoint["train_config"],
+        },
     )
 
 
@@ -99,14 +111,20 @@ def inherited_calibration(reference: Path) -> dict:
     """
     card = GenreModel.load(reference, threads=1, prefer_gpu=False).card
     if card.training.get("learned_from_validation") or "validation" not in card.metrics:
-        raise ConfigError(f"{reference} is not an evaluated export trained without validation; "
-                         "--calibration-from needs one (genrescope export, then genrescope evaluate)")
-    return {"temperature": card.temperature, "clip_method": best_clip_method(card.metrics["validation"]),
-            "calibrated_on": f"validation, through {card.version} (the same recipe trained without it)"}
+        raise ConfigError(
+            f"{reference} is not an evaluated export trained without validation; "
+            "--calibration-from needs one (genrescope export, then genrescope evaluate)"
+        )
+    return {
+        "temperature": card.temperature,
+        "clip_method": best_clip_method(card.metrics["validation"]),
+        "calibrated_on": f"validation, through {card.version} (the same recipe trained without it)",
+    }
 
 
-def write_model(model: torch.nn.Module, card: ModelCard, data: FeatureSet, precision: str,
-                out: Path) -> tuple[float, dict[str, np.ndarray]]:
+def write_model(
+    model: torch.nn.Module, card: ModelCard, data: FeatureSet, precision: str, out: Path
+) -> tuple[float, dict[str, np.ndarray]]:
     """Export (float32, parity-checked) and quantize when asked; returns the parity
     difference and each precision's logits on the validation clips (the shipped file's
     last), for the temperature and the checks of ``precision_report``."""
@@ -119,8 +137,9 @@ def write_model(model: torch.nn.Module, card: ModelCard, data: FeatureSet, preci
             quantize_genre_model(float_path, out, calibration_windows(data, card.frontend.floor_db))
         else:
             shutil.copyfile(float_path, out)
-        return difference, {name: validation_logits(path, validation) for name, path in
-                            {"float32": float_path, precision: out}.items()}
+        return difference, {
+            name: validation_logits(path, validation) for name, path in {"float32": float_path, precision: out}.items()
+        }
 
 
 def precision_report(logits: dict[str, np.ndarray], labels: np.ndarray, held_out: bool) -> dict:
@@ -129,8 +148,9 @@ def precision_report(logits: dict[str, np.ndarray], labels: np.ndarray, held_out
     top = [value.argmax(1) for value in logits.values()]
     report = {"validation_top1_agreement_int8_float32": round(float((top[0] == top[-1]).mean()), 4)}
     if held_out:
-        report["validation_accuracy_by_precision"] = {name: round(float((value.argmax(1) == labels).mean()), 4)
-                                                      for name, value in logits.items()}
+        report["validation_accuracy_by_precision"] = {
+            name: round(float((value.argmax(1) == labels).mean()), 4) for name, value in logits.items()
+        }
     return report
 
 
@@ -138,8 +158,10 @@ def run_export(args: argparse.Namespace) -> int:
     model, checkpoint = load_checkpoint_model(args.checkpoint)
     config = run_config(checkpoint, args.data_root)
     if config.include_validation != (args.calibration_from is not None):
-        raise ConfigError("a checkpoint that learned from validation needs --calibration-from (its recipe's export "
-                         "trained without validation), and only such a checkpoint takes it")
+        raise ConfigError(
+            "a checkpoint that learned from validation needs --calibration-from (its recipe's export "
+            "trained without validation), and only such a checkpoint takes it"
+        )
     inherited = inherited_calibration(args.calibration_from) if config.include_validation else None
     data = load_features(config)
     card = describe(model, checkpoint, config, data, args.version, args.precision)
@@ -153,10 +175,14 @@ def run_export(args: argparse.Namespace) -> int:
         temperature = fit_temperature(logits[args.precision], labels)
         training["calibrated_on"] = "validation"
     update_card(args.out, replace(card, temperature=temperature, training=training))
-    print(f"wrote {args.out} ({args.precision}, {args.out.stat().st_size / 1e6:.1f} MB); temperature "
-          f"{temperature:.3f} (fitted on {training['calibrated_on']}); torch vs onnxruntime float32 max |diff| "
-          f"{difference:.1e}; int8/float32 top-1 agreement on validation "
-          f"{training['validation_top1_agreement_int8_float32']:.1%}"
-          + "".join(f"; validation accuracy {k} {v:.1%}"
-                    for k, v in training.get("validation_accuracy_by_precision", {}).items()))
+    print(
+        f"wrote {args.out} ({args.precision}, {args.out.stat().st_size / 1e6:.1f} MB); temperature "
+        f"{temperature:.3f} (fitted on {training['calibrated_on']}); torch vs onnxruntime float32 max |diff| "
+        f"{difference:.1e}; int8/float32 top-1 agreement on validation "
+        f"{training['validation_top1_agreement_int8_float32']:.1%}"
+        + "".join(
+            f"; validation accuracy {k} {v:.1%}"
+            for k, v in training.get("validation_accuracy_by_precision", {}).items()
+        )
+    )
     return 0

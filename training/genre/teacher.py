@@ -56,8 +56,15 @@ def standardise(embeddings: np.ndarray) -> np.ndarray:
     return ((embeddings - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
 
 
-def out_of_fold_teacher(embeddings: np.ndarray, labels: np.ndarray, artists: np.ndarray, classes: int,
-                        folds: int = TEACHER_FOLDS, c: float = TEACHER_C, seed: int = 0) -> np.ndarray:
+def out_of_fold_teacher(
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    artists: np.ndarray,
+    classes: int,
+    folds: int = TEACHER_FOLDS,
+    c: float = TEACHER_C,
+    seed: int = 0,
+) -> np.ndarray:
     """Teacher probabilities [N, classes] for every clip, each from a logistic regression
     fitted on the clips of the *other* artist folds (so never on its own clip or artist)."""
     from sklearn.linear_model import LogisticRegression
@@ -95,12 +102,14 @@ class SideTargets:
     @staticmethod
     def split(stacked: Any, classes: int) -> tuple[Any, Any, Any]:
         """Teacher, ensemble and embedding columns of a ``stacked`` batch (array or tensor)."""
-        return stacked[:, :classes], stacked[:, classes:2 * classes], stacked[:, 2 * classes:]
+        return stacked[:, :classes], stacked[:, classes : 2 * classes], stacked[:, 2 * classes :]
 
 
-def side_targets(data_root: str | Path, track_ids: np.ndarray, labels: np.ndarray, artists: np.ndarray,
-                 classes: int, seed: int = 0) -> SideTargets:
+def side_targets(
+    data_root: str | Path, track_ids: np.ndarray, labels: np.ndarray, artists: np.ndarray, classes: int, seed: int = 0
+) -> SideTargets:
     """The VGGish side targets of a run's training clips, computed from those clips alone."""
     raw = load_embeddings(embedding_path(data_root), track_ids)
-    return SideTargets(teacher=out_of_fold_teacher(raw, labels, artists, classes, seed=seed),
-                       embedding=standardise(raw))
+    return SideTargets(
+        teacher=out_of_fold_teacher(raw, labels, artists, classes, seed=seed), embedding=standardise(raw)
+    )

@@ -9,7 +9,6 @@ accuracy) and
 from __future__ import annotations
 
 import argparse
-
 import json
 import logging
 import math
@@ -23,12 +22,18 @@ from rich.progress import Progress
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from genrescope.model.genre.crnn import CRNNConfig, GenreCRNN
 from genrescope.model.frontend.frontend_torch import default_device
 from genrescope.model.frontend.spec import FrontendSpec
-from genrescope.training.genre.augment import (clip_db, crop_columns, crop_seconds, fourq_batch, set_balanced_weights,
-                                               training_batch)
-from genrescope.training.genre.bandwidth import cut_at_drawn_bandwidth, measured_top_band
+from genrescope.model.genre.crnn import CRNNConfig, GenreCRNN
+from genrescope.training.genre.augment import (
+    clip_db,
+    crop_columns,
+    crop_seconds,
+    fourq_rows_per_batch,
+    training_batch,
+    with_fourq,
+)
+from genrescope.training.genre.bandwidth import measured_top_band
 from genrescope.training.genre.config import TrainConfig, from_arguments
 from genrescope.training.genre.fma import GENRES, FeatureSet, load_features, training_tracks
 from genrescope.training.genre.fourq import FourQSet
@@ -59,7 +64,8 @@ def make_optimizer(model: GenreCRNN, config: TrainConfig, extra: nn.Module | Non
     head = [p for p in model.parameters() if id(p) not in ids] + ([] if extra is None else list(extra.parameters()))
     return torch.optim.AdamW(
         [{"params": backbone, "lr_scale": config.backbone_lr_scale}, {"params": head, "lr_scale": 1.0}],
-        lr=config.lr, weight_decay=config.weight_decay,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
     )
 
 
@@ -72,13 +78,14 @@ def learning_rate(step: int, total: int, warmup: int, peak: float) -> float:
 
 
 @torch.no_grad()
-def clip_logits(model: nn.Module, images: np.ndarray, device: torch.device, floor_db: float,
-                batch_size: int = 64) -> np.ndarray:
+def clip_logits(
+    model: nn.Module, images: np.ndarray, device: torch.device, floor_db: float, batch_size: int = 64
+) -> np.ndarray:
     """Logits for whole clips (all 128 columns, referenced to the clip's sampled maximum)."""
     model.eval()
     out = []
     for i in range(0, len(images), batch_size):
-        x = clip_db(images[i:i + batch_size], floor_db)
+        x = clip_db(images[i : i + batch_size], floor_db)
         out.append(model(torch.from_numpy(x).to(device)).float().cpu().numpy())
     return np.concatenate(out)
 
@@ -105,8 +112,15 @@ def set_loss(logits: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
     return (logits.logsumexp(dim=1) - inside).mean()
 
 
-def batch_loss(model: GenreCRNN, embedding_head: nn.Module | None, x: torch.Tensor, y: torch.Tensor,
-               side: torch.Tensor | None, config: TrainConfig, sets: torch.Tensor | None = None) -> torch.Tensor:
+def batch_loss(
+    model: GenreCRNN,
+    embedding_head: nn.Module | None,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    side: torch.Tensor | None,
+    config: TrainConfig,
+    sets: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Cross-entropy on the FMA labels, plus, with side targets (``SideTargets.stacked``),
     distillation from the VGGish teacher and from the ensemble (both T²-scaled, so their
     gradients keep their size across temperatures) and the embedding regression; with
@@ -130,8 +144,9 @@ def batch_loss(model: GenreCRNN, embedding_head: nn.Module | None, x: torch.Tens
     return loss
 
 
-def ensemble_probabilities(checkpoints: tuple[str, ...], images: np.ndarray, device: torch.device,
-                           floor_db: float) -> np.ndarray:
+def ensemble_probabilities(
+    checkpoints: tuple[str, ...], images: np.ndarray, device: torch.device, floor_db: float
+) -> np.ndarray:
     """The averaged whole-clip probabilities of networks trained on these same clips (other
     seeds of the recipe): what a seed ensemble knows, as targets for one network. They are
     in-sample predictions, as in ordinary distillation, so a teacher that saw a held-out
@@ -167,8 +182,7 @@ def train(config: TrainConfig) -> Path:
     return fit(config, training_tracks(features, config), held_out, fourq)
 
 
-def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None,
-        fourq: FourQSet | None = None) -> Path:
+def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None, fourq: FourQSet | None = None) -> Path:
     """Train on ``train_set`` (and, with ``config.fourq_share``, the labelled 4Q clips of
     ``fourq``), scoring every epoch on ``val_set`` (the official validation split, or a
     held-out cross-validation fold); resumes from the run directory. Without ``val_set``
@@ -180,35 +194,55 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None,
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     spec = FrontendSpec()
-    log.info("data: %d training, %d validation tracks; device %s", len(train_set.labels),
-             0 if val_set is None else len(val_set.labels), device)
+    log.info(
+        "data: %d training, %d validation tracks; device %s",
+        len(train_set.labels),
+        0 if val_set is None else len(val_set.labels),
+        device,
+    )
 
     side = None
     if config.uses_side_targets:
-        targets = side_targets(config.data_root, train_set.track_ids, train_set.labels, train_set.artists,
-                               len(GENRES), config.seed)
+        targets = side_targets(
+            config.data_root, train_set.track_ids, train_set.labels, train_set.artists, len(GENRES), config.seed
+        )
         if config.ensemble_weight > 0:
-            targets.ensemble = ensemble_probabilities(config.ensemble_teachers, train_set.images, device,
-                                                      spec.floor_db)
-            log.info("ensemble teachers: %.1f%% right on the training clips (in-sample)",
-                     100 * (targets.ensemble.argmax(1) == train_set.labels).mean())
+            targets.ensemble = ensemble_probabilities(config.ensemble_teachers, train_set.images, device, spec.floor_db)
+            log.info(
+                "ensemble teachers: %.1f%% right on the training clips (in-sample)",
+                100 * (targets.ensemble.argmax(1) == train_set.labels).mean(),
+            )
         side = targets.stacked()
     fourq_rows = fourq_rows_per_batch(config)
     if fourq_rows:
         fourq = fourq.rows(fourq.labelled)
         top_bands = measured_top_band(fourq.grids, fourq.frames)
-        log.info("4Q: %d labelled clips, %d per batch beside %d FMA clips; measured bandwidth %d-%d bands "
-                 "(median %d)", len(fourq.songs), fourq_rows, config.batch_size, top_bands.min(), top_bands.max(),
-                 np.median(top_bands))
+        log.info(
+            "4Q: %d labelled clips, %d per batch beside %d FMA clips; measured bandwidth %d-%d bands (median %d)",
+            len(fourq.songs),
+            fourq_rows,
+            config.batch_size,
+            top_bands.min(),
+            top_bands.max(),
+            np.median(top_bands),
+        )
     model = build_model(config).to(device)
-    embedding_head = (nn.Linear(model.pooled_width, targets.embedding.shape[1]).to(device)
-                      if side is not None and config.embedding_weight > 0 else None)
+    embedding_head = (
+        nn.Linear(model.pooled_width, targets.embedding.shape[1]).to(device)
+        if side is not None and config.embedding_weight > 0
+        else None
+    )
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(EMA_DECAY), use_buffers=True)
     optimizer = make_optimizer(model, config, embedding_head)
     steps_per_epoch = len(train_set.labels) // config.batch_size
     total_steps = steps_per_epoch * config.epochs
     warmup = int(config.warmup_epochs * steps_per_epoch)
-    state = {"epoch": 0, "step": 0, "best_accuracy": -1.0, "rng": np.random.default_rng(config.seed).bit_generator.state}
+    state = {
+        "epoch": 0,
+        "step": 0,
+        "best_accuracy": -1.0,
+        "rng": np.random.default_rng(config.seed).bit_generator.state,
+    }
 
     last = run_dir / "last.pt"
     if last.exists():
@@ -231,20 +265,33 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None,
         with Progress(transient=True) as progress:
             task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=steps_per_epoch)
             for b in range(steps_per_epoch):
-                pick = order[b * config.batch_size:(b + 1) * config.batch_size]
+                pick = order[b * config.batch_size : (b + 1) * config.batch_size]
                 length = crop_columns(crop_seconds(config, rng), spec.column_seconds, spec.context_columns)
-                x, y, side_batch = training_batch(train_set.images[pick], train_set.labels[pick], config,
-                                                  length, spec.floor_db, len(GENRES), rng,
-                                                  None if side is None else side[pick])
+                x, y, side_batch = training_batch(
+                    train_set.images[pick],
+                    train_set.labels[pick],
+                    config,
+                    length,
+                    spec.floor_db,
+                    len(GENRES),
+                    rng,
+                    None if side is None else side[pick],
+                )
                 sets = None
                 if fourq_rows:
                     x, sets = with_fourq(x, fourq, top_bands, fourq_rows, length, config, spec.floor_db, rng)
                 lr = learning_rate(state["step"], total_steps, warmup, config.lr)
                 for group in optimizer.param_groups:
                     group["lr"] = lr * group["lr_scale"]
-                loss = batch_loss(model, embedding_head, torch.from_numpy(x).to(device), torch.from_numpy(y).to(device),
-                                  None if side_batch is None else torch.from_numpy(side_batch).to(device), config,
-                                  None if sets is None else torch.from_numpy(sets).to(device))
+                loss = batch_loss(
+                    model,
+                    embedding_head,
+                    torch.from_numpy(x).to(device),
+                    torch.from_numpy(y).to(device),
+                    None if side_batch is None else torch.from_numpy(side_batch).to(device),
+                    config,
+                    None if sets is None else torch.from_numpy(sets).to(device),
+                )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -261,48 +308,51 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None,
                 record.update(weights="ema")
                 _save_model(config.best_checkpoint, ema.module, config, record)
         elif (epoch + 1) % config.validate_every == 0 or epoch + 1 == config.epochs:
-            scores = {name: _validate(candidate, val_set, device, spec.floor_db)
-                      for name, candidate in (("ema", ema.module), ("raw", model))}
+            scores = {
+                name: _validate(candidate, val_set, device, spec.floor_db)
+                for name, candidate in (("ema", ema.module), ("raw", model))
+            }
             chosen = max(scores, key=lambda name: scores[name][0])
-            record.update(val_accuracy=scores[chosen][0], val_loss=scores[chosen][1], weights=chosen,
-                          val_accuracy_raw=scores["raw"][0], val_accuracy_ema=scores["ema"][0])
+            record.update(
+                val_accuracy=scores[chosen][0],
+                val_loss=scores[chosen][1],
+                weights=chosen,
+                val_accuracy_raw=scores["raw"][0],
+                val_accuracy_ema=scores["ema"][0],
+            )
             if scores[chosen][0] > state["best_accuracy"]:
                 state["best_accuracy"] = scores[chosen][0]
                 _save_model(config.best_checkpoint, ema.module if chosen == "ema" else model, config, record)
         record["seconds"] = round(time.time() - started, 1)
-        log.info("epoch %d: %s", epoch + 1, ", ".join(f"{k} {v:.3f}" for k, v in record.items()
-                                                     if isinstance(v, float)))
+        log.info(
+            "epoch %d: %s", epoch + 1, ", ".join(f"{k} {v:.3f}" for k, v in record.items() if isinstance(v, float))
+        )
         with open(run_dir / "history.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
-        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
-                    "embedding_head": None if embedding_head is None else embedding_head.state_dict(),
-                    "crnn_config": model.config.to_dict(), "state": state}, last)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "ema": ema.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "embedding_head": None if embedding_head is None else embedding_head.state_dict(),
+                "crnn_config": model.config.to_dict(),
+                "state": state,
+            },
+            last,
+        )
     return config.best_checkpoint
 
 
-def fourq_rows_per_batch(config: TrainConfig) -> int:
-    """4Q rows beside each batch's ``batch_size`` FMA rows, so that they are ``fourq_share``
-    of the batch (an epoch still passes over every FMA clip once)."""
-    share = config.fourq_share
-    return round(config.batch_size * share / (1 - share)) if share > 0 else 0
-
-
-def with_fourq(x: np.ndarray, fourq: FourQSet, top_bands: np.ndarray, rows: int, length: int,
-               config: TrainConfig, floor_db: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The FMA crops ``x`` with ``rows`` 4Q crops after them, and the 4Q crops' genre sets;
-    with ``match_bandwidth`` every crop cut at a 4Q clip's measured bandwidth ``top_bands``
-    (its own for 4Q crops)."""
-    weights = set_balanced_weights(fourq) if config.fourq_balanced else None
-    fourq_x, sets, pick = fourq_batch(fourq, rows, length, config, floor_db, rng, weights)
-    if config.match_bandwidth:
-        cut_at_drawn_bandwidth(x, top_bands, floor_db, rng)
-        cut_at_drawn_bandwidth(fourq_x, top_bands, floor_db, rng, own=top_bands[pick])
-    return np.concatenate([x, fourq_x]), sets
-
-
 def _save_model(path: Path, model: GenreCRNN, config: TrainConfig, record: dict) -> None:
-    torch.save({"model": model.state_dict(), "crnn_config": model.config.to_dict(),
-                "train_config": config.__dict__, "selected_on": record}, path)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "crnn_config": model.config.to_dict(),
+            "train_config": config.__dict__,
+            "selected_on": record,
+        },
+        path,
+    )
 
 
 def run_config(checkpoint: dict, data_root: Path | None = None) -> TrainConfig:

@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 
 import yaml
 
-from genrescope.stream.config_shape import BOOLEAN, INTEGER, NUMBER, STRING, Kind, ShapeError, check_table, list_of
+from genrescope.stream.checks import BOOLEAN, INTEGER, NUMBER, STRING, Kind, ShapeError, check_table, list_of
 
 Settings = TypeVar("Settings")
 SCALARS = {"int": int, "float": float, "str": str}
-# What a YAML value of each setting type must be (checked, never coerced: see stream/config_shape.py).
+# What a YAML value of each setting type must be (checked, never coerced: see stream/checks.py).
 YAML_KINDS = {
     "int": INTEGER,
     "float": NUMBER,

@@ -69,6 +69,25 @@ COVER = {
 }
 
 
+SEGMENT = {
+    "type": "object",
+    "properties": {
+        "start_s": {"type": "number"},
+        "end_s": {"type": "number"},
+        "genre": {"type": "string"},
+        "mean_probability": {"type": "number", "minimum": 0, "maximum": 1},
+        "unsure": {"type": "boolean"},
+    },
+    "required": ["start_s", "end_s", "genre", "mean_probability", "unsure"],
+    "additionalProperties": False,
+}
+# A stream's genre segments (stream/segments/live.py): the last finished ones and the running one.
+SEGMENTS = {
+    "recent": {"type": "array", "items": SEGMENT, "maxItems": 20},
+    "open": {"oneOf": [SEGMENT, {"type": "null"}]},
+}
+
+
 def _v1(version: int) -> dict[str, dict[str, Any]]:
     """The v1 messages, under ``"v": version``."""
     v = {"v": {"const": version}}
@@ -110,6 +129,7 @@ def _v1(version: int) -> dict[str, dict[str, Any]]:
         "history": _message("history", {**v, "updates": {"type": "array", "items": update}}),
         "lag": _message("lag", {**v, "dropped": COUNT}),
         "end": _message("end", {**v, "summary": STRING, "totals": TOTALS, "error": {"type": ["string", "null"]}}),
+        "segments": _message("segments", {**v, **SEGMENTS}),
     }
 
 
@@ -138,6 +158,7 @@ def _v2() -> dict[str, dict[str, Any]]:
         "history": extended("history", {"updates": {"type": "array", "items": update}}, stream),
         "lag": extended("lag", {}, stream),
         "end": extended("end", stream),
+        "segments": extended("segments", stream),
         "status": _message("status", {"v": {"const": 2}, **stream, **state}, title),
         "streams": _message("streams", {"v": {"const": 2}, "streams": {"type": "array", "items": hello}}),
     }

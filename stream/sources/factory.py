@@ -27,7 +27,7 @@ from pathlib import Path
 
 import tomllib
 
-from genrescope.stream.config_shape import BOOLEAN, STRING, Kind, ShapeError, check_table
+from genrescope.stream.checks import BOOLEAN, STRING, Kind, ShapeError, check_table
 from genrescope.stream.sources.chunk import STALL_SECONDS, AudioChunk
 from genrescope.stream.sources.redaction import redact
 from genrescope.stream.sources.spec import SYSTEM_DEVICE, SourceSpec, SourceSpecError, parse_source_spec

@@ -8,7 +8,7 @@ import pytest
 from genrescope.stream.cli.commands import build_parser
 from support import run_cli
 
-USER = ("file", "tag", "live", "devices", "serve", "cover")
+USER = ("file", "tag", "live", "devices", "serve", "report", "cover")
 RESEARCH = (
     "train",
     "cv",

@@ -30,6 +30,9 @@ JOBS = (
     "fit-fusion",
     "phases",
     "artists",
+    "fourq-build",
+    "fourq-eval",
+    "domain-check",
 )
 
 

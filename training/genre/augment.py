@@ -163,11 +163,12 @@ def with_fourq(
     config: TrainConfig,
     floor_db: float,
     rng: np.random.Generator,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The FMA crops ``x`` with ``rows`` 4Q crops after them, and the 4Q crops' genre sets;
-    with ``match_bandwidth`` every crop cut at a 4Q clip's measured bandwidth ``top_bands``
-    (its own for 4Q crops)."""
-    weights = set_balanced_weights(fourq) if config.fourq_balanced else None
+    """The FMA crops ``x`` with ``rows`` 4Q crops after them (drawn with ``weights``, from
+    ``set_balanced_weights`` with ``fourq_balanced``), and the 4Q crops' genre sets; with
+    ``match_bandwidth`` every crop cut at a 4Q clip's measured bandwidth ``top_bands`` (its
+    own for 4Q crops)."""
     fourq_x, sets, pick = fourq_batch(fourq, rows, length, config, floor_db, rng, weights)
     if config.match_bandwidth:
         cut_at_drawn_bandwidth(x, top_bands, floor_db, rng)

@@ -28,6 +28,7 @@ from genrescope.training.genre.augment import (
     crop_columns,
     crop_seconds,
     fourq_rows_per_batch,
+    set_balanced_weights,
     training_batch,
     with_fourq,
 )
@@ -74,13 +75,14 @@ def recipe_crops(config: TrainConfig, batches: int, seed: int, band_limit_hz: fl
     fourq = fourq.rows(fourq.labelled)
     rows = max(fourq_rows_per_batch(config), 1)
     top_bands = measured_top_band(fourq.grids, fourq.frames)
+    weights = set_balanced_weights(fourq) if config.fourq_balanced else None
     model_cut = first_band_above(band_limit_hz, spec) if band_limit_hz > 0 else spec.n_mels
     features, is_fourq = [], []
     for _ in range(batches):
         length = crop_columns(crop_seconds(config, rng), spec.column_seconds, spec.context_columns)
         pick = rng.integers(0, len(fma.labels), size=config.batch_size)
         x, _, _ = training_batch(fma.images[pick], fma.labels[pick], config, length, spec.floor_db, len(GENRES), rng)
-        both, _ = with_fourq(x, fourq, top_bands, rows, length, config, spec.floor_db, rng)
+        both, _ = with_fourq(x, fourq, top_bands, rows, length, config, spec.floor_db, rng, weights)
         cut_bands(both, np.full(len(both), model_cut), spec.floor_db)  # what the network keeps
         features.append(cue_features(both, spec.floor_db))
         is_fourq += [np.zeros(len(x), bool), np.ones(len(both) - len(x), bool)]

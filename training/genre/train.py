@@ -30,6 +30,7 @@ from genrescope.training.genre.augment import (
     crop_columns,
     crop_seconds,
     fourq_rows_per_batch,
+    set_balanced_weights,
     training_batch,
     with_fourq,
 )
@@ -217,6 +218,7 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None, 
     if fourq_rows:
         fourq = fourq.rows(fourq.labelled)
         top_bands = measured_top_band(fourq.grids, fourq.frames)
+        draw_weights = set_balanced_weights(fourq) if config.fourq_balanced else None  # once, not per batch
         log.info(
             "4Q: %d labelled clips, %d per batch beside %d FMA clips; measured bandwidth %d-%d bands (median %d)",
             len(fourq.songs),
@@ -279,7 +281,9 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None, 
                 )
                 sets = None
                 if fourq_rows:
-                    x, sets = with_fourq(x, fourq, top_bands, fourq_rows, length, config, spec.floor_db, rng)
+                    x, sets = with_fourq(
+                        x, fourq, top_bands, fourq_rows, length, config, spec.floor_db, rng, draw_weights
+                    )
                 lr = learning_rate(state["step"], total_steps, warmup, config.lr)
                 for group in optimizer.param_groups:
                     group["lr"] = lr * group["lr_scale"]

@@ -3,7 +3,8 @@
 Each stream keeps what is its own — a ``GenreEngine`` (conditioner, context, smoother,
 statistics) and a silence gate — and shares the model. One reading thread per source
 puts its blocks into a common inbox, so a slow or dead source (a stalled radio, an
-unplugged card) only stops its own blocks. Every tick (half a model column, ≈117 ms)
+unplugged card) only stops its own blocks; a machine too slow for its streams makes
+the readers wait instead of the inbox grow (backlog.py). Every tick (half a model column, ≈117 ms)
 the scheduler takes everything that arrived, runs one FFT, mel product and chroma over
 the new columns of all streams (per stream, those few numpy calls cost more in Python
 overhead than in arithmetic), lets each engine update its context, and runs the contexts
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genrescope.model.session import GenreModel
+from genrescope.stream.engine.backlog import Backlog
 from genrescope.stream.engine.config import EngineConfig
 from genrescope.stream.engine.engine import GenreEngine, PendingColumn, numpy_on_one_thread
 from genrescope.stream.engine.events import GenreUpdate, StreamStats
@@ -92,6 +94,7 @@ class Stream:
         self.name = name
         self.source = source
         self.engine = engine
+        self.backlog = Backlog()  # its audio waiting in the inbox, bounded (backlog.py)
         self.gate = SilenceGate()
         self.state = "connecting"
         self.error: str | None = None
@@ -204,6 +207,8 @@ class BatchScheduler:
     def _read(self, stream: Stream) -> None:
         try:
             for chunk in stream.source:
+                if not stream.backlog.reserve(chunk.seconds, self._stopping):
+                    return
                 self._inbox.put((stream, chunk, time.monotonic(), stream.source_gaps()))
                 if self._stopping.is_set():
                     return
@@ -248,9 +253,12 @@ class BatchScheduler:
         them, then each stream's context; a batch goes to the model pool as soon as it
         is full, so the pool computes while the later streams are still being prepared,
         and the updates are completed in arrival order as their batches come back.
+        A block leaves its stream's backlog only once its updates went out, so that the
+        readers cannot refill the inbox while this tick drains it.
         """
         arrived_work: list[tuple[Stream, ColumnWindows, str, float]] = []
         ended: list[Stream] = []
+        taken: list[tuple[Stream, float]] = []
         while True:
             try:
                 stream, item, arrived, gaps = self._inbox.get_nowait()
@@ -263,12 +271,15 @@ class BatchScheduler:
                 arrived_work.append((stream, stream.engine.take_final_windows(), stream.state, arrived))
                 ended.append(stream)
             else:
+                taken.append((stream, item.seconds))
                 arrived_work.append((stream, stream.engine.take_windows(item), self._gate(stream, item), arrived))
         for stream, pending, state, arrived, row in self._submit(arrived_work):
             logits, model_ms = row.result()
             update = stream.engine.complete(pending, logits, model_ms)
             lag_ms = (time.monotonic() - arrived) * 1e3
             self._emit(StreamUpdate(stream.name, update, state, stream.title, stream.gaps, lag_ms))
+        for stream, seconds in taken:
+            stream.backlog.release(seconds)
         for stream in ended:
             self._end(stream, stream.error)
 

@@ -7,6 +7,7 @@ seconds of audio a loaded test machine can afford; the model's 30 s context fill
 
 from __future__ import annotations
 
+import time
 from collections import deque
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 
 from genrescope.model.session import GenreModel
 from genrescope.stream.engine import engine as engine_module
+from genrescope.stream.engine.backlog import MAX_BACKLOG_SECONDS
 from genrescope.stream.engine.compute_times import ComputeTimes
 from genrescope.stream.engine.engine import EngineConfig, GenreEngine
 from genrescope.stream.engine.events import GenreUpdate
@@ -89,6 +91,41 @@ def test_the_batch_scheduler(model, small_windows):
     few, many = _scheduled(model, FILLED_SECONDS), _scheduled(model, LONGER * FILLED_SECONDS)
     assert many.batch_sizes.contexts > (LONGER - 1) * few.batch_sizes.contexts  # really more contexts
     assert_no_growth(retained(few), retained(many))
+
+
+class CountedSource:
+    """A source that notes how much audio it has handed out so far."""
+
+    def __init__(self, source):
+        self.source, self.seconds = source, 0.0
+
+    def __iter__(self):
+        for chunk in self.source:
+            self.seconds += chunk.seconds
+            yield chunk
+
+
+def test_the_inbox_when_the_machine_cannot_keep_up(model):
+    """A source far faster than the scheduler (the demo, unpaced, behind a sink that takes
+    20 ms per update) may run at most the backlog ahead of the updates: before the bound
+    its whole two minutes waited in the inbox within the first updates. Nothing is lost:
+    the last update still covers the source's last column."""
+    source = CountedSource(DemoSource(realtime=False, seconds=120.0))
+    leads, times = [], []
+
+    def slow_sink(event) -> None:
+        if isinstance(event, StreamUpdate):
+            leads.append(source.seconds - event.update.time)
+            times.append(event.update.time)
+            time.sleep(0.02)
+
+    scheduler = BatchScheduler(model, [("fast", source)], [slow_sink], EngineConfig())
+    scheduler.start()
+    assert scheduler.wait(PATIENCE_SECONDS)
+    # the backlog, plus the block that found it under the bound and the engine's part column
+    assert max(leads) <= MAX_BACKLOG_SECONDS + 0.5, f"the source ran {max(leads):.1f} s ahead of the updates"
+    assert times[-1] >= source.seconds - 2 * model.card.frontend.column_seconds
+    assert len(times) == len(set(times)) and times == sorted(times)
 
 
 def test_the_streaming_engine(model, small_windows):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from genrescope.stream.engine.engine import EngineConfig
 from genrescope.stream.engine.multi import BatchScheduler
 from genrescope.stream.serve.hub import HISTORY_BYTES
 from genrescope.stream.serve.multiserver import MultiStreamServer
+from genrescope.stream.sources.chunk import AudioChunk
 from genrescope.stream.sources.filesource import FileSource
 from harness import PATIENCE_SECONDS, TEST_CONFIG, receive
 
@@ -26,11 +29,24 @@ DEFAULT_MAX_SIZE = 2**20  # a websockets client's default max_size: a bigger mes
 STREAMS = 64  # × ≈21 updates of the short file ≈ 1.3 MB of updates: past the limit
 
 
-def _server(genre_model: GenreModel, music: Path, count: int, **config) -> MultiStreamServer:
-    """Every stream reads ``music`` as fast as it decodes, so the streams end soon."""
-    scheduler = BatchScheduler(
-        genre_model, [(f"s{i:02d}", FileSource(music)) for i in range(count)], [], EngineConfig()
-    )
+class GatedFile:
+    """``music`` as fast as it decodes, once ``gate`` is open: the streams start only when
+    the test's clients are connected (else a loaded machine may end them first)."""
+
+    def __init__(self, music: Path, gate: threading.Event):
+        self.music, self.gate = music, gate
+
+    def __iter__(self) -> Iterator[AudioChunk]:
+        self.gate.wait(PATIENCE_SECONDS)
+        yield from FileSource(self.music)
+
+
+def _server(
+    genre_model: GenreModel, music: Path, count: int, gate: threading.Event | None = None, **config
+) -> MultiStreamServer:
+    """Every stream reads ``music`` as fast as it decodes (after ``gate``), so the streams end soon."""
+    sources = [(f"s{i:02d}", GatedFile(music, gate) if gate else FileSource(music)) for i in range(count)]
+    scheduler = BatchScheduler(genre_model, sources, [], EngineConfig())
     streams = {stream.name: stream for stream in scheduler.streams}
     return MultiStreamServer(scheduler, lambda name: streams[name].engine.hello(name), replace(TEST_CONFIG, **config))
 
@@ -43,13 +59,16 @@ async def _stalled(port: int, path: str) -> ClientConnection:
     return await connect(f"ws://127.0.0.1:{port}{path}", sock=sock, max_queue=1, max_size=None)
 
 
-def test_a_named_streams_lag_and_history_carry_v2_and_the_stream(
-    genre_model: GenreModel, short_music_file: Path
-) -> None:
+def test_a_named_streams_lag_and_history_carry_v2_and_the_stream(genre_model: GenreModel, music_file: Path) -> None:
+    """A minute of updates (≈256, some 300 KB) is more than the socket buffers between the
+    server and a stalled client hold, so its queue overflows; 5 s of them did not always."""
+
     async def scenario() -> tuple[list[dict], dict]:
-        server = _server(genre_model, short_music_file, 2, queue_size=2)
+        gate = threading.Event()
+        server = _server(genre_model, music_file, 2, gate, queue_size=2)
         async with server:
             stalled = await _stalled(server.port, "/ws?stream=s01")
+            gate.set()
             async with asyncio.timeout(PATIENCE_SECONDS):
                 await server.ended.wait()
             read = [await receive(stalled)]

@@ -31,10 +31,20 @@ def write_tone(
     return path
 
 
+def cli_command(*args: str) -> list[str]:
+    """The command line of ``genrescope ARGS`` as a real process (run it from ``REPO``)."""
+    return [sys.executable, "-m", "genrescope.stream.cli", *args]
+
+
+def tag_write_command(model: Path, folder: Path, db: Path, *options: str) -> list[str]:
+    """``genrescope tag FOLDER --write`` on one store, with the test model, one job."""
+    return cli_command("tag", str(folder), "--write", "--db", str(db), "--model", str(model), "--jobs", "1", *options)
+
+
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """``genrescope ARGS`` as a real process from the repository root, output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "genrescope.stream.cli", *args],
+        cli_command(*args),
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -5,31 +5,11 @@ everything done."""
 
 import signal
 import subprocess
-import sys
 
 from genrescope.stream.tag.store import FileKey, TagStore
-from support import REPO, run_cli, write_tone
+from support import REPO, run_cli, tag_write_command, write_tone
 
 FILES = 16
-
-
-def _tag_command(test_model_path, folder, db):
-    return [
-        sys.executable,
-        "-m",
-        "genrescope.stream.cli",
-        "tag",
-        str(folder),
-        "--write",
-        "--min-confidence",
-        "0",
-        "--db",
-        str(db),
-        "--model",
-        str(test_model_path),
-        "--jobs",
-        "1",
-    ]
 
 
 def test_a_second_run_on_a_held_store_stops_and_a_third_finds_all_done(test_model_path, tmp_path):
@@ -37,7 +17,7 @@ def test_a_second_run_on_a_held_store_stops_and_a_third_finds_all_done(test_mode
     folder.mkdir()
     for i in range(FILES):
         write_tone(folder / f"t{i:02d}.flac", 20.0, rate=8_000, frequency=200.0 + 25 * i)
-    command = _tag_command(test_model_path, folder, db)
+    command = tag_write_command(test_model_path, folder, db, "--min-confidence", "0")
     first = subprocess.Popen(command, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert first.stdout.readline()  # one file tagged, written and stored: the run is under way
     first.send_signal(signal.SIGSTOP)  # and stays under way, however fast it is, while the others run

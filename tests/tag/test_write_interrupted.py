@@ -141,6 +141,10 @@ def _fully_tagged(path):
     return model is not None and VERSION in str(model)
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _mid_write(folder: Path, contents: dict[str, set[bytes]]) -> bool:
     """Whether the folder is between two states a user may see: a file that is not one
     of the library's (a copy being written), or one neither its old nor its final bytes."""
@@ -158,9 +162,10 @@ def _check_library(originals, finals, folder, db, decoded):
     assert sorted(path.name for path in folder.iterdir()) == sorted(originals), "a temporary copy was left behind"
     for name, (data, audio_md5) in originals.items():
         path = folder / name
-        current = path.read_bytes()
-        assert current in (data, finals[name]), f"{name}: neither its old bytes nor fully tagged ({len(current)} bytes)"
-        digest = hashlib.sha256(current).hexdigest()
+        digest = _sha256(path.read_bytes())
+        assert digest in (_sha256(data), _sha256(finals[name])), (
+            f"{name}: neither its old bytes nor fully tagged ({path.stat().st_size} bytes)"
+        )
         if digest not in decoded:  # each distinct content decoded once
             decoded[digest] = _decoded_md5(path)
         assert decoded[digest] == audio_md5, f"{name}: its audio changed"

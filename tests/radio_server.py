@@ -56,59 +56,35 @@ class Play:
     status: int = 200
 
 
+def _ffmpeg(source: str, *outputs: str) -> None:
+    """FFmpeg from ``source`` to what ``outputs`` say, quietly, overwriting."""
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", source, *outputs], check=True)
+
+
 def hls_segments(source: Path, folder: Path) -> list[bytes]:
     """``source`` as 1 s AAC segments in MPEG-TS, as an HLS encoder cuts them."""
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(source),
-            "-c:a",
-            "aac",
-            "-b:a",
-            "128k",
-            "-f",
-            "hls",
-            "-hls_time",
-            str(SEGMENT_SECONDS),
-            "-hls_list_size",
-            "0",
-            "-hls_segment_filename",
-            str(folder / "segment-%d.ts"),
-            str(folder / "all.m3u8"),
-        ],
-        check=True,
+    _ffmpeg(
+        str(source),
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-f",
+        "hls",
+        "-hls_time",
+        str(SEGMENT_SECONDS),
+        "-hls_list_size",
+        "0",
+        "-hls_segment_filename",
+        str(folder / "segment-%d.ts"),
+        str(folder / "all.m3u8"),
     )
     return [path.read_bytes() for path in sorted(folder.glob("segment-*.ts"), key=lambda p: int(p.stem[8:]))]
 
 
 def encode_mp3(source: Path, target: Path) -> Path:
     """``source`` as constant-bitrate MP3 at ``BITRATE``, 44.1 kHz stereo."""
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(source),
-            "-ar",
-            "44100",
-            "-ac",
-            "2",
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            str(BITRATE),
-            str(target),
-        ],
-        check=True,
-    )
+    _ffmpeg(str(source), "-ar", "44100", "-ac", "2", "-c:a", "libmp3lame", "-b:a", str(BITRATE), str(target))
     return target
 
 

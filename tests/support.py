@@ -20,6 +20,28 @@ REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = Path(os.environ.get("GENRESCOPE_DATA", DEFAULT_DATA_ROOT))
 MUSIC_DIR = DATA_ROOT / "music"
 
+# `genrescope --help`'s two sections, in their order: what the help tests expect
+USER_COMMANDS = ("file", "tag", "live", "devices", "serve", "report", "cover")
+RESEARCH_COMMANDS = (
+    "train",
+    "cv",
+    "export",
+    "evaluate",
+    "fourq-build",
+    "fourq-eval",
+    "domain-check",
+    "phases",
+    "artists",
+    "compare",
+    "learning-curve",
+    "cover-anchor",
+    "cover-train",
+    "cover-cv",
+    "cover-export",
+    "cover-evaluate",
+    "fit-fusion",
+)
+
 
 def write_tone(
     path: Path, seconds: float, rate: int = 44_100, channels: int = 1, frequency: float = 440.0, amplitude: float = 0.5

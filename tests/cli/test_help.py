@@ -6,28 +6,9 @@ from __future__ import annotations
 import pytest
 
 from genrescope.stream.cli.commands import build_parser
+from support import RESEARCH_COMMANDS as RESEARCH
+from support import USER_COMMANDS as USER
 from support import run_cli
-
-USER = ("file", "tag", "live", "devices", "serve", "report", "cover")
-RESEARCH = (
-    "train",
-    "cv",
-    "export",
-    "evaluate",
-    "fourq-build",
-    "fourq-eval",
-    "domain-check",
-    "phases",
-    "artists",
-    "compare",
-    "learning-curve",
-    "cover-anchor",
-    "cover-train",
-    "cover-cv",
-    "cover-export",
-    "cover-evaluate",
-    "fit-fusion",
-)
 
 
 def listed(section: str) -> list[str]:

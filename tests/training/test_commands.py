@@ -14,26 +14,7 @@ from genrescope.stream.cli.commands import build_parser
 from genrescope.training.commands import add_commands
 from genrescope.training.cover.cover_config import CoverTrainConfig, FusionFitConfig
 from genrescope.training.settings import settings_from_arguments
-
-JOBS = (
-    "train",
-    "cv",
-    "export",
-    "evaluate",
-    "compare",
-    "learning-curve",
-    "cover-anchor",
-    "cover-train",
-    "cover-cv",
-    "cover-export",
-    "cover-evaluate",
-    "fit-fusion",
-    "phases",
-    "artists",
-    "fourq-build",
-    "fourq-eval",
-    "domain-check",
-)
+from support import RESEARCH_COMMANDS
 
 
 def training_commands() -> dict[str, argparse.ArgumentParser]:
@@ -44,7 +25,7 @@ def training_commands() -> dict[str, argparse.ArgumentParser]:
 
 def test_every_job_is_a_subcommand_whose_help_shows_an_example():
     commands = training_commands()
-    assert set(commands) == set(JOBS)
+    assert set(commands) == set(RESEARCH_COMMANDS)
     main = build_parser()._subparsers._group_actions[0].choices
     for name, parser in commands.items():
         assert name in main

@@ -119,11 +119,11 @@ class GenrescopePlugin(BeetsPlugin):
         """beets' ``item.try_write()``, made all-or-nothing (see the module docstring)."""
         from beets.library import FileOperationError
 
-        from genrescope.stream.tag.atomic_replace import replaced_atomically
+        from genrescope.stream.outputs import changed_whole
         from genrescope.stream.tag.stop_signals import stop_signals_held
 
         try:
-            with stop_signals_held(), replaced_atomically(item.filepath) as copy:
+            with stop_signals_held(), changed_whole(item.filepath) as copy:
                 item.write(path=str(copy))
         except (FileOperationError, OSError) as error:
             self._log.error("{}: cannot write its tags ({})", item.filepath, error)

@@ -82,10 +82,10 @@ def test_the_checker_finds_a_loop_and_reads_imports_inside_functions(tmp_path: P
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
     source = tmp_path / "m.py"
-    source.write_text("import os\n\ndef f():\n    from genrescope.stream import stdout\n")
-    assert imported_modules(source, {"genrescope.stream", "genrescope.stream.stdout"}) == {
+    source.write_text("import os\n\ndef f():\n    from genrescope.stream import outputs\n")
+    assert imported_modules(source, {"genrescope.stream", "genrescope.stream.outputs"}) == {
         "genrescope.stream",
-        "genrescope.stream.stdout",
+        "genrescope.stream.outputs",
     }
 
 

@@ -17,6 +17,7 @@ from genrescope.stream.cli.cover import add_cover_arguments, run_cover
 from genrescope.stream.cli.streaming import UserError, run_devices, run_file, run_live, run_serve
 from genrescope.stream.cli.tag import add_tag_arguments, run_tag
 from genrescope.stream.engine.config import EngineConfig
+from genrescope.stream.outputs import HeldElsewhereError, quiet_broken_pipe
 from genrescope.stream.segments.airplay import add_log_argument
 from genrescope.stream.segments.formats import FORMATS_HELP, segments_file
 from genrescope.stream.segments.report_cli import add_report_command
@@ -24,7 +25,6 @@ from genrescope.stream.serve.server import ServerConfig, ServerError
 from genrescope.stream.sources.chunk import STALL_SECONDS
 from genrescope.stream.sources.redaction import RedactingFormatter, redact
 from genrescope.stream.sources.spec import file_argument
-from genrescope.stream.stdout import quiet_broken_pipe
 from genrescope.stream.tag.stop_signals import stop_status
 from genrescope.training.commands import add_commands as add_training_commands
 
@@ -275,6 +275,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
         ConfigError,
         OutputError,
         AirplayLogError,
+        HeldElsewhereError,
     )
 
 

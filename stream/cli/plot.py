@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from genrescope.stream.engine.timeline import Timeline
+from genrescope.stream.outputs import save_figure
 from genrescope.stream.palette import genre_colours
 
 
@@ -42,5 +43,5 @@ def plot_timeline(timeline: Timeline, path: Path, title: str) -> None:
         handles[::-1], names[::-1], loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, title="genre (mean)"
     )
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)

@@ -8,7 +8,7 @@ store. Exit status: 0 when every file is tagged, 1 when any failed (this run or,
 retried, an earlier one), 2 for usage errors (and for a store another run is using),
 130 after Ctrl-C and 143 after SIGTERM (everything finished so far is kept).
 
-A run holds its store (tag/store.py StoreLock): runs that shared one would tag the same
+A run holds its store (tag/store.py held_store): runs that shared one would tag the same
 files twice and write each other's files. Each result is written into its file and
 recorded in the store with stop signals held (tag/stop_signals.py), so the two agree
 however the run is stopped; the row's key is read from the file after its tags were
@@ -31,7 +31,7 @@ from typing import IO
 from genrescope.stream.checks import COUNT, SHARE, open_jsonl, output_file
 from genrescope.stream.sources.spec import file_argument
 from genrescope.stream.tag.stop_signals import sigterm_stops_cleanly, stop_signals_held, stop_status
-from genrescope.stream.tag.store import FAILED, FileKey, StoreLock, TagStore
+from genrescope.stream.tag.store import FAILED, FileKey, TagStore, held_store
 from genrescope.stream.tag.tags import FileTags, RunStopped
 
 DESCRIPTION = """\
@@ -170,7 +170,7 @@ def run_tag(args: argparse.Namespace) -> int:
     check_arguments(args)
     with sigterm_stops_cleanly(), open_store(args.db) as store, ExitStack() as held:
         if args.paths:
-            held.enter_context(StoreLock(store.path))
+            held.enter_context(held_store(store.path))
         counts, stop = _tag_paths(args, store) if args.paths else (RunCounts(), None)
         if args.export is not None and stop is None:
             from genrescope.stream.tag.export import export

@@ -30,6 +30,7 @@ from pathlib import Path
 from genrescope.stream.checks import output_file
 from genrescope.stream.engine.events import GenreUpdate
 from genrescope.stream.engine.multi import Event, StreamEnd, StreamUpdate
+from genrescope.stream.outputs import held_alone
 from genrescope.stream.segments.airplay_log import CHECKPOINT_SECONDS, GAP_SECONDS, AirplayLog
 from genrescope.stream.segments.config import SegmentConfig
 from genrescope.stream.segments.smoother import OnlineSegmenter, Segment
@@ -150,9 +151,12 @@ class AirplayRecorder:
 @contextmanager
 def open_recorder(path: Path | None, labels: Sequence[str], update_seconds: float) -> Iterator[AirplayRecorder]:
     """The recorder of a server: logging into ``path`` (``serve --log``; None: segments for
-    the dashboard only). A checkpoint a killed run left is closed first, and said; on the
-    way out every stream's segments so far are written and the log is closed."""
+    the dashboard only), which this server holds alone. A checkpoint a killed run left is
+    closed first, and said; on the way out every stream's segments so far are written and
+    the log is closed."""
     with ExitStack() as stack:
+        if path is not None:  # two servers on one log would close each other's running segments
+            stack.enter_context(held_alone(path, "`genrescope serve`", "give this server its own --log"))
         log = stack.enter_context(AirplayLog(path)) if path is not None else None
         if log is not None:
             log.set_labels(labels)

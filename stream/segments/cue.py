@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from genrescope.stream.outputs import write_text_whole
 from genrescope.stream.segments.config import SegmentConfig
 from genrescope.stream.segments.smoother import Segment
 
@@ -52,7 +53,8 @@ def write_cue(path: Path, segments: list[Segment], source: str, model_version: s
     for part, sheet in enumerate(sheet_paths(path, len(segments))):
         tracks = segments[part * TRACKS_PER_SHEET : (part + 1) * TRACKS_PER_SHEET]
         title = audio.stem if part == 0 else f"{audio.stem} (part {part + 1})"
-        sheet.write_text(cue_sheet(tracks, title, name, FILE_TYPES.get(audio.suffix.lower(), "WAVE"), model_version))
+        file_type = FILE_TYPES.get(audio.suffix.lower(), "WAVE")
+        write_text_whole(sheet, cue_sheet(tracks, title, name, file_type, model_version))
 
 
 def cue_sheet(segments: list[Segment], title: str, audio_name: str, file_type: str, model_version: str) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from genrescope.stream.outputs import written_whole
 from genrescope.stream.segments.airplay_log import LoggedSegment
 
 HOUR = 3600.0
@@ -92,7 +93,7 @@ def totals(segments: list[LoggedSegment], since: float | None = None) -> dict[st
 
 def write_csv(rows: list[HourShare], path: Path) -> None:
     """One row per stream-hour-genre."""
-    with open(path, "w", newline="") as handle:
+    with written_whole(path, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for row in rows:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from genrescope.stream.checks import output_file
+from genrescope.stream.outputs import write_text_whole
 from genrescope.stream.segments.airplay_log import AirplayLog, AirplayLogError
 from genrescope.stream.segments.report import hourly_shares, parse_since, totals, write_csv
 
@@ -79,7 +80,7 @@ def run_report(args: argparse.Namespace) -> int:
             from genrescope.stream.segments.report_render import html_page
 
             title = f"airplay: {args.stream or ', '.join(sorted({s.stream for s in segments}))}"
-            args.out.write_text(html_page(rows, totals(segments, since), segments, labels, title))
+            write_text_whole(args.out, html_page(rows, totals(segments, since), segments, labels, title))
     except OSError as error:
         raise ReportError(f"cannot write {args.out}: {error.strerror or error}") from error
     print(

@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 
+from genrescope.stream.outputs import written_whole
 from genrescope.stream.palette import genre_colours
 from genrescope.stream.segments.airplay_log import LoggedSegment
 from genrescope.stream.segments.report import HourShare, clock, duration
@@ -51,7 +52,8 @@ def draw_hours(
     figure.legend(handles, [*present, "unsure"], loc="center right", frameon=False, title="genre")
     figure.suptitle("genre share per hour", x=0.01, ha="left", fontsize=12)
     figure.tight_layout(rect=(0, 0, 0.86, 1))
-    figure.savefig(target, format=file_format)
+    with written_whole(target, "wb") as out:
+        figure.savefig(out, format=file_format)
     plt.close(figure)
 
 

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from genrescope.stream.outputs import write_text_whole, written_whole
 from genrescope.stream.segments.config import SegmentConfig
 from genrescope.stream.segments.smoother import Segment
 
@@ -21,12 +22,12 @@ def write_json(path: Path, segments: list[Segment], source: str, model_version: 
         "segmenter": asdict(config),
         "segments": [s.to_json() for s in segments],
     }
-    path.write_text(json.dumps(document, indent=1) + "\n")
+    write_text_whole(path, json.dumps(document, indent=1) + "\n")
 
 
 def write_csv(path: Path, segments: list[Segment], source: str, model_version: str, config: SegmentConfig) -> None:
     """A header row, then one row per segment (times in seconds)."""
-    with open(path, "w", newline="") as out:
+    with written_whole(path, newline="") as out:
         writer = csv.DictWriter(out, CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(s.to_json() for s in segments)

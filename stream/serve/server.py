@@ -32,11 +32,11 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from genrescope.stream.engine.events import GenreUpdate, StreamStats, end_message
+from genrescope.stream.outputs import quiet_broken_pipe
 from genrescope.stream.serve.access import AccessPolicy, generate_token, is_loopback
 from genrescope.stream.serve.hub import Hub, Subscriber
 from genrescope.stream.serve.webstatic import StaticSite
 from genrescope.stream.sources.redaction import redact
-from genrescope.stream.stdout import quiet_broken_pipe
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 WS_PATH = "/ws"

@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from genrescope.stream.outputs import written_whole
 from genrescope.stream.tag.store import StoredTags, TagStore
 
 EXPORT_FORMAT = 1
@@ -71,7 +72,7 @@ def _record(row: StoredTags, labels: list[str]) -> dict:
 
 
 def _write_jsonl(records: list[dict], path: Path) -> None:
-    with open(path, "w") as out:
+    with written_whole(path) as out:
         for record in records:
             out.write(json.dumps(record) + "\n")
 
@@ -102,7 +103,7 @@ def _write_csv(records: list[dict], path: Path) -> None:
 
 
 def _write_table(path: Path, columns: list[str], rows: list[dict]) -> None:
-    with open(path, "w", newline="") as out:
+    with written_whole(path, newline="") as out:
         writer = csv.DictWriter(out, columns)
         writer.writeheader()
         writer.writerows(rows)
@@ -122,7 +123,8 @@ def _write_parquet(records: list[dict], path: Path) -> None:
         ]
     )
     table = table.append_column("segments", pa.array([r["segments"] for r in records], type=pa.list_(segment)))
-    parquet.write_table(table, path)
+    with written_whole(path, "wb") as out:
+        parquet.write_table(table, out)
 
 
 def _pyarrow():

@@ -13,23 +13,24 @@ like the file's row plus the segment's start. A store written before segments ex
 gains the table and a ``segmented`` column when opened; its long files (``segmented`` NULL)
 are tagged again on the next run so that they get their segments.
 
-One tagging run at a time holds a store (``StoreLock``): two would tag the same files,
+One tagging run at a time holds a store (``held_store``): two would tag the same files,
 and with ``--write`` one would rewrite files after the other had recorded them. The
-lock is the kernel's (``flock`` on a file beside the store), so a run that dies, even
-by SIGKILL, releases it; readers take no lock.
+lock is the kernel's (stream/outputs.py ``held_alone``), so a run that dies, even by
+SIGKILL, releases it; readers take no lock.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from genrescope.model.frontend.pitch import KeyEstimate
+from genrescope.stream.outputs import held_alone
 from genrescope.stream.segments.smoother import Segment
 from genrescope.stream.segments.tagging import SEGMENTS_FROM_SECONDS
 from genrescope.stream.tag.tags import FileTags
@@ -238,37 +239,9 @@ class TagStore:
         return {key: tuple(segments) for key, segments in found.items()}
 
 
-class StoreInUseError(TagStoreError):
-    """Another run holds the store: one line, exit 2."""
-
-
-class StoreLock:
-    """The store held by this run until the block ends (``<store>.lock``, module docstring)."""
-
-    def __init__(self, store_path: Path):
-        self.path = Path(f"{store_path}.lock")
-        self._file = None
-
-    def __enter__(self) -> StoreLock:
-        lock = open(self.path, "a+")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "?"
-            lock.close()
-            raise StoreInUseError(
-                f"{self.path.with_suffix('')} is in use by another `genrescope tag` run "
-                f"(pid {holder}); wait for it to end, or give this run its own --db"
-            ) from None
-        lock.truncate(0)
-        lock.write(str(os.getpid()))
-        lock.flush()
-        self._file = lock
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._file.close()  # closing releases the lock
+def held_store(path: Path) -> AbstractContextManager[None]:
+    """The store held by this tagging run until the block ends (module docstring)."""
+    return held_alone(path, "`genrescope tag` run", "wait for it to end, or give this run its own --db")
 
 
 def open_store(path: Path | None) -> TagStore:

@@ -17,7 +17,7 @@ a value actually changes, so re-running ``--write`` leaves files (and mtimes) al
 
 A tag that outgrows its padding makes mutagen move every audio byte, so a save is never
 made in the user's file: it goes to a copy beside it that then replaces it in one step
-(stream/tag/atomic_replace.py), with Ctrl-C and SIGTERM held meanwhile (stream/tag/stop_signals.py).
+(stream/outputs.py), with Ctrl-C and SIGTERM held meanwhile (stream/tag/stop_signals.py).
 A file is thus either as it was or fully tagged, whenever a run is stopped.
 """
 
@@ -34,7 +34,7 @@ from mutagen.id3 import ID3, TXXX
 from mutagen.mp4 import MP4FreeForm, MP4Tags
 
 from genrescope.stream.engine.events import ranked
-from genrescope.stream.tag.atomic_replace import replaced_atomically
+from genrescope.stream.outputs import changed_whole
 from genrescope.stream.tag.stop_signals import stop_signals_held
 
 NAMESPACE = "genrescope"
@@ -151,7 +151,7 @@ def _set(tags, fmt: str, key: str, values: list[str]) -> None:
 def _save(audio: mutagen.FileType, fmt: str, path: str | Path) -> None:
     """Save ``audio``'s tags into a copy of ``path`` that then replaces it (module docstring)."""
     try:
-        with stop_signals_held(), replaced_atomically(path) as copy:
+        with stop_signals_held(), changed_whole(path) as copy:
             if fmt == "id3":
                 # Keep the file's ID3 version (2.3 stays 2.3: old players read nothing newer).
                 audio.save(copy, v2_version=3 if audio.tags.version[1] == 3 else 4)

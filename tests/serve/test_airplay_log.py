@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
 from pathlib import Path
 
 from websockets.asyncio.client import connect
 
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.stream.segments.airplay_log import CHECKPOINT_SECONDS, AirplayLog, LoggedSegment
-from harness import genrescope, receive_until_end
+from harness import PATIENCE_SECONDS, genrescope, receive_until_end
+from support import REPO, cli_command
 
 RUN_SECONDS = 15.0  # of stream b before the kill: three checkpoints
 
@@ -36,6 +38,14 @@ async def _until_frozen(url: str, process) -> float:
         except (TimeoutError, asyncio.TimeoutError):
             pass
         return last
+
+
+async def _follow(url: str, seconds: float) -> None:
+    """Follow stream b until its updates reach ``seconds`` of stream time."""
+    async with connect(f"{url}?stream=b") as client:
+        last = 0.0
+        while last < seconds:
+            last = max([last, *[update["time"] for update in _updates(await client.recv())]])
 
 
 def _updates(text: str) -> list[dict]:
@@ -87,3 +97,27 @@ def test_a_killed_server_keeps_every_finished_segment_and_the_last_checkpoint(
     kept = {row for row in after if row.start_time < running.end_time}
     assert kept == {*finished, LoggedSegment(**{**running.__dict__, "ended_by": "restart"})}
     assert all(row.ended_by is not None for row in after)  # a clean stop leaves no checkpoint
+
+
+def test_a_second_server_on_a_held_log_is_refused_and_changes_nothing(
+    test_model_path: Path, music_file: Path, tmp_path: Path
+) -> None:
+    """Two servers on one log would each close the other's running segments as a killed
+    run's ("restart") and write over its checkpoints: the log is held by one server."""
+    db = tmp_path / "airplay.sqlite"
+    first = ("serve", "--source", f"b=loop:{music_file}", "--model", str(test_model_path), "--log", str(db))
+    with genrescope(*first) as server:
+        asyncio.run(_follow(server.ws_url, 2 * CHECKPOINT_SECONDS))  # b has a checkpoint in the log
+        second = subprocess.Popen(
+            cli_command(*first, "--port", "0"), cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            out, err = second.communicate(timeout=PATIENCE_SECONDS)
+        finally:
+            second.kill()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(60) == 0
+    assert second.returncode == 2 and out == "", err
+    assert err.count("\n") == 1 and f"{db} is in use by another `genrescope serve`" in err, err
+    logged = _logged(db)
+    assert logged and all(row.ended_by in ("genre", "stop") for row in logged)  # none closed as a killed run's

@@ -22,6 +22,7 @@ import torch
 
 from genrescope.model.cover.cover_net import CoverNet
 from genrescope.model.cover.cover_spec import CoverSpec
+from genrescope.stream.outputs import write_text_whole
 from genrescope.training.cover.cover_cache import cached, describe_covers
 from genrescope.training.cover.covers import CoverItem, group_folds, load_splits
 from genrescope.training.cover.train_cover import fit_linear, standardiser
@@ -80,5 +81,5 @@ def run_cover_anchor(args: argparse.Namespace) -> int:
     feats = {it.path: f for it, f in zip(items, x, strict=True)}
     result = {name: anchor_for(s, feats) for name, s in sets.items()}
     print(json.dumps(result, indent=2))
-    (args.run_dir / "anchor.json").write_text(json.dumps(result, indent=2))
+    write_text_whole(args.run_dir / "anchor.json", json.dumps(result, indent=2))
     return 0

@@ -16,6 +16,7 @@ from rich.progress import track
 from genrescope.model.cover.cover_net import CoverNet
 from genrescope.model.cover.cover_spec import CoverSpec, preprocess
 from genrescope.stream.cover.artwork import open_rgb
+from genrescope.stream.outputs import written_whole
 from genrescope.training.cover.covers import CoverItem
 
 
@@ -38,6 +39,6 @@ def cached(path: Path, make) -> torch.Tensor:
         return torch.load(path)
     value = make()
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(value, path.with_suffix(".tmp"))
-    path.with_suffix(".tmp").rename(path)
+    with written_whole(path, "wb") as out:
+        torch.save(value, out)
     return value

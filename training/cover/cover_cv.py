@@ -26,6 +26,7 @@ import numpy as np
 
 from genrescope.model.cover.cover_net import CoverNet
 from genrescope.model.cover.cover_spec import CoverSpec
+from genrescope.stream.outputs import write_text_whole
 from genrescope.training.cover.eval_cover import record_metrics
 from genrescope.training.cover.train_cover import (
     CoverTrainConfig,
@@ -80,7 +81,7 @@ def run_cover_cv(args: argparse.Namespace) -> int:
     """``genrescope cover-cv``: writes run_dir/cover_cv.json and the summary into the metrics."""
     cfg = start(args)
     result = cross_validate(cfg, args.folds)
-    Path(cfg.run_dir, "cover_cv.json").write_text(json.dumps(result, indent=2))
+    write_text_whole(Path(cfg.run_dir, "cover_cv.json"), json.dumps(result, indent=2))
     summary = {k: v for k, v in result.items() if k != "config"}
     record_metrics({f"recipe_cv{args.folds}": summary})
     print(json.dumps(summary, indent=2))

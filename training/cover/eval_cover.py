@@ -34,6 +34,7 @@ from rich.progress import track
 from genrescope.model.cover.cover import CoverModel
 from genrescope.model.genre.card import update_metadata
 from genrescope.model.session import MODEL_DIR
+from genrescope.stream.outputs import changed_whole, save_figure, write_text_whole
 from genrescope.training.cover.covers import CoverItem, load_splits
 from genrescope.training.genre.evaluate import classification_report, plot_confusion
 
@@ -44,7 +45,7 @@ def record_metrics(entries: dict) -> None:
     """Merge ``entries`` into model/cover_metrics.json, keeping what other scripts recorded
     there (this one's test results, the anchor, cover-cv's folds)."""
     metrics = json.loads(METRICS.read_text()) if METRICS.exists() else {}
-    METRICS.write_text(json.dumps({**metrics, **entries}, indent=2) + "\n")
+    write_text_whole(METRICS, json.dumps({**metrics, **entries}, indent=2) + "\n")
 
 
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -98,7 +99,7 @@ def plot_typical(
                 ax.set_title(f"{label} {cond[best[c], r]:.2f}", fontsize=7)
     fig.suptitle(f"{name}: most typical test covers per genre", fontsize=9)
     fig.tight_layout()
-    fig.savefig(out, dpi=80)
+    save_figure(fig, out, dpi=80)
     plt.close(fig)
 
 
@@ -129,6 +130,7 @@ def run_cover_evaluate(args: argparse.Namespace) -> int:
         metrics["anchor_logreg_frozen"] = json.loads(anchor.read_text())
     record_metrics(metrics)
     summary = {n: {k: m[k] for k in ("accuracy", "macro_f1", "union_top1_accuracy")} for n, m in test.items()}
-    update_metadata(args.model, {"metrics": json.dumps({"val": model.metrics.get("val"), "test": summary})})
+    with changed_whole(args.model) as copy:
+        update_metadata(copy, {"metrics": json.dumps({"val": model.metrics.get("val"), "test": summary})})
     print(json.dumps(summary, indent=2))
     return 0

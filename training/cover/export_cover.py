@@ -20,6 +20,7 @@ import torch
 from genrescope.model.cover.cover_net import CoverNet
 from genrescope.model.cover.cover_spec import CoverSpec
 from genrescope.model.genre.export import check_parity, export_onnx
+from genrescope.stream.outputs import replacing
 
 
 def load_trained(checkpoint: Path) -> tuple[CoverNet, CoverSpec, dict]:
@@ -48,6 +49,8 @@ def export(net: CoverNet, spec: CoverSpec, val: dict, out: Path, version: str) -
 def run_cover_export(args: argparse.Namespace) -> int:
     """``genrescope cover-export``."""
     net, spec, val = load_trained(args.checkpoint)
-    diff = export(net, spec, val, args.out, args.version)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(args.out) as out:
+        diff = export(net, spec, val, out, args.version)
     print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB); torch vs onnxruntime max |diff| {diff:.2e}")
     return 0

@@ -36,6 +36,7 @@ from rich.progress import track
 from genrescope.model.cover.cover import CoverModel
 from genrescope.model.cover.fusion import COVER_TO_AUDIO, SHARED, cover_on_shared, log_pool
 from genrescope.model.session import GenreModel
+from genrescope.stream.outputs import write_text_whole
 from genrescope.training.cover.cover_config import FusionFitConfig
 from genrescope.training.cover.covers import CoverItem, load_splits
 from genrescope.training.genre.augment import clip_db
@@ -134,6 +135,6 @@ def run_fit_fusion(args: argparse.Namespace) -> int:
     if not Path(cfg.audio_model).exists():
         raise FileNotFoundError(f"audio model {cfg.audio_model} not found: train and export it first")
     record = fit(cfg)
-    Path(cfg.out).write_text(json.dumps(record, indent=2) + "\n")
+    write_text_whole(cfg.out, json.dumps(record, indent=2) + "\n")
     print(json.dumps({"weight": record["weight"], "test": record["test"]}, indent=2))
     return 0

@@ -30,6 +30,7 @@ import torch
 
 from genrescope.model.cover.cover_net import CoverNet
 from genrescope.model.cover.cover_spec import CoverSpec
+from genrescope.stream.outputs import written_whole
 from genrescope.training.cover.cover_cache import cached, describe_covers
 from genrescope.training.cover.cover_config import CoverTrainConfig
 from genrescope.training.cover.covers import CoverItem, group_folds, load_splits
@@ -219,9 +220,11 @@ def run(cfg: CoverTrainConfig) -> Path:
     val_acc = accuracy_per_set(net.logits(val.feats), val, mask, names)
     log.info("L2 %g, validation %s", selection["l2"], json.dumps(val_acc))
     out = Path(cfg.run_dir) / "cover_best.pt"
-    torch.save(
-        {"model": net.state_dict(), "spec": spec.to_json(), "config": asdict(cfg), "val": {**val_acc, **selection}}, out
-    )
+    with written_whole(out, "wb") as handle:
+        torch.save(
+            {"model": net.state_dict(), "spec": spec.to_json(), "config": asdict(cfg), "val": {**val_acc, **selection}},
+            handle,
+        )
     return out
 
 

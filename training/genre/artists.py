@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from genrescope.model.session import GenreModel
+from genrescope.stream.outputs import save_figure, write_text_whole
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.evaluate import window_logits
 from genrescope.training.genre.fma import FeatureSet, load_features
@@ -65,7 +66,7 @@ def plot_artists(rows: dict[str, dict], labels: tuple[str, str], names: dict[str
     ax.set_title("FMA-small official test split: accuracy per artist (clips in brackets), most prolific first")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -87,7 +88,7 @@ def run_artists(args: argparse.Namespace) -> int:
         names,
         args.out,
     )
-    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    write_text_whole(args.out.with_suffix(".json"), json.dumps(rows, indent=1))
     changed = sum(r["clips"] * (r["new"] - r["old"]) for r in rows.values())
     top2 = list(rows)[:2]
     from_top2 = sum(rows[a]["clips"] * (rows[a]["new"] - rows[a]["old"]) for a in top2)

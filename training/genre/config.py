@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from genrescope.stream.checks import COUNT, NON_NEGATIVE, POSITIVE, SECONDS, SEED, SHARE, Number
+from genrescope.stream.outputs import write_text_whole
 from genrescope.training.settings import (
     ConfigError,
     add_setting_arguments,
@@ -179,7 +180,7 @@ class TrainConfig:
         return Path(self.run_dir) / "best.pt"
 
     def save(self, path: Path) -> None:
-        path.write_text(yaml.safe_dump(asdict(self), sort_keys=False))
+        write_text_whole(path, yaml.safe_dump(asdict(self), sort_keys=False))
 
     @classmethod
     def from_yaml(cls, path: Path) -> TrainConfig:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from genrescope.model.frontend.spec import FrontendSpec
+from genrescope.stream.outputs import write_text_whole, written_whole
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.fma import GENRES, FeatureSet, load_features
 from genrescope.training.genre.fourq import FourQSet
@@ -54,10 +55,11 @@ def stored_folds(path: Path, ids: np.ndarray, labels: np.ndarray, artists: np.nd
     if not path.exists():
         fold = artist_folds(labels, artists, k, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
+        write_text_whole(
+            path,
             json.dumps(
                 {"k": k, "seed": seed, "fold_of_track": {str(t): int(f) for t, f in zip(ids, fold, strict=True)}}
-            )
+            ),
         )
         return fold
     record = json.loads(path.read_text())
@@ -110,7 +112,7 @@ def run_fold(
     if not result.exists():
         _train_fold(config, data, fold, k, None if fourq is None else fourq.clips.rows(fourq.fold != k))
     score = {"fold": k, "held_out_tracks": int((fold == k).sum()), **fold_score(run_dir)}
-    result.write_text(json.dumps(score))
+    write_text_whole(result, json.dumps(score))
     fourq_logits = None
     if fourq is not None:
         held_out = fourq.clips.rows(fourq.fold == k)
@@ -132,7 +134,8 @@ def held_out_logits(config: TrainConfig, images: np.ndarray, name: str = "held_o
     logits = checkpoint_clip_logits(
         Path(config.run_dir) / "last.pt", images, resolve_device(config.device), FrontendSpec().floor_db
     )
-    np.save(path, logits)
+    with written_whole(path, "wb") as out:
+        np.save(out, logits)
     return logits
 
 
@@ -276,7 +279,7 @@ def run_cv(args: argparse.Namespace) -> int:
     }
     if fourq is not None:
         summary["out_of_fma"] = out_of_fma_summary(fourq, fourq_logits, logits, data.labels, args.folds)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_text_whole(args.out / "summary.json", json.dumps(summary, indent=1))
     if args.record:
         record_cv(args.record, summary, args.ships)
     for name, entry in summary["recipes"].items():
@@ -343,4 +346,4 @@ def record_cv(metrics_path: Path, summary: dict, ships: str | None) -> None:
     if out_of_fma is not None:
         block = metrics.setdefault("out_of_fma", {})
         block["cv"] = {**out_of_fma, "recipes": {**block.get("cv", {}).get("recipes", {}), **out_of_fma["recipes"]}}
-    metrics_path.write_text(json.dumps(metrics, indent=1))
+    write_text_whole(metrics_path, json.dumps(metrics, indent=1))

@@ -24,6 +24,7 @@ import numpy as np
 
 from genrescope.model.frontend.frontend import first_band_above
 from genrescope.model.frontend.spec import FrontendSpec
+from genrescope.stream.outputs import write_text_whole
 from genrescope.training.genre.augment import (
     crop_columns,
     crop_seconds,
@@ -122,7 +123,7 @@ def run_domain_check(args: argparse.Namespace) -> int:
     if args.record:
         metrics = json.loads(args.record.read_text()) if args.record.exists() else {}
         metrics.setdefault("out_of_fma", {})["domain_check"] = report
-        args.record.write_text(json.dumps(metrics, indent=1))
+        write_text_whole(args.record, json.dumps(metrics, indent=1))
     for name in ("unmatched", "as_trained"):
         entry = report[name]
         print(

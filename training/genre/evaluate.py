@@ -23,6 +23,7 @@ import numpy as np
 
 from genrescope.model.genre.card import ModelCard, update_card
 from genrescope.model.session import GenreModel, softmax
+from genrescope.stream.outputs import changed_whole, save_figure, write_text_whole
 from genrescope.training.genre.augment import crop_columns, window_db
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.fma import FeatureSet, load_features
@@ -193,7 +194,7 @@ def plot_confusion(confusion: np.ndarray, names: tuple[str, ...] | list[str], pa
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -227,7 +228,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for block in ("cv", "out_of_fma"):  # the recipe's cross-validation and the 4Q scores (cv --record, fourq-eval) stay
         if block in earlier:
             metrics[block] = earlier[block]
-    metrics_path.write_text(json.dumps(metrics, indent=1))
+    write_text_whole(metrics_path, json.dumps(metrics, indent=1))
     clip = metrics["test"][selected]
     plot_confusion(
         np.array(clip["confusion"]),
@@ -250,7 +251,8 @@ def _store_in_card(path: Path, card: ModelCard, metrics: dict) -> None:
         for split in SPLITS_SCORED
         if split in metrics
     }
-    update_card(path, replace(card, metrics=summary))
+    with changed_whole(path) as copy:
+        update_card(copy, replace(card, metrics=summary))
 
 
 def markdown_table(metrics: dict) -> str:

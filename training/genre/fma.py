@@ -23,6 +23,7 @@ from PIL import Image
 
 from genrescope.model.frontend.frontend import MelFrontend
 from genrescope.model.frontend.spec import THUMBNAIL_SECONDS, FrontendSpec
+from genrescope.stream.outputs import written_whole
 from genrescope.training.genre.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,8 @@ class FeatureSet:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **{f.name: getattr(self, f.name) for f in fields(self)})
+        with written_whole(path, "wb") as out:
+            np.savez(out, **{f.name: getattr(self, f.name) for f in fields(self)})
 
     @classmethod
     def load(cls, path: Path) -> FeatureSet | None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
 import subprocess
 import tempfile
 from dataclasses import dataclass, fields
@@ -38,6 +37,7 @@ import numpy as np
 
 from genrescope.model.frontend.frontend import MelFrontend, relative_db
 from genrescope.model.frontend.spec import THUMBNAIL_SECONDS, FrontendSpec
+from genrescope.stream.outputs import written_whole
 from genrescope.training.genre.config import default_fourq_path
 from genrescope.training.genre.fma import GENRES
 from genrescope.training.genre.thumbnail import db_to_index
@@ -112,9 +112,8 @@ class FourQSet:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial.npz")
-        np.savez(partial, **{f.name: getattr(self, f.name) for f in fields(self)})
-        os.replace(partial, path)
+        with written_whole(path, "wb") as out:
+            np.savez(out, **{f.name: getattr(self, f.name) for f in fields(self)})
 
     @classmethod
     def load(cls, path: Path) -> FourQSet:

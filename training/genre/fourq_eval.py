@@ -17,6 +17,7 @@ import numpy as np
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.model.session import GenreModel
 from genrescope.stream.engine.config import EngineConfig
+from genrescope.stream.outputs import write_text_whole
 from genrescope.training.genre.augment import clip_db
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.fma import load_features
@@ -89,7 +90,7 @@ def run_fourq_eval(args: argparse.Namespace) -> int:
     if args.record:
         metrics = json.loads(args.record.read_text()) if args.record.exists() else {}
         metrics.setdefault("out_of_fma", {})[args.as_name] = report
-        args.record.write_text(json.dumps(metrics, indent=1))
+        write_text_whole(args.record, json.dumps(metrics, indent=1))
         if args.figure:
             draw_before_after(metrics["out_of_fma"], args.as_name, args.figure)
     print(

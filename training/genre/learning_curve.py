@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from genrescope.stream.outputs import save_figure
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.fma import FeatureSet, load_features_once, training_tracks
 
@@ -102,7 +103,7 @@ def plot(points: list[CurvePoint], means: list[tuple[float, float]], path: Path)
     axes.legend(fontsize=8)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
+    save_figure(figure, path, dpi=120)
     plt.close(figure)
 
 

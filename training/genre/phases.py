@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 
 from genrescope.model.session import GenreModel
+from genrescope.stream.outputs import write_text_whole
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.evaluate import window_logits
 from genrescope.training.genre.fma import load_features
@@ -63,5 +63,5 @@ def run_phases(args: argparse.Namespace) -> int:
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        write_text_whole(args.out, text + "\n")
     return 0

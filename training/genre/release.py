@@ -29,6 +29,7 @@ from genrescope.model.genre.card import ModelCard, update_card
 from genrescope.model.genre.export import export_genre_model
 from genrescope.model.genre.quantize import quantize_genre_model
 from genrescope.model.session import GenreModel
+from genrescope.stream.outputs import replacing
 from genrescope.training.genre.augment import clip_db
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.evaluate import best_clip_method, window_logits
@@ -165,16 +166,18 @@ def run_export(args: argparse.Namespace) -> int:
     inherited = inherited_calibration(args.calibration_from) if config.include_validation else None
     data = load_features(config)
     card = describe(model, checkpoint, config, data, args.version, args.precision)
-    difference, logits = write_model(model, card, data, args.precision, args.out)
-    labels = data.labels[data.splits == "validation"]
-    training = {**card.training, **precision_report(logits, labels, held_out=inherited is None)}
-    if inherited is not None:
-        temperature = inherited.pop("temperature")
-        training.update(inherited)
-    else:
-        temperature = fit_temperature(logits[args.precision], labels)
-        training["calibrated_on"] = "validation"
-    update_card(args.out, replace(card, temperature=temperature, training=training))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(args.out) as out:  # the model file changes once, its final card in it
+        difference, logits = write_model(model, card, data, args.precision, out)
+        labels = data.labels[data.splits == "validation"]
+        training = {**card.training, **precision_report(logits, labels, held_out=inherited is None)}
+        if inherited is not None:
+            temperature = inherited.pop("temperature")
+            training.update(inherited)
+        else:
+            temperature = fit_temperature(logits[args.precision], labels)
+            training["calibrated_on"] = "validation"
+        update_card(out, replace(card, temperature=temperature, training=training))
     print(
         f"wrote {args.out} ({args.precision}, {args.out.stat().st_size / 1e6:.1f} MB); temperature "
         f"{temperature:.3f} (fitted on {training['calibrated_on']}); torch vs onnxruntime float32 max |diff| "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from genrescope.stream.outputs import save_figure
 from genrescope.training.genre.fma import GENRES
 from genrescope.training.genre.fourq import GENRE_MAP, set_key
 
@@ -127,7 +128,7 @@ def plot_set_confusion(reports: dict[str, dict], path, title: str) -> None:
     axes[0][0].set_ylabel("AllMusic genre set (clips)")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

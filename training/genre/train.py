@@ -25,6 +25,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from genrescope.model.frontend.frontend_torch import default_device
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.model.genre.crnn import CRNNConfig, GenreCRNN
+from genrescope.stream.outputs import written_whole
 from genrescope.training.genre.augment import (
     clip_db,
     crop_columns,
@@ -333,30 +334,28 @@ def fit(config: TrainConfig, train_set: FeatureSet, val_set: FeatureSet | None, 
         )
         with open(run_dir / "history.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "ema": ema.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "embedding_head": None if embedding_head is None else embedding_head.state_dict(),
-                "crnn_config": model.config.to_dict(),
-                "state": state,
-            },
-            last,
-        )
+        checkpoint = {
+            "model": model.state_dict(),
+            "ema": ema.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "embedding_head": None if embedding_head is None else embedding_head.state_dict(),
+            "crnn_config": model.config.to_dict(),
+            "state": state,
+        }
+        with written_whole(last, "wb") as out:  # a run stopped here resumes from the previous epoch's
+            torch.save(checkpoint, out)
     return config.best_checkpoint
 
 
 def _save_model(path: Path, model: GenreCRNN, config: TrainConfig, record: dict) -> None:
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "crnn_config": model.config.to_dict(),
-            "train_config": config.__dict__,
-            "selected_on": record,
-        },
-        path,
-    )
+    best = {
+        "model": model.state_dict(),
+        "crnn_config": model.config.to_dict(),
+        "train_config": config.__dict__,
+        "selected_on": record,
+    }
+    with written_whole(path, "wb") as out:
+        torch.save(best, out)
 
 
 def run_config(checkpoint: dict, data_root: Path | None = None) -> TrainConfig:

@@ -46,9 +46,11 @@ def _get(url: str) -> str:
 
 
 def test_a_named_radio_with_credentials_reconnects_and_never_shows_them(
-    station_audio: tuple[Path, list[bytes]], test_model_path: Path
+    station_audio: tuple[Path, list[bytes]], test_model_path: Path, tmp_path: Path
 ) -> None:
+    """Nor does the airplay log (--log) keep them, in its database or its write-ahead log."""
     script = [Play(3.0, "cut"), Play(status=500), Play()]
+    log = tmp_path / "airplay.sqlite"
     with radio_station(station_audio[0], script, credentials=(USER, PASSWORD)) as station:
         with genrescope(
             "-v",
@@ -57,6 +59,8 @@ def test_a_named_radio_with_credentials_reconnects_and_never_shows_them(
             f"radio={_secret_url(station)}",
             "--stall-seconds",
             "2",
+            "--log",
+            str(log),
             "--model",
             str(test_model_path),
         ) as server:
@@ -75,6 +79,9 @@ def test_a_named_radio_with_credentials_reconnects_and_never_shows_them(
     assert "reconnecting" in stderr and "***" in stderr  # the warnings name the stream, redacted
     for text in [*texts, *shown, stderr]:
         assert not any(secret in text for secret in SECRETS), text[:2000]
+    logged = [path.read_bytes() for path in tmp_path.glob("airplay.sqlite*")]
+    assert logged and b"radio" in logged[0]  # the log was written, under the stream's name
+    assert not any(secret.encode() in data for data in logged for secret in SECRETS)
 
 
 def test_a_single_radio_source_is_served_as_v1(station_audio: tuple[Path, list[bytes]], test_model_path: Path) -> None:

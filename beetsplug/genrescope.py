@@ -20,14 +20,19 @@ config.yaml::
     genrescope:
         auto: no             # also tag items as they are imported
         force: no            # replace genres an item already has
-        min_confidence: 0.3
+        min_confidence: 0.3  # 0 to 1
         model: ''            # an ONNX genre model; empty: the shipped one
+
+A wrong value (``auto: maybe``, ``min_confidence: high`` or ``7``) is one line of error
+when the plugin runs (beets' ``UserError``), never a traceback while beets loads it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import confuse
 from beets import ui
 from beets.plugins import BeetsPlugin
 
@@ -40,13 +45,44 @@ if TYPE_CHECKING:
     from genrescope.stream.tag.batch_tagger import BatchTagger
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The plugin's part of beets' config, checked."""
+
+    auto: bool
+    force: bool
+    min_confidence: float
+    model: str
+
+
+def checked_confidence(value: float, name: str) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ui.UserError(f"{name}: must be a probability from 0 to 1, got {value}")
+    return value
+
+
 class GenrescopePlugin(BeetsPlugin):
     def __init__(self) -> None:
         super().__init__("genrescope")
         self.config.add({"auto": False, "force": False, "min_confidence": 0.3, "model": ""})
         self._tagger: BatchTagger | None = None
-        if self.config["auto"].get(bool):
-            self.import_stages = [self.imported]
+        # always a stage, which asks `auto` when it runs: reading the config here would
+        # turn a wrong value into a traceback of beets' plugin loader
+        self.import_stages = [self.imported]
+
+    def settings(self) -> Settings:
+        """The config's values, or one line saying which is wrong (beets prints UserError)."""
+        try:
+            settings = Settings(
+                self.config["auto"].get(bool),
+                self.config["force"].get(bool),
+                self.config["min_confidence"].as_number(),
+                self.config["model"].as_str(),
+            )
+        except confuse.ConfigError as error:
+            raise ui.UserError(f"configuration error: {error}") from None
+        checked_confidence(settings.min_confidence, "configuration error: genrescope.min_confidence")
+        return settings
 
     def commands(self) -> list[ui.Subcommand]:
         command = ui.Subcommand("genrescope", help="set genres from the audio with genrescope's model")
@@ -75,25 +111,28 @@ class GenrescopePlugin(BeetsPlugin):
         return [command]
 
     def command(self, lib: Library, opts: Any, args: list[str]) -> None:
-        force = opts.force or self.config["force"].get(bool)
-        self.tag_items(lib.items(args), ui.should_write(opts.write), force, opts.min_confidence)
+        settings = self.settings()
+        threshold = settings.min_confidence
+        if opts.min_confidence is not None:
+            threshold = checked_confidence(opts.min_confidence, "--min-confidence")
+        self.tag_items(lib.items(args), ui.should_write(opts.write), opts.force or settings.force, threshold)
 
     def imported(self, session: Any, task: ImportTask) -> None:
-        self.tag_items(task.imported_items(), ui.should_write(), self.config["force"].get(bool))
+        settings = self.settings()
+        if settings.auto:
+            self.tag_items(task.imported_items(), ui.should_write(), settings.force, settings.min_confidence)
 
     def tagger(self) -> BatchTagger:
         """The model, loaded at first use: beets starts as fast with the plugin as without."""
         if self._tagger is None:
             from genrescope.stream.tag.batch_tagger import load_batch_tagger
 
-            model = self.config["model"].as_str()
-            self._tagger = load_batch_tagger(model or None)
+            self._tagger = load_batch_tagger(self.settings().model or None)
         return self._tagger
 
-    def tag_items(self, items: Iterable[Item], write: bool, force: bool, min_confidence: float | None = None) -> None:
-        threshold = self.config["min_confidence"].as_number() if min_confidence is None else min_confidence
+    def tag_items(self, items: Iterable[Item], write: bool, force: bool, min_confidence: float) -> None:
         for item in items:
-            self.tag_item(item, write, force, threshold)
+            self.tag_item(item, write, force, min_confidence)
 
     def tag_item(self, item: Item, write: bool, force: bool, min_confidence: float) -> None:
         from genrescope.stream.engine.events import ranked

@@ -101,3 +101,25 @@ def test_on_import_and_no_model_until_it_runs(test_model_path, tmp_path):
     rows = listing(home)
     assert rows["one"][3] == "test-random-weights" and rows["two"][3] == "test-random-weights"
     assert rows["two"][0] == "Jazz"
+
+
+@pytest.mark.parametrize(
+    ("setting", "arguments", "said"),
+    [
+        ("auto: maybe", (), "genrescope.auto: must be a bool"),
+        ("min_confidence: high", (), "genrescope.min_confidence: must be numeric"),
+        ("min_confidence: 7", (), "genrescope.min_confidence: must be a probability from 0 to 1, got 7"),
+        ("model: [1, 2]", (), "genrescope.model: must be a string"),
+        ("force: no", ("-c", "3"), "--min-confidence: must be a probability from 0 to 1, got 3.0"),
+    ],
+)
+def test_a_wrong_setting_is_one_line(setting, arguments, said, tmp_path):
+    """A wrong value in beets' config (or -c) is one line from beets and changes nothing;
+    `auto: maybe` was a traceback of beets' plugin loader, 7 was taken (no genre reaches it)."""
+    home = tmp_path / "beets"
+    home.mkdir()
+    config = f"library: {home / 'library.db'}\nplugins: genrescope\ngenrescope:\n  {setting}\n"
+    (home / "config.yaml").write_text(config)
+    result = beet(home, "genrescope", *arguments)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert said in result.stderr and "Traceback" not in result.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -21,6 +22,9 @@ from genrescope.stream.engine.engine import EngineConfig, GenreEngine
 from genrescope.stream.engine.events import GenreUpdate
 from genrescope.stream.engine.multi import BatchScheduler, StreamUpdate
 from genrescope.stream.engine.timeline import Timeline
+from genrescope.stream.segments.airplay import AirplayRecorder
+from genrescope.stream.segments.airplay_log import AirplayLog
+from genrescope.stream.segments.live import SegmentFeed
 from genrescope.stream.serve.hub import Hub
 from genrescope.stream.serve.metrics import StreamMetrics
 from genrescope.stream.sources.demo import DemoSource
@@ -187,3 +191,28 @@ def test_the_metrics_of_many_updates():
         return len(metrics.text().splitlines())
 
     assert exposition(100) == exposition(5_000)  # one series per stream and genre, however long it runs
+
+
+def test_the_airplay_recorder_and_its_segment_feed(tmp_path):
+    """The live segmenter decides within its fixed lag (240 s of updates) and the feed
+    keeps the last 20 segments: past that, more updates hold nothing more. Each genre holds
+    for 40 updates at a time, so segments finish all along."""
+    labels = ("Rock", "Pop", "Folk")
+    update_seconds = 0.234
+
+    def recorder_after(count: int) -> AirplayRecorder:
+        stream_time = [0.0]
+        recorder = AirplayRecorder(
+            AirplayLog(tmp_path / f"log-{count}.sqlite"), labels, update_seconds, clock=lambda: 1e9 + stream_time[0]
+        )
+        recorder.listeners.append(SegmentFeed(lambda stream, message: None, version=2, tag_stream=True))
+        for column in range(count):
+            probabilities = np.full(len(labels), 0.1)
+            probabilities[(column // 40) % len(labels)] = 0.8
+            update = replace(_update(labels, column), raw_probabilities=tuple(probabilities))
+            stream_time[0] = update.time
+            recorder.update("radio", update)
+        return recorder
+
+    few, many = recorder_after(2_000), recorder_after(6_000)  # 240 s of lag is 1,026 updates
+    assert_no_growth(retained(few), retained(many))

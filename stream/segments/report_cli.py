@@ -73,9 +73,9 @@ def run_report(args: argparse.Namespace) -> int:
         if suffix == ".csv":
             write_csv(rows, args.out)
         elif suffix == ".png":
-            from genrescope.stream.segments.report_render import draw_hours
+            from genrescope.stream.segments.report_render import save_hours
 
-            draw_hours(rows, labels, args.out)
+            save_hours(rows, labels, args.out)
         else:
             from genrescope.stream.segments.report_render import html_page
 

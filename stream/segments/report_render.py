@@ -17,8 +17,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-from genrescope.stream.outputs import written_whole
+from genrescope.stream.outputs import save_figure
 from genrescope.stream.palette import genre_colours
 from genrescope.stream.segments.airplay_log import LoggedSegment
 from genrescope.stream.segments.report import HourShare, clock, duration
@@ -27,9 +28,16 @@ BAR_DAYS = 1 / 24 * 0.9  # an hour's bar, in matplotlib's date units, with a gap
 UNSURE_ALPHA = 0.45
 
 
-def draw_hours(
-    rows: list[HourShare], labels: list[str], target: Path | io.IOBase, file_format: str | None = None
-) -> None:
+def save_hours(rows: list[HourShare], labels: list[str], path: Path) -> None:
+    """The hours plot as an image file (the format its name says), replaced whole."""
+    figure = hours_figure(rows, labels)
+    try:
+        save_figure(figure, path)
+    finally:
+        plt.close(figure)
+
+
+def hours_figure(rows: list[HourShare], labels: list[str]) -> Figure:
     """One panel per stream: for each hour, the genres' shares stacked to 1."""
     streams = sorted({row.stream for row in rows})
     genres = labels + sorted({row.genre for row in rows} - set(labels))
@@ -52,9 +60,7 @@ def draw_hours(
     figure.legend(handles, [*present, "unsure"], loc="center right", frameon=False, title="genre")
     figure.suptitle("genre share per hour", x=0.01, ha="left", fontsize=12)
     figure.tight_layout(rect=(0, 0, 0.86, 1))
-    with written_whole(target, "wb") as out:
-        figure.savefig(out, format=file_format)
-    plt.close(figure)
+    return figure
 
 
 def _mostly(rows: list[HourShare]) -> str:
@@ -100,8 +106,11 @@ def html_page(
 ) -> str:
     """One self-contained page: the plot as inline SVG (no script, no remote file), then
     the totals and every segment as tables."""
-    svg = io.StringIO()
-    draw_hours(rows, labels, svg, "svg")
+    svg, drawn = io.StringIO(), hours_figure(rows, labels)
+    try:
+        drawn.savefig(svg, format="svg")
+    finally:
+        plt.close(drawn)
     figure = svg.getvalue()
     figure = figure[figure.index("<svg") :]  # the XML prolog and doctype do not belong inside HTML
     return f"""<!doctype html>

@@ -32,6 +32,7 @@ ALLOWED = {
     ("stream/checks.py", "open_jsonl"): "JSON lines as the run goes (a reader follows them): at most a last line cut",
     ("stream/outputs.py", "held_alone"): "a lock file, which names its holder and nothing else",
     ("training/genre/train.py", "fit"): "history.jsonl, appended an epoch at a time: earlier lines never change",
+    ("stream/segments/report_render.py", "html_page"): "the plot as SVG text in memory, for the page",
     ("training/genre/fourq.py", "build_fourq"): "each preview into a temporary folder, for FFmpeg to read",
     ("model/genre/export.py", "export_onnx"): "model/ imports nothing above it: its callers hand it a copy",
     ("model/genre/card.py", "update_metadata"): "model/ imports nothing above it: its callers hand it a copy",

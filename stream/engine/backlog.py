@@ -9,7 +9,8 @@ waiting; past that its reader waits until the scheduler took some. The wait is p
 back onto the source, where each kind already has an honest answer: a file or the demo
 simply delivers later (nothing lost), a microphone's ring overflows and counts the
 dropped frames, a radio station drops a client that stopped reading and the reconnect
-counts the gap. Memory stays bounded, and so does how late an update can be.
+counts the gap. Memory stays bounded, and no source reads more than the bound ahead of
+its updates.
 
 Why seconds, not blocks: sources deliver blocks of different lengths (a file 0.1 s, a
 microphone whatever accumulated, HLS a whole segment at once).
@@ -19,10 +20,13 @@ from __future__ import annotations
 
 import threading
 
-# Far above one tick's arrivals (≈117 ms) and above the bursts a live source delivers
-# after a reconnect or with each HLS segment (≈4–10 s), so a machine that keeps up never
-# waits; at 48 kHz stereo float32 it is ≈3.8 MB per stream.
-MAX_BACKLOG_SECONDS = 12.0
+# Far above one tick's arrivals (≈117 ms), and above what a live source delivers at once
+# (FFmpeg's probe after a reconnect, ≈3.5 s; an HLS segment enters over a few ticks), so
+# a machine that keeps up never waits. Small, because an overloaded tick works on every
+# stream's backlog at once and its FFT and mel temporaries grow with it: 200 streams on
+# two cores held 2.7 GB at 12 s and 1.6 GB at 4 s (bench/README.md; at 4 s 14% fewer
+# updates came through the overload). At 48 kHz stereo float32 it is ≈1.5 MB a stream.
+MAX_BACKLOG_SECONDS = 4.0
 POLL_SECONDS = 0.1  # how often a waiting reader looks whether the scheduler is stopping
 
 

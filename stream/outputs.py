@@ -46,16 +46,12 @@ def replacing(path: str | Path) -> Iterator[Path]:
     target = Path(os.path.realpath(path))
     if _special(target):  # a folder, a device, a pipe: nothing to rename over
         raise OSError(errno.EINVAL, "not a regular file, so it cannot be replaced whole", str(path))
-    copy, handle = _new_copy(target)
+    copy = _new_copy(target)
     try:
-        _take_owner_and_mode(target, handle)
-        os.close(handle)
         yield copy
         _flush(copy)
         os.replace(copy, target)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.close(handle)
         copy.unlink(missing_ok=True)
         raise
     _flush(target.parent)
@@ -130,13 +126,23 @@ def _special(path: str | Path) -> bool:
         return False
 
 
-def _new_copy(target: Path) -> tuple[Path, int]:
+def _new_copy(target: Path) -> Path:
     """A new, empty, hidden file beside ``target``, created as ``open`` would create
-    ``target`` (mode 0o666 less the umask), with its descriptor."""
+    ``target`` (mode 0o666 less the umask), then given an existing target's mode and owner."""
     while True:
         copy = target.with_name(f".{target.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
-        with contextlib.suppress(FileExistsError):  # a name already taken: draw another
-            return copy, os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            handle = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:  # a name already taken: draw another
+            continue
+        try:
+            _take_owner_and_mode(target, handle)
+        except BaseException:
+            copy.unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(handle)
+        return copy
 
 
 def _take_owner_and_mode(target: Path, handle: int) -> None:

@@ -26,8 +26,6 @@ WRITERS = {"write_text", "write_bytes", "savefig", "save", "savez", "savez_compr
 SAVE_MODULES = {"torch", "np", "numpy", "onnx"}  # their .save: a generic .save is somebody's method (mutagen's)
 # Writes that are not a file replaced whole, each for its reason: (file, function, call)
 ALLOWED = {
-    ("stream/outputs.py", "_new_copy", "open"): "the mechanism itself",
-    ("stream/outputs.py", "save_figure", "savefig"): "the mechanism itself: into the copy",
     ("stream/outputs.py", "held_alone", "open"): "a lock file, which names its holder and nothing else",
     ("stream/checks.py", "output_file", "open"): "a probe whether the path can be written, which changes nothing",
     ("stream/checks.py", "open_jsonl", "open"): "JSON lines as the run goes (a reader follows them): a last line cut",

@@ -39,10 +39,6 @@ class Backlog:
         self._seconds = 0.0
         self._changed = threading.Condition()
 
-    @property
-    def seconds(self) -> float:
-        return self._seconds
-
     def reserve(self, seconds: float, stopping: threading.Event) -> bool:
         """Wait until the stream is under its limit, then count ``seconds`` in; whether it
         did (False: the scheduler is stopping). A block longer than the limit still goes,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from genrescope.stream.segments.live import RECENT_SEGMENTS
+
 NUMBER, INTEGER, STRING, BOOLEAN = {"type": "number"}, {"type": "integer"}, {"type": "string"}, {"type": "boolean"}
 COUNT = {"type": "integer", "minimum": 0}
 PROBABILITIES = {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}}
@@ -72,18 +74,18 @@ COVER = {
 SEGMENT = {
     "type": "object",
     "properties": {
-        "start_s": {"type": "number"},
-        "end_s": {"type": "number"},
-        "genre": {"type": "string"},
-        "mean_probability": {"type": "number", "minimum": 0, "maximum": 1},
-        "unsure": {"type": "boolean"},
+        "start_s": NUMBER,
+        "end_s": NUMBER,
+        "genre": STRING,
+        "mean_probability": {**NUMBER, "minimum": 0, "maximum": 1},
+        "unsure": BOOLEAN,
     },
     "required": ["start_s", "end_s", "genre", "mean_probability", "unsure"],
     "additionalProperties": False,
 }
 # A stream's genre segments (stream/segments/live.py): the last finished ones and the running one.
 SEGMENTS = {
-    "recent": {"type": "array", "items": SEGMENT, "maxItems": 20},
+    "recent": {"type": "array", "items": SEGMENT, "maxItems": RECENT_SEGMENTS},
     "open": {"oneOf": [SEGMENT, {"type": "null"}]},
 }
 

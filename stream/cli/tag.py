@@ -31,7 +31,7 @@ from typing import IO
 from genrescope.stream.checks import COUNT, SHARE, open_jsonl, output_file
 from genrescope.stream.sources.spec import file_argument
 from genrescope.stream.tag.stop_signals import sigterm_stops_cleanly, stop_signals_held, stop_status
-from genrescope.stream.tag.store import FAILED, FileKey, TagStore, held_store
+from genrescope.stream.tag.store import FAILED, FileKey, StoredTags, TagStore, held_store
 from genrescope.stream.tag.tags import FileTags, RunStopped
 
 DESCRIPTION = """\
@@ -206,14 +206,17 @@ def _tag_paths(args: argparse.Namespace, store: TagStore) -> tuple[RunCounts, Ke
                 if status is None or (status == FAILED and args.retry_failed):
                     todo.append(path)
                     continue
-                _write_jsonl(store.get(key, card.version).file_tags(), jsonl, from_store=True)
+                rewrite = args.write and status != FAILED
+                row = store.get(key, card.version) if jsonl is not None or rewrite else None  # one read, if any
+                if jsonl is not None:
+                    _write_jsonl(row.file_tags(), jsonl, from_store=True)
                 if status == FAILED:
                     counts.skipped_failed += 1
                 else:
                     counts.skipped_done += 1
-                    if args.write:
+                    if rewrite:
                         with stop_signals_held():  # the file and its row change together
-                            _write_stored(args, store, key, card.version, counts)
+                            _write_stored(args, store, key, row, card.version, counts)
             _say_skipped(counts, store)
             if todo:
                 _tag_todo(args, store, todo, keys, card.version, counts, jsonl)
@@ -275,9 +278,10 @@ def _record(
     store.put(key, version, tags)
 
 
-def _write_stored(args: argparse.Namespace, store: TagStore, key: FileKey, version: str, counts: RunCounts) -> None:
-    """``--write`` on a file tagged in an earlier run: its stored result, no model run."""
-    row = store.get(key, version)
+def _write_stored(
+    args: argparse.Namespace, store: TagStore, key: FileKey, row: StoredTags | None, version: str, counts: RunCounts
+) -> None:
+    """``--write`` on a file tagged in an earlier run: its stored ``row``, no model run."""
     if row is None or not row.probabilities:
         return
     new_key = _write(args, key, row.probabilities, version, counts, row.musical_key)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from genrescope.model.session import DEFAULT_GENRE_MODEL
 from genrescope.stream.checks import COUNT, SEED, output_file
-from genrescope.training.command_parts import command, runs
+from genrescope.training.command_parts import command, runs, scoring_options
 from genrescope.training.genre.config import DEFAULT_DATA_ROOT
 
 
@@ -62,7 +62,7 @@ def add_fourq_commands(commands: argparse._SubParsersAction) -> None:
         "--model", type=Path, default=DEFAULT_GENRE_MODEL, help="ONNX model (default: the shipped one)"
     )
     fourq_eval.add_argument("--fourq", type=Path, default=None, help="the built set (default as fourq-build's --out)")
-    fourq_eval.add_argument("--threads", type=COUNT, default=2, help="onnxruntime threads")
+    scoring_options(fourq_eval)
     _out_of_fma_record(fourq_eval)
     fourq_eval.add_argument(
         "--as",
@@ -76,7 +76,6 @@ def add_fourq_commands(commands: argparse._SubParsersAction) -> None:
         help="also choose the temperature and the engine's unsure threshold on the model's FMA "
         "validation and 4Q predictions, pooled (for a model that learned from neither)",
     )
-    fourq_eval.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT, help="folder holding fma_small/")
     fourq_eval.add_argument(
         "--figure",
         type=output_file,

@@ -88,6 +88,12 @@ def first_band_above(cut_hz: float, spec: FrontendSpec) -> int:
     return int(np.searchsorted(upper_edges, cut_hz, side="right"))
 
 
+def bands_kept(band_limit_hz: float, spec: FrontendSpec) -> int:
+    """How many of the lowest mel bands a model limited at ``band_limit_hz`` looks at
+    (CRNNConfig.band_limit_hz; 0 is no limit)."""
+    return first_band_above(band_limit_hz, spec) if band_limit_hz > 0 else spec.n_mels
+
+
 def power_to_db(power: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(power, POWER_FLOOR))
 

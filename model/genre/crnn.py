@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
-from genrescope.model.frontend.frontend import first_band_above
+from genrescope.model.frontend.frontend import bands_kept
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.model.genre.efficientnet_lite import FREQ_STRIDE, OUT_CHANNELS, EfficientNetLite0Features
 
@@ -72,9 +72,7 @@ class GenreCRNN(nn.Module):
         width = 2 * config.gru_hidden
         self.attention = nn.Linear(width, 1)
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(width, config.n_classes))
-        kept = torch.arange(spec.n_mels) < (
-            first_band_above(config.band_limit_hz, spec) if config.band_limit_hz > 0 else spec.n_mels
-        )
+        kept = torch.arange(spec.n_mels) < bands_kept(config.band_limit_hz, spec)
         self.register_buffer("kept_bands", kept, persistent=False)
 
     @property

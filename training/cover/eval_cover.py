@@ -34,9 +34,10 @@ from rich.progress import track
 from genrescope.model.cover.cover import CoverModel
 from genrescope.model.genre.card import update_metadata
 from genrescope.model.session import MODEL_DIR
-from genrescope.stream.outputs import changed_whole, save_figure, write_text_whole
+from genrescope.stream.outputs import changed_whole, save_figure
 from genrescope.training.cover.covers import CoverItem, load_splits
 from genrescope.training.genre.evaluate import classification_report, plot_confusion
+from genrescope.training.genre.records import read_record, write_record
 
 METRICS = MODEL_DIR / "cover_metrics.json"
 
@@ -44,8 +45,7 @@ METRICS = MODEL_DIR / "cover_metrics.json"
 def record_metrics(entries: dict) -> None:
     """Merge ``entries`` into model/cover_metrics.json, keeping what other scripts recorded
     there (this one's test results, the anchor, cover-cv's folds)."""
-    metrics = json.loads(METRICS.read_text()) if METRICS.exists() else {}
-    write_text_whole(METRICS, json.dumps({**metrics, **entries}, indent=2) + "\n")
+    write_record(METRICS, {**read_record(METRICS), **entries}, indent=2, end="\n")
 
 
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:

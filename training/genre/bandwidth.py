@@ -6,9 +6,10 @@ FMA's thumbnails reach 17 kHz and more. Left alone, a network trained on both le
 "band-limited ⇒ commercial" instead of what the genres sound like, and every low-bitrate
 radio stream would trip it. Two measures, together:
 
-1. the network itself ignores the mel bands above ``MODEL_BAND_LIMIT_HZ`` (the model's
-   ``band_limit_hz``, inside the exported graph: the runtime needs no change), so every
-   source with at least that bandwidth looks alike to it;
+1. the network itself ignores the mel bands above the recipe's ``band_limit_hz`` (12 kHz
+   in recipes/fourq/: band 108 of 128, what the 32 kHz previews fill; inside the exported
+   graph, so the runtime needs no change), so every source with at least that bandwidth
+   looks alike to it;
 2. every training crop, from either set, is cut at the measured bandwidth of a 4Q clip
    (``cut_at_drawn_bandwidth``): an FMA crop at that of a random 4Q clip, a 4Q crop at
    its own (floored exactly), so the cut-offs are distributed alike in both sets.
@@ -21,9 +22,6 @@ from __future__ import annotations
 
 import numpy as np
 
-# The 32 kHz previews' measured bandwidth (band 108 of 128 reaches 12.0 kHz): the network
-# sees what most 4Q clips and every source of 12 kHz bandwidth or more fill.
-MODEL_BAND_LIMIT_HZ = 12_000.0
 # A band is filled when it lies above the floor in at least this share of a clip's frames.
 FILLED_SHARE = 0.2
 

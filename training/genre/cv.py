@@ -31,6 +31,7 @@ from genrescope.stream.outputs import write_text_whole, written_whole
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.fma import GENRES, FeatureSet, load_features
 from genrescope.training.genre.fourq import FourQSet
+from genrescope.training.genre.records import read_record, write_record
 from genrescope.training.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -337,7 +338,7 @@ def record_cv(metrics_path: Path, summary: dict, ships: str | None) -> None:
     """Merge the summary into a metrics file's ``cv`` block (``genrescope evaluate`` keeps
     it): recipes already recorded on the same folds stay, the ones scored now replace or
     join them; the 4Q reports go to the ``out_of_fma`` block's ``cv``."""
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    metrics = read_record(metrics_path)
     recorded = metrics.get("cv", {})
     same_folds = (recorded.get("folds"), recorded.get("fold_seed")) == (summary["folds"], summary["fold_seed"])
     recipes = {**(recorded.get("recipes", {}) if same_folds else {}), **summary["recipes"]}
@@ -346,4 +347,4 @@ def record_cv(metrics_path: Path, summary: dict, ships: str | None) -> None:
     if out_of_fma is not None:
         block = metrics.setdefault("out_of_fma", {})
         block["cv"] = {**out_of_fma, "recipes": {**block.get("cv", {}).get("recipes", {}), **out_of_fma["recipes"]}}
-    write_text_whole(metrics_path, json.dumps(metrics, indent=1))
+    write_record(metrics_path, metrics)

@@ -17,14 +17,12 @@ frame-to-frame level change above 8 kHz.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 
 import numpy as np
 
-from genrescope.model.frontend.frontend import first_band_above
+from genrescope.model.frontend.frontend import bands_kept, first_band_above
 from genrescope.model.frontend.spec import FrontendSpec
-from genrescope.stream.outputs import write_text_whole
 from genrescope.training.genre.augment import (
     crop_columns,
     crop_seconds,
@@ -37,6 +35,7 @@ from genrescope.training.genre.bandwidth import cut_bands, measured_top_band
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.fma import GENRES, load_features, training_tracks
 from genrescope.training.genre.fourq import FourQSet
+from genrescope.training.genre.records import record_out_of_fma
 
 CUE_NAMES = ("top_band_p01", "top_band_median", "mean_db", "sd_db", "floor_share", "holes_above_8k", "flux_above_8k")
 
@@ -77,7 +76,7 @@ def recipe_crops(config: TrainConfig, batches: int, seed: int, band_limit_hz: fl
     rows = max(fourq_rows_per_batch(config), 1)
     top_bands = measured_top_band(fourq.grids, fourq.frames)
     weights = set_balanced_weights(fourq) if config.fourq_balanced else None
-    model_cut = first_band_above(band_limit_hz, spec) if band_limit_hz > 0 else spec.n_mels
+    model_cut = bands_kept(band_limit_hz, spec)
     features, is_fourq = [], []
     for _ in range(batches):
         length = crop_columns(crop_seconds(config, rng), spec.column_seconds, spec.context_columns)
@@ -121,9 +120,7 @@ def run_domain_check(args: argparse.Namespace) -> int:
         "unmatched": separability(*recipe_crops(replace(config, match_bandwidth=False), args.batches, args.seed, 0.0)),
     }
     if args.record:
-        metrics = json.loads(args.record.read_text()) if args.record.exists() else {}
-        metrics.setdefault("out_of_fma", {})["domain_check"] = report
-        write_text_whole(args.record, json.dumps(metrics, indent=1))
+        record_out_of_fma(args.record, "domain_check", report)
     for name in ("unmatched", "as_trained"):
         entry = report[name]
         print(

@@ -15,7 +15,6 @@ metrics into the model card.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,10 +22,11 @@ import numpy as np
 
 from genrescope.model.genre.card import ModelCard, update_card
 from genrescope.model.session import GenreModel, softmax
-from genrescope.stream.outputs import changed_whole, save_figure, write_text_whole
+from genrescope.stream.outputs import changed_whole, save_figure
 from genrescope.training.genre.augment import crop_columns, window_db
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.fma import FeatureSet, load_features
+from genrescope.training.genre.records import read_record, write_record
 
 WINDOW_SECONDS = (3.0, 10.0)
 WINDOW_STRIDE_SECONDS = 1.0
@@ -224,11 +224,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     metrics["test"] = evaluate_split(model, features.subset("test"))
     args.out_dir.mkdir(parents=True, exist_ok=True)
     metrics_path = args.out_dir / "metrics.json"
-    earlier = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    earlier = read_record(metrics_path)
     for block in ("cv", "out_of_fma"):  # the recipe's cross-validation and the 4Q scores (cv --record, fourq-eval) stay
         if block in earlier:
             metrics[block] = earlier[block]
-    write_text_whole(metrics_path, json.dumps(metrics, indent=1))
+    write_record(metrics_path, metrics)
     clip = metrics["test"][selected]
     plot_confusion(
         np.array(clip["confusion"]),

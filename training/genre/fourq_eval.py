@@ -9,7 +9,6 @@ Whole clips at column-grid phase 0, through onnxruntime like ``genrescope evalua
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +16,11 @@ import numpy as np
 from genrescope.model.frontend.spec import FrontendSpec
 from genrescope.model.session import GenreModel
 from genrescope.stream.engine.config import EngineConfig
-from genrescope.stream.outputs import write_text_whole
 from genrescope.training.genre.augment import clip_db
 from genrescope.training.genre.config import TrainConfig
 from genrescope.training.genre.fma import load_features
 from genrescope.training.genre.fourq import FourQSet, default_fourq_path
+from genrescope.training.genre.records import record_out_of_fma
 from genrescope.training.genre.setscore import confident_share, in_set, pooled_confidence, set_report
 from genrescope.training.settings import ConfigError
 
@@ -88,9 +87,7 @@ def run_fourq_eval(args: argparse.Namespace) -> int:
             f"unsure below {confidence['unsure_below']}: {shares}"
         )
     if args.record:
-        metrics = json.loads(args.record.read_text()) if args.record.exists() else {}
-        metrics.setdefault("out_of_fma", {})[args.as_name] = report
-        write_text_whole(args.record, json.dumps(metrics, indent=1))
+        metrics = record_out_of_fma(args.record, args.as_name, report)
         if args.figure:
             draw_before_after(metrics["out_of_fma"], args.as_name, args.figure)
     print(

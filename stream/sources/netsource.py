@@ -46,6 +46,7 @@ from genrescope.stream.sources.audio_file import BLOCK_SECONDS, _blocks
 from genrescope.stream.sources.chunk import STALL_SECONDS, AudioChunk
 from genrescope.stream.sources.gap_ledger import GapLedger
 from genrescope.stream.sources.redaction import redact
+from genrescope.stream.sources.spec import is_network_url
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,6 @@ FORMATS = {
     "audio/flac": "flac",
 }
 KNOWN_FORMAT_PROBE = {"probesize": "8192", "analyzeduration": "0"}  # a named format needs only its first frames
-
-
-def is_network_url(spec: str) -> bool:
-    return spec.startswith(("http://", "https://"))
 
 
 class IcyReader(io.RawIOBase):
@@ -129,7 +126,7 @@ class NetworkSource:
         stall_seconds: float = STALL_SECONDS,
     ):
         if not is_network_url(url):
-            raise ValueError(f"not an http(s) URL: {url}")
+            raise ValueError(f"not an http(s) URL: {redact(url)}")
         if stall_seconds <= 0:
             raise ValueError(f"stall_seconds must be positive, got {stall_seconds}")
         self.url = url

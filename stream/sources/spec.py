@@ -58,13 +58,18 @@ class SourceSpec:
         return self.kind != "file" or self.loop
 
 
+def is_network_url(text: str) -> bool:
+    """Whether ``text`` names a radio stream (http or https, in any case)."""
+    return text.lower().startswith(NETWORK_SCHEMES)
+
+
 def parse_source_spec(text: str, base: Path | None = None, files_only: bool = False) -> SourceSpec:
     """The spec ``text`` names. A relative file path is taken from ``base`` (a sources
     file's folder) when given. ``files_only`` (``genrescope file``) reads ``demo`` and
     ``mic`` as file names and refuses the rest."""
     if not text:
         raise SourceSpecError("an empty source: give demo, mic[:DEVICE], an http(s):// URL or a file")
-    if text.lower().startswith(NETWORK_SCHEMES):
+    if is_network_url(text):
         if files_only:
             raise SourceSpecError(f"{redact(text)} is a radio stream: `genrescope serve --source URL` plays it")
         return SourceSpec("network", text)

@@ -4,7 +4,6 @@ import argparse
 import json
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from support import REPO, run_cli, write_tone
+from support import REPO, cli_command, run_cli, write_tone
 
 
 def genrescope(*args: str, model: Path) -> subprocess.CompletedProcess:
@@ -194,10 +193,7 @@ def test_jsonl_to_a_pipe_that_closes_ends_quietly(test_model_path, tmp_path):
     """`genrescope file x --jsonl - | head -n 1`: no BrokenPipeError, the SIGPIPE status."""
     tone = write_tone(tmp_path / "long.wav", 120.0)  # ≈500 updates: far more than a pipe holds
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "genrescope.stream.cli",
+        cli_command(
             "file",
             str(tone),
             "--jsonl",
@@ -205,7 +201,7 @@ def test_jsonl_to_a_pipe_that_closes_ends_quietly(test_model_path, tmp_path):
             "--quiet",
             "--model",
             str(test_model_path),
-        ],
+        ),
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -224,10 +220,7 @@ def test_jsonl_to_a_pipe_that_closes_while_serving_stops_the_stream_quietly(test
     lines; the closed pipe ends the stream with one warning, never a traceback."""
     tone = write_tone(tmp_path / "tone.wav", 12.0)  # played at 1x: ≈50 updates, past Python's 8 KB buffer
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "genrescope.stream.cli",
+        cli_command(
             "file",
             str(tone),
             "--jsonl",
@@ -239,7 +232,7 @@ def test_jsonl_to_a_pipe_that_closes_while_serving_stops_the_stream_quietly(test
             "0",
             "--model",
             str(test_model_path),
-        ],
+        ),
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from genrescope.stream.palette import genre_colours
 from genrescope.stream.segments import Segment
 from genrescope.stream.segments.airplay_log import AirplayLog
 from genrescope.stream.segments.report import hourly_shares
-from support import REPO
+from support import REPO, cli_command
 
 LABELS = ("Folk", "Pop", "Rock")
 TEN = datetime(2026, 12, 1, 10, tzinfo=timezone.utc).timestamp()  # 10:00 UTC
@@ -43,7 +42,7 @@ def build_log(path: Path) -> Path:
 def report(*args: str) -> subprocess.CompletedProcess:
     """The real command, on UTC clock hours (the report uses the machine's local time)."""
     return subprocess.run(
-        [sys.executable, "-m", "genrescope.stream.cli", "report", *args],
+        cli_command("report", *args),
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, replace
@@ -17,7 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from genrescope.stream.engine.engine import GenreEngine
 from genrescope.stream.engine.events import GenreUpdate
 from genrescope.stream.serve.server import GenreServer, ServerConfig
-from support import REPO
+from support import REPO, cli_command
 
 # Tests take a free port, so they never collide with anything else on the machine.
 TEST_CONFIG = ServerConfig(port=0)
@@ -100,7 +99,7 @@ def genrescope(*arguments: str, port: int = 0) -> Iterator[ServeProcess]:
     It is terminated on the way out if the test left it running; a test that stops it
     itself reads its exit status and stderr from ``process``."""
     process = subprocess.Popen(  # `-m` from the repository root imports this checkout
-        [sys.executable, "-m", "genrescope.stream.cli", *arguments, "--port", str(port)],
+        cli_command(*arguments, "--port", str(port)),
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from support import REPO
+from support import REPO, cli_command
 from test_dashboard import WAIT_MS, chromium  # noqa: F401  (chromium: a fixture)
 
 
@@ -21,15 +21,12 @@ def test_the_html_report_is_one_self_contained_page(chromium, tmp_path: Path) ->
 
     page_file = tmp_path / "airplay.html"
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "genrescope.stream.cli",
+        cli_command(
             "report",
             str(build_log(tmp_path / "airplay.sqlite")),
             "--out",
             str(page_file),
-        ],
+        ),
         cwd=REPO,
         capture_output=True,
         text=True,

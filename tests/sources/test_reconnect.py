@@ -5,7 +5,6 @@ loaded again (see tests/pulse.py); the stream must resume and count the gap."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from test_capture import wait_until, watched
 
 from genrescope.stream.sources.reconnect import ReconnectingMicrophone
 from pulse import PulseServer
-from support import REPO
+from support import REPO, cli_command
 
 
 def unplug_and_replug_when_waiting(pulse: PulseServer, source: ReconnectingMicrophone) -> threading.Thread:
@@ -56,10 +55,7 @@ def test_live_command_waits_for_the_device_and_reports_the_gap(
     """`genrescope live` keeps going through an unplug: its summary counts the gap."""
     out = tmp_path / "live.jsonl"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "genrescope.stream.cli",
+        cli_command(
             "live",
             "--device",
             "pulse",
@@ -70,7 +66,7 @@ def test_live_command_waits_for_the_device_and_reports_the_gap(
             "--quiet",
             "--model",
             str(test_model_path),
-        ],
+        ),
         cwd=REPO,
         stderr=subprocess.PIPE,
         text=True,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from test_capture import MODEL_SAMPLE_RATE, TONE_HZ, dominant_frequency, record_
 from genrescope.stream.sources.audio_file import read_audio
 from genrescope.stream.sources.system import open_system_audio
 from pulse import SINK, PulseServer
-from support import REPO
+from support import REPO, cli_command
 
 CD_RATE = 44_100  # the null sink runs at it: no resampling on the way in
 OTHER = "desk"  # a second null sink whose monitor is made the default *input*
@@ -56,7 +55,7 @@ def test_live_device_system_hears_the_genres_file_finds(
     loop = tmp_path / "loop.wav"
     soundfile.write(loop, np.tile(read_audio(music_clips[0], CD_RATE), 5), CD_RATE)  # the sink's own rate
     offline, live_out = tmp_path / "file.jsonl", tmp_path / "live.jsonl"
-    genrescope = [sys.executable, "-m", "genrescope.stream.cli"]
+    genrescope = cli_command()
     subprocess.run(
         [*genrescope, "file", str(loop), "--quiet", "--jsonl", str(offline)],
         cwd=REPO,

@@ -3,7 +3,6 @@ tagged on both nodes, the same results as the local tagger, and a run that loses
 worker node resumed to the end."""
 
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 from genrescope.stream.tag.batch_tagger import load_batch_tagger
 from genrescope.stream.tag.library import find_audio
 from genrescope.stream.tag.store import TagStore
-from support import REPO, run_cli, write_tone
+from support import REPO, cli_command, run_cli, write_tone
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'genrescope[ray]')")
 from ray.cluster_utils import Cluster  # noqa: E402
@@ -62,10 +61,7 @@ def test_both_nodes_tag_and_agree_with_the_local_tagger(cluster, test_model_path
 def test_cli_on_ray_equals_the_local_run_and_resumes_after_a_lost_worker(cluster, test_model_path, tmp_path):
     library = make_library(tmp_path / "lib", 16, 12.0)
     ray_db, local_db = tmp_path / "ray.sqlite", tmp_path / "local.sqlite"
-    command = [
-        sys.executable,
-        "-m",
-        "genrescope.stream.cli",
+    command = cli_command(
         "tag",
         str(library),
         "--db",
@@ -76,7 +72,7 @@ def test_cli_on_ray_equals_the_local_run_and_resumes_after_a_lost_worker(cluster
         "ray",
         "--address",
         cluster.address,
-    ]
+    )
     first = subprocess.Popen(command, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and first.poll() is None and _rows(ray_db) < 2:

@@ -8,14 +8,13 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 
 import mutagen
 import pytest
 
 from genrescope.stream.tag.export import EXPORT_FORMAT
 from genrescope.stream.tag.store import FileKey, TagStore
-from support import REPO, run_cli, write_tone
+from support import REPO, cli_command, run_cli, write_tone
 
 
 @pytest.fixture
@@ -176,10 +175,7 @@ def test_ctrl_c_keeps_finished_files_and_a_rerun_goes_on(test_model_path, tmp_pa
         write_tone(folder / f"t{i:03d}.wav", 40.0, rate=8_000, frequency=200.0 + 5 * i)
     db = tmp_path / "tags.sqlite"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "genrescope.stream.cli",
+        cli_command(
             "tag",
             str(folder),
             "--db",
@@ -188,7 +184,7 @@ def test_ctrl_c_keeps_finished_files_and_a_rerun_goes_on(test_model_path, tmp_pa
             str(test_model_path),
             "--jobs",
             "2",
-        ],
+        ),
         cwd=REPO,
         text=True,
         stdout=subprocess.PIPE,
@@ -254,10 +250,7 @@ def test_progress_bar_on_a_terminal(test_model_path, tmp_path):
         write_tone(folder / f"t{i}.wav", 2.0, frequency=300.0 + 100 * i)
     parent, child = pty.openpty()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "genrescope.stream.cli",
+        cli_command(
             "tag",
             str(folder),
             "--db",
@@ -266,7 +259,7 @@ def test_progress_bar_on_a_terminal(test_model_path, tmp_path):
             str(test_model_path),
             "--jobs",
             "1",
-        ],
+        ),
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=child,

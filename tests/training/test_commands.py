@@ -14,7 +14,7 @@ from genrescope.stream.cli.commands import build_parser
 from genrescope.training.commands import add_commands
 from genrescope.training.cover.cover_config import CoverTrainConfig, FusionFitConfig
 from genrescope.training.settings import settings_from_arguments
-from support import RESEARCH_COMMANDS
+from support import RESEARCH_COMMANDS, cli_command
 
 
 def training_commands() -> dict[str, argparse.ArgumentParser]:
@@ -67,7 +67,7 @@ def test_an_unknown_setting_in_yaml_is_refused(tmp_path: Path):
 def test_a_missing_input_is_one_line_and_exit_2(argv, tmp_path: Path):
     pytest.importorskip("torch", reason="the training commands need the [train] extra")
     result = subprocess.run(
-        [sys.executable, "-m", "genrescope.stream.cli", *argv],
+        cli_command(*argv),
         capture_output=True,
         text=True,
         timeout=120,

@@ -2,10 +2,10 @@
 
 import argparse
 import subprocess
-import sys
 from dataclasses import fields
 
 from genrescope.training.genre.config import TrainConfig, add_arguments
+from support import cli_command
 
 
 def test_every_training_setting_has_a_help_line():
@@ -19,9 +19,7 @@ def test_every_training_setting_has_a_help_line():
 
 
 def test_train_help_runs_and_shows_an_example():
-    result = subprocess.run(
-        [sys.executable, "-m", "genrescope.stream.cli", "train", "--help"], capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run(cli_command("train", "--help"), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--crop-distribution" in result.stdout
     assert "example" in result.stdout and "genrescope export" in result.stdout
